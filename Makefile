@@ -1,0 +1,54 @@
+# protostar — see README.md. `make run` and `make test` do all setup on a
+# fresh Debian 12 machine (run as root); everything else is optional.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+export PATH := /usr/local/go/bin:$(PATH)
+
+BIN        := bin/protostar
+STACK      := scripts/stack.sh
+STACK_ENV  := eval "$$($(STACK) env)"
+GO_TEST    := go test -count=1 -timeout 30m
+FUZZTIME   ?= 10s
+# Dev defaults for `make run`; override on the command line or in the environment.
+DEMO_KEY   ?= demo-key-0123456789abcdef
+export PROTOSTAR_API_KEYS ?= demo:$(DEMO_KEY)
+export PROTOSTAR_HTTP_ADDR ?= 127.0.0.1:8080
+export OTEL_TRACES_EXPORTER ?= none
+
+.PHONY: help build stack stack-down run test test-unit fuzz bench test-faults lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/protostar
+	go build -o $(BIN) ./cmd/protostar
+
+stack: ## install and start PostgreSQL+pgvector, Redis and MinIO on loopback (idempotent)
+	$(STACK) up
+
+stack-down: ## stop the local stack (data is kept in .stack/)
+	$(STACK) down
+
+run: stack build ## set up everything, run `protostar all` with the demo corpus
+	$(STACK_ENV); PROTOSTAR_LOG_FORMAT=$${PROTOSTAR_LOG_FORMAT:-text} scripts/demo.sh $(BIN)
+
+test: stack ## set up everything and run every test against the real stack
+	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1; $(GO_TEST) ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+test-unit: ## run only the tests that need no services
+	go test -count=1 -short ./...
+
+fuzz: ## run each fuzz target briefly (FUZZTIME=10s); longer runs: see README
+	@for t in "FuzzChunker ./internal/markdown" "FuzzTerms ./internal/lexical"; do \
+		set -- $$t; echo "fuzz $$1 ($(FUZZTIME))"; \
+		go test -run='^$$' -fuzz="^$$1$$" -fuzztime=$(FUZZTIME) $$2 | tail -n 1; \
+	done
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...
+
+clean: ## remove build output (not the stack's data)
+	rm -rf bin

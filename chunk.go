@@ -1,0 +1,50 @@
+package protostar
+
+import (
+	"errors"
+	"time"
+)
+
+// Chunk is one stored chunk of a document version.
+type Chunk struct {
+	Ordinal     int
+	HeadingPath []string
+	Text        string
+	Hash        []byte // content hash of what was embedded
+	Tokens      int
+	Embedding   []float32
+	Terms       string // space-joined lexical terms for keyword search
+}
+
+// ChunkSet names the document version a batch of chunks belongs to and the
+// embedder that produced their vectors.
+type ChunkSet struct {
+	TenantID   string
+	DocumentID string
+	Version    int
+	Model      string
+	Dims       int
+}
+
+// Indexed is what a finished ingest records on its document.
+type Indexed struct {
+	ContentHash string
+	ETag        string
+	Size        int64
+	Chunks      int
+	FrontMatter map[string]any // merged under the document's metadata
+	Result      IngestResult
+}
+
+// ObjectInfo describes a stored source object.
+type ObjectInfo struct {
+	Key          string
+	Size         int64
+	ETag         string
+	ContentType  string
+	LastModified time.Time
+}
+
+// ErrJobNotClaimable is returned when a worker tries to start a job that is
+// finished or that another live worker is running.
+var ErrJobNotClaimable = errors.New("job is not claimable")

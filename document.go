@@ -1,0 +1,91 @@
+package protostar
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Document statuses.
+const (
+	DocumentPending  = "pending"  // accepted, waiting for a worker
+	DocumentIndexing = "indexing" // a worker is chunking and embedding it
+	DocumentReady    = "ready"    // its active version is searchable
+	DocumentFailed   = "failed"   // the last ingest failed; see Error
+)
+
+// Document is one Markdown object of a tenant. Posting the same key again
+// creates a new Version of the same document; search always sees exactly one
+// indexed version (IndexedVersion) or none.
+type Document struct {
+	ID             string          `json:"id"`
+	TenantID       string          `json:"-"`
+	Key            string          `json:"key"`
+	Status         string          `json:"status"`
+	Version        int             `json:"version"`
+	IndexedVersion int             `json:"indexed_version"`
+	ContentHash    string          `json:"content_hash"`
+	ETag           string          `json:"-"`
+	Size           int64           `json:"size"`
+	ChunkCount     int             `json:"chunk_count"`
+	Metadata       json.RawMessage `json:"metadata"`
+	Error          string          `json:"error,omitempty"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
+	IndexedAt      *time.Time      `json:"indexed_at,omitempty"`
+}
+
+// DocumentFilter selects documents in a listing.
+type DocumentFilter struct {
+	Status string
+	Limit  int
+	Cursor string // opaque; returned by the previous page
+}
+
+// Submission is an accepted document submission: the document (new, or a
+// new version of an existing key) and its pending ingest job.
+type Submission struct {
+	TenantID    string
+	Key         string
+	Metadata    json.RawMessage // nil keeps the current metadata of an existing document
+	Force       bool            // re-read the object even if its ETag is unchanged
+	MaxAttempts int
+	MaxActive   int // the tenant's cap on queued+running jobs
+}
+
+// MaxKeyBytes caps an object key, as S3 does.
+const MaxKeyBytes = 1024
+
+// ValidateKey rejects object keys that could escape the tenant's space or
+// confuse the store: empty or overlong keys, a leading '/', '..' segments,
+// backslashes, invalid UTF-8 and control characters.
+func ValidateKey(key string) error {
+	switch {
+	case key == "":
+		return Errorf(EINVALID, "key must not be empty")
+	case len(key) > MaxKeyBytes:
+		return Errorf(EINVALID, "key is longer than %d bytes", MaxKeyBytes)
+	case !utf8.ValidString(key):
+		return Errorf(EINVALID, "key is not valid UTF-8")
+	case strings.HasPrefix(key, "/"):
+		return Errorf(EINVALID, "key must be relative: it starts with '/'")
+	case strings.Contains(key, `\`):
+		return Errorf(EINVALID, `key must not contain '\'`)
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == ".." || seg == "." {
+			return Errorf(EINVALID, "key must not contain '.' or '..' path segments")
+		}
+		if seg == "" {
+			return Errorf(EINVALID, "key must not contain empty path segments ('//' or a trailing '/')")
+		}
+	}
+	for _, r := range key {
+		if unicode.IsControl(r) {
+			return Errorf(EINVALID, "key must not contain control characters")
+		}
+	}
+	return nil
+}

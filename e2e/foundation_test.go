@@ -1,0 +1,88 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/protostar/protostar/internal/testenv"
+)
+
+type readiness struct {
+	Status string `json:"status"`
+	Checks map[string]struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+	} `json:"checks"`
+}
+
+func TestReadinessSurvivesRedisOutage(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	p := s.start("serve")
+
+	waitReady := func(want string, wantCode int) {
+		t.Helper()
+		testenv.WaitFor(t, 20*time.Second, "readyz "+want, func() bool {
+			code, body := p.get("/readyz", "")
+			return code == wantCode && decode[readiness](t, body).Status == want
+		})
+	}
+	waitReady("ok", http.StatusOK)
+
+	s.Redis.Stop()
+	waitReady("degraded", http.StatusOK)
+	_, body := p.get("/readyz", "")
+	if r := decode[readiness](t, body); r.Checks["redis"].Status != "down" || r.Checks["postgres"].Status != "ok" {
+		t.Fatalf("readyz during outage = %+v", r)
+	}
+	if code, _ := p.get("/healthz", ""); code != http.StatusOK {
+		t.Fatalf("healthz during redis outage = %d", code)
+	}
+
+	s.Redis.Start()
+	waitReady("ok", http.StatusOK)
+	if p.exited() {
+		t.Fatal("process exited during the redis outage")
+	}
+}
+
+func TestWaitsForPostgresAtStart(t *testing.T) {
+	t.Parallel()
+	pg := testenv.NewPostgres(t)
+	s := newStack(t)
+	s.DBURL = strings.Replace(pg.URL(), "/postgres?", "/protostar?", 1)
+
+	p := s.start("serve")
+	time.Sleep(1500 * time.Millisecond)
+	if code, _ := p.get("/readyz", ""); code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz while postgres is down = %d, want 503", code)
+	}
+	if p.exited() {
+		t.Fatal("serve exited while postgres was unreachable")
+	}
+
+	pg.Start()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE protostar"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	s.migrate()
+
+	testenv.WaitFor(t, 30*time.Second, "readyz ok after postgres came up", func() bool {
+		code, _ := p.get("/readyz", "")
+		return code == http.StatusOK
+	})
+	if !p.logs.Contains("waiting for dependency") {
+		t.Errorf("expected logged retry attempts, logs:\n%s", p.logs.String())
+	}
+}

@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/config"
+	"github.com/protostar/protostar/internal/httpapi"
+	"github.com/protostar/protostar/internal/ingest"
+	"github.com/protostar/protostar/internal/outbox"
+	"github.com/protostar/protostar/internal/postgres"
+	"github.com/protostar/protostar/internal/queue"
+	"github.com/protostar/protostar/internal/redis"
+	"github.com/protostar/protostar/internal/s3"
+	"github.com/protostar/protostar/internal/search"
+	"github.com/protostar/protostar/internal/worker"
+)
+
+// app holds the process's long-lived components, built once by newApp.
+type app struct {
+	cfg     config.Config
+	logger  *slog.Logger
+	db      *postgres.DB
+	redis   *goredis.Client
+	objects *s3.Store
+	queue   *queue.Client
+	outbox  *outbox.Outbox
+	reg     *prometheus.Registry
+	embed   embedder
+	gen     generator
+}
+
+// runServer runs serve, worker or all until ctx ends, then shuts down in
+// reverse order of start: HTTP first, then workers (waiting for in-flight
+// jobs), then the outbox loop, then the connection pools.
+func runServer(ctx context.Context, role string, stderr io.Writer) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr).With("role", role)
+	a, err := newApp(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	logger.Info("starting protostar", "http_addr", cfg.HTTPAddr, "embed", a.embed.Model(), "generate", a.gen.Model())
+
+	runAPI, runWorker := role != "worker", role != "serve"
+	var (
+		srv    *http.Server
+		srvErr = make(chan error, 1)
+	)
+	if runAPI {
+		if srv, err = a.startHTTP(srvErr); err != nil {
+			return err
+		}
+	}
+	// Everything below needs Postgres; wait for it with backoff.
+	if err := postgres.WaitReady(ctx, logger, "postgres", cfg.DatabaseWaitTimeout, a.db.Ready); err != nil {
+		a.shutdownHTTP(srv)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	go a.ensureBucket(ctx)
+	if err := a.outbox.Start(ctx); err != nil {
+		return err
+	}
+	defer a.outbox.Stop()
+
+	var consumer *queue.Server
+	if runWorker {
+		if consumer, err = a.startWorkers(ctx); err != nil {
+			a.shutdownHTTP(srv)
+			return err
+		}
+	}
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err = <-srvErr:
+		logger.Error("http server failed", "error", err)
+	}
+	a.shutdownHTTP(srv)
+	if consumer != nil {
+		consumer.Stop()
+	}
+	return err
+}
+
+func newApp(cfg config.Config, logger *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, logger: logger, reg: prometheus.NewRegistry()}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var err error
+	if a.db, err = postgres.Open(logger, cfg.DatabaseURL, cfg.DatabaseMaxConns); err != nil {
+		return nil, err
+	}
+	if a.redis, err = redis.NewClient(cfg.RedisURL); err != nil {
+		a.db.Close()
+		return nil, err
+	}
+	a.objects, err = s3.New(logger, s3.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: cfg.S3UseTLS, CreateBucket: cfg.S3CreateBucket})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	if a.embed, a.gen, err = newProviders(cfg, logger); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.queue = queue.NewClient(a.redis, cfg.JobMaxAttempts+3, cfg.JobTimeout)
+	a.outbox = outbox.New(logger, a.db, a.queue, outbox.Config{Interval: cfg.DispatchInterval, StaleAfter: cfg.JobStaleAfter})
+	return a, nil
+}
+
+func (a *app) close() {
+	if a.redis != nil {
+		_ = a.redis.Close()
+	}
+	if a.db != nil {
+		a.db.Close()
+	}
+}
+
+func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
+	tenants, err := a.cfg.Tenants()
+	if err != nil {
+		return nil, err
+	}
+	if len(tenants) == 0 {
+		return nil, errors.New("PROTOSTAR_API_KEYS: no API keys configured; every request would be refused")
+	}
+	api := httpapi.New(a.logger, httpapi.Deps{
+		Store:      a.db,
+		Objects:    a.objects,
+		Dispatcher: a.outbox,
+		Search:     search.New(a.db, a.embed),
+		Summaries:  a.summaries(),
+		Answers:    a.answers(),
+		Registry:   a.reg,
+		Checks: []httpapi.Check{
+			{Name: "postgres", Required: true, Probe: a.db.Ready},
+			{Name: "redis", Probe: func(ctx context.Context) error { return redis.Ping(ctx, a.redis) }},
+			{Name: "s3", Probe: a.objects.Ping},
+		},
+	}, httpapi.Config{
+		Keys: tenants, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst,
+		MaxUploadBytes: a.cfg.MaxUploadBytes, MaxJSONBytes: a.cfg.MaxJSONBytes,
+		JobMaxAttempts: a.cfg.JobMaxAttempts, TenantMaxJobs: a.cfg.TenantMaxJobs,
+	})
+	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("PROTOSTAR_HTTP_ADDR: listen on %s: %w", a.cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn)}
+	a.logger.Info("http listening", "addr", ln.Addr().String())
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	return srv, nil
+}
+
+// shutdownHTTP stops accepting connections and lets in-flight requests
+// finish within the shutdown timeout.
+func (a *app) shutdownHTTP(srv *http.Server) {
+	if srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		a.logger.Warn("http shutdown incomplete", "error", err)
+		_ = srv.Close()
+	}
+}
+
+func (a *app) startWorkers(ctx context.Context) (*queue.Server, error) {
+	dims, err := a.db.IndexDims(ctx)
+	if err != nil {
+		return nil, err
+	}
+	runner := worker.NewRunner(a.logger, a.db, a.cfg.JobStaleAfter)
+	ing, err := ingest.New(a.logger, a.db, a.objects, a.embed, runner, ingest.Config{
+		MaxTokens: a.cfg.ChunkMaxTokens, OverlapTokens: a.cfg.ChunkOverlapTokens,
+		BatchSize: a.cfg.EmbedBatchSize * 4, IndexDims: dims,
+	})
+	if err != nil {
+		return nil, err
+	}
+	handlers := map[string]queue.HandlerFunc{protostar.JobIngest: ing.Handle}
+	a.addSummaryHandler(handlers, runner)
+	consumer := queue.NewServer(a.logger, a.redis, queue.ServerConfig{
+		Concurrency:  a.cfg.WorkerConcurrency,
+		PollInterval: a.cfg.QueuePollInterval,
+		Queues:       map[string]int{queue.QueueKnowledge: 3, queue.QueueSummary: 1},
+		ShutdownWait: a.cfg.ShutdownTimeout,
+	}, handlers)
+	if err := consumer.Start(ctx); err != nil {
+		return nil, err
+	}
+	a.logger.Info("workers started", "concurrency", a.cfg.WorkerConcurrency, "index_dims", dims)
+	return consumer, nil
+}
+
+// ensureBucket checks the bucket in the background, retrying while the
+// object store is down: ingest degrades, the process does not die.
+func (a *app) ensureBucket(ctx context.Context) {
+	err := postgres.WaitReady(ctx, a.logger, "s3 bucket", 24*time.Hour, a.objects.EnsureBucket)
+	if err != nil && ctx.Err() == nil {
+		a.logger.Error("object store bucket unusable", "error", err)
+	}
+}

@@ -1,0 +1,195 @@
+// Package config is protostar's one configuration struct, parsed from
+// PROTOSTAR_* environment variables, validated once at start and printable
+// with its secrets masked.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is every setting of every process role. Field tags name the
+// environment variable and its default; the README's configuration table
+// mirrors them.
+type Config struct {
+	DatabaseURL         string        `env:"PROTOSTAR_DATABASE_URL" secret:"url"`
+	DatabaseMaxConns    int32         `env:"PROTOSTAR_DATABASE_MAX_CONNS" envDefault:"10"`
+	DatabaseWaitTimeout time.Duration `env:"PROTOSTAR_DATABASE_WAIT_TIMEOUT" envDefault:"5m"`
+
+	RedisURL string `env:"PROTOSTAR_REDIS_URL" secret:"url"`
+
+	S3Endpoint     string `env:"PROTOSTAR_S3_ENDPOINT"`
+	S3AccessKey    string `env:"PROTOSTAR_S3_ACCESS_KEY" secret:"true"`
+	S3SecretKey    string `env:"PROTOSTAR_S3_SECRET_KEY" secret:"true"`
+	S3Bucket       string `env:"PROTOSTAR_S3_BUCKET" envDefault:"protostar"`
+	S3Region       string `env:"PROTOSTAR_S3_REGION"`
+	S3UseTLS       bool   `env:"PROTOSTAR_S3_USE_TLS" envDefault:"false"`
+	S3CreateBucket bool   `env:"PROTOSTAR_S3_CREATE_BUCKET" envDefault:"false"`
+
+	HTTPAddr        string        `env:"PROTOSTAR_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	ShutdownTimeout time.Duration `env:"PROTOSTAR_SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	MaxUploadBytes  int64         `env:"PROTOSTAR_MAX_UPLOAD_BYTES" envDefault:"1073741824"`
+	MaxJSONBytes    int64         `env:"PROTOSTAR_MAX_JSON_BYTES" envDefault:"1048576"`
+	RateLimit       float64       `env:"PROTOSTAR_RATE_LIMIT" envDefault:"50"`
+	RateBurst       int           `env:"PROTOSTAR_RATE_BURST" envDefault:"100"`
+	TenantMaxJobs   int           `env:"PROTOSTAR_TENANT_MAX_ACTIVE_JOBS" envDefault:"10000"`
+
+	LogFormat string `env:"PROTOSTAR_LOG_FORMAT" envDefault:"json"`
+	LogLevel  string `env:"PROTOSTAR_LOG_LEVEL" envDefault:"info"`
+
+	// APIKeys is "tenant:key,tenant:key"; the key decides the tenant.
+	APIKeys string `env:"PROTOSTAR_API_KEYS" secret:"apikeys"`
+
+	WorkerConcurrency  int           `env:"PROTOSTAR_WORKER_CONCURRENCY" envDefault:"4"`
+	JobMaxAttempts     int           `env:"PROTOSTAR_JOB_MAX_ATTEMPTS" envDefault:"5"`
+	JobTimeout         time.Duration `env:"PROTOSTAR_JOB_TIMEOUT" envDefault:"2h"`
+	QueuePollInterval  time.Duration `env:"PROTOSTAR_QUEUE_POLL_INTERVAL" envDefault:"20ms"`
+	DispatchInterval   time.Duration `env:"PROTOSTAR_DISPATCH_INTERVAL" envDefault:"1s"`
+	JobStaleAfter      time.Duration `env:"PROTOSTAR_JOB_STALE_AFTER" envDefault:"45s"`
+	ChunkMaxTokens     int           `env:"PROTOSTAR_CHUNK_MAX_TOKENS" envDefault:"512"`
+	ChunkOverlapTokens int           `env:"PROTOSTAR_CHUNK_OVERLAP_TOKENS" envDefault:"64"`
+
+	EmbedProvider   string `env:"PROTOSTAR_EMBED_PROVIDER" envDefault:"hash"`
+	EmbedModel      string `env:"PROTOSTAR_EMBED_MODEL" envDefault:"text-embedding-3-small"`
+	EmbedDimensions int    `env:"PROTOSTAR_EMBED_DIMENSIONS" envDefault:"384"`
+	EmbedBatchSize  int    `env:"PROTOSTAR_EMBED_BATCH_SIZE" envDefault:"64"`
+
+	GenerateProvider string `env:"PROTOSTAR_GENERATE_PROVIDER" envDefault:"extractive"`
+	ChatModel        string `env:"PROTOSTAR_CHAT_MODEL" envDefault:"gpt-4o-mini"`
+
+	OpenAIBaseURL   string  `env:"PROTOSTAR_OPENAI_BASE_URL" envDefault:"https://api.openai.com/v1"`
+	OpenAIAPIKey    string  `env:"PROTOSTAR_OPENAI_API_KEY" secret:"true"`
+	OpenAIRateLimit float64 `env:"PROTOSTAR_OPENAI_REQUESTS_PER_SECOND" envDefault:"10"`
+
+	CacheTTL time.Duration `env:"PROTOSTAR_CACHE_TTL" envDefault:"24h"`
+}
+
+// Load parses the environment and validates the result. Every error names
+// the variable at fault.
+func Load() (Config, error) {
+	var c Config
+	if err := env.Parse(&c); err != nil {
+		return Config{}, describeParseError(err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+var tenantRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// Validate checks values that parsed but make no sense.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, name, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+		}
+	}
+	check(c.DatabaseURL != "", "PROTOSTAR_DATABASE_URL", "is required")
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		check(err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql"), "PROTOSTAR_DATABASE_URL", "must be a postgres:// URL")
+	}
+	check(c.RedisURL != "", "PROTOSTAR_REDIS_URL", "is required")
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		check(err == nil && (u.Scheme == "redis" || u.Scheme == "rediss"), "PROTOSTAR_REDIS_URL", "must be a redis:// or rediss:// URL")
+	}
+	check(c.S3Endpoint != "", "PROTOSTAR_S3_ENDPOINT", "is required (host:port, without scheme)")
+	check(!strings.Contains(c.S3Endpoint, "://"), "PROTOSTAR_S3_ENDPOINT", "must be host:port without a scheme; use PROTOSTAR_S3_USE_TLS")
+	check(c.DatabaseMaxConns >= 2 && c.DatabaseMaxConns <= 1000, "PROTOSTAR_DATABASE_MAX_CONNS", "must be between 2 and 1000, got %d", c.DatabaseMaxConns)
+	check(c.DatabaseWaitTimeout > 0, "PROTOSTAR_DATABASE_WAIT_TIMEOUT", "must be positive")
+	check(c.LogFormat == "json" || c.LogFormat == "text", "PROTOSTAR_LOG_FORMAT", "must be json or text, got %q", c.LogFormat)
+	check(oneOf(c.LogLevel, "debug", "info", "warn", "error"), "PROTOSTAR_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	if _, err := c.Tenants(); err != nil {
+		errs = append(errs, err)
+	}
+	check(c.MaxUploadBytes > 0, "PROTOSTAR_MAX_UPLOAD_BYTES", "must be positive")
+	check(c.MaxJSONBytes > 0, "PROTOSTAR_MAX_JSON_BYTES", "must be positive")
+	check(c.RateLimit > 0 && c.RateBurst > 0, "PROTOSTAR_RATE_LIMIT", "rate and PROTOSTAR_RATE_BURST must be positive")
+	check(c.TenantMaxJobs > 0, "PROTOSTAR_TENANT_MAX_ACTIVE_JOBS", "must be positive")
+	check(c.WorkerConcurrency >= 1 && c.WorkerConcurrency <= 256, "PROTOSTAR_WORKER_CONCURRENCY", "must be between 1 and 256")
+	check(c.JobMaxAttempts >= 4, "PROTOSTAR_JOB_MAX_ATTEMPTS", "must be at least 4 (a killed worker costs one attempt)")
+	check(c.JobTimeout >= time.Minute, "PROTOSTAR_JOB_TIMEOUT", "must be at least 1m")
+	check(c.QueuePollInterval >= 5*time.Millisecond, "PROTOSTAR_QUEUE_POLL_INTERVAL", "must be at least 5ms")
+	check(c.DispatchInterval >= 100*time.Millisecond, "PROTOSTAR_DISPATCH_INTERVAL", "must be at least 100ms")
+	check(c.JobStaleAfter >= 10*time.Second, "PROTOSTAR_JOB_STALE_AFTER", "must be at least 10s")
+	check(c.ChunkMaxTokens >= 32 && c.ChunkMaxTokens <= 8192, "PROTOSTAR_CHUNK_MAX_TOKENS", "must be between 32 and 8192")
+	check(c.ChunkOverlapTokens >= 0 && c.ChunkOverlapTokens < c.ChunkMaxTokens/2, "PROTOSTAR_CHUNK_OVERLAP_TOKENS", "must be at least 0 and below half of PROTOSTAR_CHUNK_MAX_TOKENS")
+	check(oneOf(c.EmbedProvider, "hash", "openai"), "PROTOSTAR_EMBED_PROVIDER", "must be hash or openai, got %q", c.EmbedProvider)
+	check(c.EmbedDimensions >= 8 && c.EmbedDimensions <= 2000, "PROTOSTAR_EMBED_DIMENSIONS", "must be between 8 and 2000 (pgvector's HNSW limit)")
+	check(c.EmbedBatchSize >= 1 && c.EmbedBatchSize <= 2048, "PROTOSTAR_EMBED_BATCH_SIZE", "must be between 1 and 2048")
+	check(oneOf(c.GenerateProvider, "extractive", "openai"), "PROTOSTAR_GENERATE_PROVIDER", "must be extractive or openai, got %q", c.GenerateProvider)
+	if c.EmbedProvider == "openai" || c.GenerateProvider == "openai" {
+		u, err := url.Parse(c.OpenAIBaseURL)
+		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", "PROTOSTAR_OPENAI_BASE_URL", "must be an http(s) URL ending in /v1")
+		check(c.OpenAIRateLimit > 0, "PROTOSTAR_OPENAI_REQUESTS_PER_SECOND", "must be positive")
+	}
+	check(c.CacheTTL >= time.Second, "PROTOSTAR_CACHE_TTL", "must be at least 1s")
+	return errors.Join(errs...)
+}
+
+// Tenants parses APIKeys into a map from key to tenant.
+func (c Config) Tenants() (map[string]string, error) {
+	const name = "PROTOSTAR_API_KEYS"
+	out := map[string]string{}
+	for i, pair := range strings.Split(c.APIKeys, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		tenant, key, ok := strings.Cut(pair, ":")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%s: entry %d is not tenant:key", name, i+1)
+		case !tenantRE.MatchString(tenant):
+			return nil, fmt.Errorf("%s: entry %d: tenant must match %s", name, i+1, tenantRE)
+		case len(key) < 16:
+			return nil, fmt.Errorf("%s: entry %d (tenant %s): key must be at least 16 characters", name, i+1, tenant)
+		case out[key] != "":
+			return nil, fmt.Errorf("%s: entry %d: the same key is given twice", name, i+1)
+		}
+		out[key] = tenant
+	}
+	return out, nil
+}
+
+func oneOf(v string, options ...string) bool {
+	for _, o := range options {
+		if v == o {
+			return true
+		}
+	}
+	return false
+}
+
+// describeParseError rewrites the env library's field names into the
+// variable names an operator actually set.
+func describeParseError(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("parse configuration: %w", err)
+	}
+	t := reflect.TypeOf(Config{})
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				errs = append(errs, fmt.Errorf("%s: invalid %s value: %w", f.Tag.Get("env"), pe.Type, pe.Err))
+				continue
+			}
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}

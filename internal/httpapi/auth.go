@@ -1,0 +1,107 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+type tenantKey struct{}
+
+// TenantFrom returns the authenticated tenant of a request context.
+func TenantFrom(ctx context.Context) string {
+	t, _ := ctx.Value(tenantKey{}).(string)
+	return t
+}
+
+// keyring resolves API keys to tenants in constant time: every configured
+// key is compared (as a SHA-256 digest, so lengths match) on every request.
+type keyring struct {
+	digests [][32]byte
+	tenants []string
+}
+
+func newKeyring(keys map[string]string) *keyring {
+	k := &keyring{}
+	for key, tenant := range keys {
+		k.digests = append(k.digests, sha256.Sum256([]byte(key)))
+		k.tenants = append(k.tenants, tenant)
+	}
+	return k
+}
+
+func (k *keyring) tenant(key string) (string, bool) {
+	d := sha256.Sum256([]byte(key))
+	found := -1
+	for i := range k.digests {
+		if subtle.ConstantTimeCompare(d[:], k.digests[i][:]) == 1 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return "", false
+	}
+	return k.tenants[found], true
+}
+
+// authenticate requires a valid bearer key and puts its tenant in the
+// request context; it also applies the per-key rate limit.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || key == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="protostar"`)
+			writeProblem(w, http.StatusUnauthorized, "missing bearer API key in the Authorization header")
+			return
+		}
+		tenant, ok := s.keys.tenant(key)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="protostar", error="invalid_token"`)
+			writeProblem(w, http.StatusUnauthorized, "unknown API key")
+			return
+		}
+		if wait, ok := s.limits.allow(tenant, key); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
+			writeProblem(w, http.StatusTooManyRequests, "rate limit exceeded for this API key")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, tenant)))
+	})
+}
+
+// limiters keeps one token bucket per API key.
+type limiters struct {
+	rate  rate.Limit
+	burst int
+	mu    sync.Mutex
+	m     map[[32]byte]*rate.Limiter
+}
+
+func newLimiters(perSecond float64, burst int) *limiters {
+	return &limiters{rate: rate.Limit(perSecond), burst: burst, m: map[[32]byte]*rate.Limiter{}}
+}
+
+// allow takes a token for key, or says how long until one is available.
+func (l *limiters) allow(_ string, key string) (time.Duration, bool) {
+	d := sha256.Sum256([]byte(key))
+	l.mu.Lock()
+	lim, ok := l.m[d]
+	if !ok {
+		lim = rate.NewLimiter(l.rate, l.burst)
+		l.m[d] = lim
+	}
+	l.mu.Unlock()
+	res := lim.Reserve()
+	if delay := res.Delay(); delay > 0 {
+		res.Cancel()
+		return delay, false
+	}
+	return 0, true
+}

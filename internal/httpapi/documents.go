@@ -1,0 +1,302 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"reflect"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/protostar/protostar"
+)
+
+// Objects stores uploaded files.
+type Objects interface {
+	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) (protostar.ObjectInfo, error)
+}
+
+type createDocumentJSON struct {
+	Key      string         `json:"key" doc:"Object key in the bucket, e.g. notes/a.md" maxLength:"1024"`
+	Metadata map[string]any `json:"metadata,omitempty" doc:"Free-form metadata; string values can be used in search filters"`
+}
+
+type createDocumentMultipart struct {
+	File     string `json:"file" format:"binary" doc:"The Markdown file"`
+	Key      string `json:"key,omitempty" doc:"Object key; defaults to the file name"`
+	Metadata string `json:"metadata,omitempty" doc:"JSON object of metadata"`
+}
+
+type documentAndJob struct {
+	Body struct {
+		Document protostar.Document `json:"document"`
+		Job      protostar.Job      `json:"job"`
+	}
+}
+
+// createDocumentInput reads the body itself, since the endpoint takes JSON
+// or a streamed multipart upload.
+type createDocumentInput struct{ hctx huma.Context }
+
+func (in *createDocumentInput) Resolve(ctx huma.Context) []error {
+	in.hctx = ctx
+	return nil
+}
+
+type documentIDInput struct {
+	ID string `path:"id" doc:"Document id"`
+}
+
+type documentOutput struct{ Body protostar.Document }
+
+type listDocumentsInput struct {
+	Status string `query:"status" enum:"pending,indexing,ready,failed" doc:"Only documents with this status"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
+	Cursor string `query:"cursor" maxLength:"200" doc:"next_cursor of the previous page"`
+}
+
+type listDocumentsOutput struct {
+	Body struct {
+		Documents  []protostar.Document `json:"documents"`
+		NextCursor string               `json:"next_cursor,omitempty"`
+	}
+}
+
+func (s *Server) registerDocuments(api huma.API) {
+	reg := api.OpenAPI().Components.Schemas
+	huma.Register(api, huma.Operation{
+		OperationID: "create-document", Method: http.MethodPost, Path: "/v1/documents", Tags: []string{"documents"},
+		Summary:       "Submit a document for ingestion",
+		Description:   "Takes JSON naming an object already in the bucket, or a multipart upload with a `file` part. Posting an existing key creates a new version of the same document. Answers 202 with the document and its ingest job at once; the work runs in the background and is never lost, even while the queue is down.",
+		DefaultStatus: http.StatusAccepted,
+		Errors:        []int{400, 401, 413, 422, 429},
+	}, s.createDocument)
+	// Documented here rather than on the operation: a declared body would
+	// make huma read and buffer it, and uploads must stream.
+	api.OpenAPI().Paths["/v1/documents"].Post.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+		"application/json":    {Schema: reg.Schema(reflect.TypeOf(createDocumentJSON{}), true, "CreateDocument")},
+		"multipart/form-data": {Schema: reg.Schema(reflect.TypeOf(createDocumentMultipart{}), true, "UploadDocument")},
+	}}
+	huma.Register(api, huma.Operation{
+		OperationID: "get-document", Method: http.MethodGet, Path: "/v1/documents/{id}", Tags: []string{"documents"},
+		Summary: "Get a document", Errors: []int{401, 404},
+	}, func(ctx context.Context, in *documentIDInput) (*documentOutput, error) {
+		d, err := s.deps.Store.Document(ctx, TenantFrom(ctx), in.ID)
+		if err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		return &documentOutput{Body: d}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "list-documents", Method: http.MethodGet, Path: "/v1/documents", Tags: []string{"documents"},
+		Summary: "List documents, newest first", Errors: []int{400, 401},
+	}, func(ctx context.Context, in *listDocumentsInput) (*listDocumentsOutput, error) {
+		docs, next, err := s.deps.Store.Documents(ctx, TenantFrom(ctx), protostar.DocumentFilter{Status: in.Status, Limit: in.Limit, Cursor: in.Cursor})
+		if err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		out := &listDocumentsOutput{}
+		out.Body.Documents, out.Body.NextCursor = nonNilSlice(docs), next
+		return out, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "delete-document", Method: http.MethodDelete, Path: "/v1/documents/{id}", Tags: []string{"documents"},
+		Summary: "Delete a document", Description: "Its chunks leave search results at once; pending jobs are canceled.",
+		DefaultStatus: http.StatusNoContent, Errors: []int{401, 404},
+	}, func(ctx context.Context, in *documentIDInput) (*struct{}, error) {
+		if err := s.deps.Store.DeleteDocument(ctx, TenantFrom(ctx), in.ID); err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		return nil, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "reindex-document", Method: http.MethodPost, Path: "/v1/documents/{id}/reindex", Tags: []string{"documents"},
+		Summary: "Re-read and re-index a document", DefaultStatus: http.StatusAccepted, Errors: []int{401, 404, 429},
+	}, func(ctx context.Context, in *documentIDInput) (*documentAndJob, error) {
+		d, j, err := s.deps.Store.ReindexDocument(ctx, TenantFrom(ctx), in.ID, s.cfg.JobMaxAttempts, s.cfg.TenantMaxJobs)
+		if err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		return s.accepted(ctx, d, j), nil
+	})
+}
+
+func (s *Server) createDocument(ctx context.Context, in *createDocumentInput) (*documentAndJob, error) {
+	r, w := humago.Unwrap(in.hctx)
+	sub, err := s.readSubmission(ctx, w, r)
+	if err != nil {
+		return nil, s.problem(ctx, err)
+	}
+	d, j, err := s.deps.Store.SubmitDocument(ctx, sub)
+	if err != nil {
+		return nil, s.problem(ctx, err)
+	}
+	return s.accepted(ctx, d, j), nil
+}
+
+// accepted dispatches the committed job (best effort) and builds the 202.
+func (s *Server) accepted(ctx context.Context, d protostar.Document, j protostar.Job) *documentAndJob {
+	s.deps.Dispatcher.Dispatch(ctx, j)
+	out := &documentAndJob{}
+	out.Body.Document, out.Body.Job = d, j
+	return out
+}
+
+func (s *Server) readSubmission(ctx context.Context, w http.ResponseWriter, r *http.Request) (protostar.Submission, error) {
+	sub := protostar.Submission{TenantID: TenantFrom(ctx), MaxAttempts: s.cfg.JobMaxAttempts, MaxActive: s.cfg.TenantMaxJobs}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return sub, protostar.Errorf(protostar.EUNPROCESSABLE, "Content-Type must be application/json or multipart/form-data")
+	}
+	var meta map[string]any
+	switch mt {
+	case "application/json":
+		var body createDocumentJSON
+		if err := decodeJSON(http.MaxBytesReader(w, r.Body, s.cfg.MaxJSONBytes), &body); err != nil {
+			return sub, err
+		}
+		sub.Key, meta = body.Key, body.Metadata
+		if err := protostar.ValidateKey(sub.Key); err != nil {
+			return sub, err
+		}
+	case "multipart/form-data":
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadBytes+1<<20)
+		if sub.Key, meta, err = s.upload(ctx, r); err != nil {
+			return sub, err
+		}
+	default:
+		return sub, protostar.Errorf(protostar.EUNPROCESSABLE, "Content-Type must be application/json or multipart/form-data, got %s", mt)
+	}
+	if err := validateMetadata(meta); err != nil {
+		return sub, err
+	}
+	if meta != nil {
+		raw, err := json.Marshal(meta)
+		if err != nil {
+			return sub, protostar.Wrap(protostar.EINVALID, err, "metadata is not encodable")
+		}
+		sub.Metadata = raw
+	}
+	return sub, nil
+}
+
+// upload stores the multipart file part in the object store. Go's
+// multipart parser spools large files to disk, so memory stays bounded and
+// the object store gets the exact size it needs to stream the upload.
+func (s *Server) upload(ctx context.Context, r *http.Request) (string, map[string]any, error) {
+	if err := r.ParseMultipartForm(8 << 20); err != nil {
+		return "", nil, bodyError(err, "multipart body")
+	}
+	defer r.MultipartForm.RemoveAll()
+	files := r.MultipartForm.File["file"]
+	if len(files) != 1 {
+		return "", nil, protostar.Errorf(protostar.EINVALID, "multipart body needs exactly one part named file")
+	}
+	fh := files[0]
+	if fh.Size > s.cfg.MaxUploadBytes {
+		return "", nil, protostar.Errorf(protostar.ETOOLARGE, "file is larger than the %d-byte limit", s.cfg.MaxUploadBytes)
+	}
+	key := r.FormValue("key")
+	if key == "" {
+		key = fh.Filename
+	}
+	if err := protostar.ValidateKey(key); err != nil {
+		return "", nil, err
+	}
+	var meta map[string]any
+	if raw := r.FormValue("metadata"); raw != "" {
+		if err := decodeJSON(bytes.NewReader([]byte(raw)), &meta); err != nil {
+			return "", nil, protostar.Wrap(protostar.EINVALID, err, "metadata must be a JSON object: %s", protostar.ErrorMessage(err))
+		}
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return "", nil, err
+	}
+	defer f.Close()
+	if _, err := s.deps.Objects.Put(ctx, key, f, fh.Size, contentType(fh)); err != nil {
+		return "", nil, err
+	}
+	return key, meta, nil
+}
+
+func contentType(fh *multipart.FileHeader) string {
+	if ct := fh.Header.Get("Content-Type"); ct != "" && ct != "application/octet-stream" {
+		return ct
+	}
+	return "text/markdown; charset=utf-8"
+}
+
+// decodeJSON decodes exactly one JSON value, rejecting unknown fields and
+// trailing data.
+func decodeJSON(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bodyError(err, "JSON body")
+	}
+	if dec.More() {
+		return protostar.Errorf(protostar.EINVALID, "JSON body has data after the first value")
+	}
+	return nil
+}
+
+func bodyError(err error, what string) error {
+	var tooBig *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		return protostar.Errorf(protostar.ETOOLARGE, "%s is larger than the %d-byte limit", what, tooBig.Limit)
+	case errors.As(err, &syntax):
+		return protostar.Errorf(protostar.EINVALID, "%s is not valid JSON at byte %d", what, syntax.Offset)
+	case errors.As(err, &typ):
+		return protostar.Errorf(protostar.EINVALID, "%s: field %q must be %s", what, typ.Field, typ.Type)
+	case errors.Is(err, io.EOF):
+		return protostar.Errorf(protostar.EINVALID, "%s is empty", what)
+	}
+	return protostar.Wrap(protostar.EINVALID, err, "%s is malformed: %v", what, err)
+}
+
+// validateMetadata keeps metadata small and its keys printable.
+func validateMetadata(m map[string]any) error {
+	if len(m) > 64 {
+		return protostar.Errorf(protostar.EINVALID, "metadata has %d keys, at most 64 are allowed", len(m))
+	}
+	for k := range m {
+		if err := validLabel("metadata key", k, 128); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validLabel(what, s string, maxLen int) error {
+	if s == "" || len(s) > maxLen {
+		return protostar.Errorf(protostar.EINVALID, "%s must be 1 to %d bytes", what, maxLen)
+	}
+	if !utf8.ValidString(s) {
+		return protostar.Errorf(protostar.EINVALID, "%s is not valid UTF-8", what)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return protostar.Errorf(protostar.EINVALID, "%s must not contain control characters", what)
+		}
+	}
+	return nil
+}
+
+func nonNilSlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

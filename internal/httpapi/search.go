@@ -1,0 +1,80 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/protostar/protostar"
+)
+
+type searchFilter struct {
+	DocumentIDs []string          `json:"document_ids,omitempty" maxItems:"100" doc:"Only chunks of these documents"`
+	KeyPrefix   string            `json:"key_prefix,omitempty" maxLength:"1024" doc:"Only documents whose key starts with this"`
+	Metadata    map[string]string `json:"metadata,omitempty" doc:"Only documents whose metadata has these key/value pairs"`
+}
+
+type searchInput struct {
+	Body struct {
+		Query  string       `json:"query" minLength:"1" maxLength:"4096"`
+		TopK   int          `json:"top_k,omitempty" minimum:"1" maximum:"100" default:"10"`
+		Mode   string       `json:"mode,omitempty" enum:"hybrid,vector,keyword" default:"hybrid"`
+		Filter searchFilter `json:"filter,omitempty"`
+	}
+}
+
+type searchOutput struct {
+	Body struct {
+		Results []protostar.SearchHit `json:"results"`
+	}
+}
+
+func (f searchFilter) domain() (protostar.SearchFilter, error) {
+	for k, v := range f.Metadata {
+		if err := validLabel("filter.metadata key", k, 128); err != nil {
+			return protostar.SearchFilter{}, err
+		}
+		if err := validLabel("filter.metadata value", v, 1024); err != nil {
+			return protostar.SearchFilter{}, err
+		}
+	}
+	return protostar.SearchFilter{DocumentIDs: f.DocumentIDs, KeyPrefix: f.KeyPrefix, Metadata: f.Metadata}, nil
+}
+
+func (s *Server) registerSearch(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "search", Method: http.MethodPost, Path: "/v1/search", Tags: []string{"search"},
+		Summary:     "Search the tenant's documents",
+		Description: "hybrid (default) fuses vector and Korean-aware keyword search with reciprocal-rank fusion; results hold each chunk once.",
+		Errors:      []int{400, 401, 422, 429},
+	}, func(ctx context.Context, in *searchInput) (*searchOutput, error) {
+		f, err := in.Body.Filter.domain()
+		if err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		if err := validQueryText(in.Body.Query); err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		hits, err := s.deps.Search.Search(ctx, protostar.SearchQuery{
+			TenantID: TenantFrom(ctx), Query: in.Body.Query, TopK: in.Body.TopK, Mode: in.Body.Mode, Filter: f,
+		})
+		if err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		out := &searchOutput{}
+		out.Body.Results = nonNilSlice(hits)
+		return out, nil
+	})
+}
+
+// validQueryText rejects control characters (other than whitespace) in a
+// query; JSON decoding already replaced invalid UTF-8.
+func validQueryText(q string) error {
+	for _, r := range q {
+		if r < 0x20 && r != '\n' && r != '\t' && r != '\r' || r == 0x7f || r == '\uFFFD' {
+			return protostar.Errorf(protostar.EINVALID, "query contains control characters or invalid UTF-8")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+// Package httpapi is protostar's HTTP API: versioned JSON endpoints under
+// /v1 described by an OpenAPI 3.1 document (/openapi.json), RFC 9457 problem
+// answers for every error, bearer API keys that decide the tenant, plus the
+// operational endpoints /healthz, /readyz and /metrics.
+package httpapi
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/protostar/protostar"
+)
+
+// Store is the document and job bookkeeping the API reads and writes.
+// Every method is scoped to a tenant and returns ENOTFOUND for ids of
+// other tenants.
+type Store interface {
+	SubmitDocument(ctx context.Context, s protostar.Submission) (protostar.Document, protostar.Job, error)
+	ReindexDocument(ctx context.Context, tenantID, id string, maxAttempts, maxActive int) (protostar.Document, protostar.Job, error)
+	Document(ctx context.Context, tenantID, id string) (protostar.Document, error)
+	Documents(ctx context.Context, tenantID string, f protostar.DocumentFilter) ([]protostar.Document, string, error)
+	DeleteDocument(ctx context.Context, tenantID, id string) error
+	Job(ctx context.Context, tenantID, id string) (protostar.Job, error)
+	Jobs(ctx context.Context, tenantID, status string, limit int, cursor string) ([]protostar.Job, string, error)
+}
+
+// Dispatcher hands a committed job to the queue, best effort: when the
+// queue is down the job waits in the outbox and nothing is lost.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, j protostar.Job)
+}
+
+// Searcher runs searches.
+type Searcher interface {
+	Search(ctx context.Context, q protostar.SearchQuery) ([]protostar.SearchHit, error)
+}
+
+// Config holds the API's settings.
+type Config struct {
+	Keys           map[string]string // API key → tenant
+	RateLimit      float64           // requests per second per key
+	RateBurst      int
+	MaxUploadBytes int64
+	MaxJSONBytes   int64
+	JobMaxAttempts int
+	TenantMaxJobs  int
+}
+
+// Deps are the API's collaborators.
+type Deps struct {
+	Store      Store
+	Objects    Objects
+	Dispatcher Dispatcher
+	Search     Searcher
+	Summaries  Summaries
+	Answers    Answerer
+	Checks     []Check
+	Registry   *prometheus.Registry
+}
+
+// Server is the HTTP handler of the API.
+type Server struct {
+	logger  *slog.Logger
+	deps    Deps
+	cfg     Config
+	keys    *keyring
+	limits  *limiters
+	metrics *metrics
+	mux     *http.ServeMux // public and operational routes
+	apiMux  *http.ServeMux // /v1 routes, behind authentication
+	checks  []Check
+	handler http.Handler
+}
+
+// New builds the API.
+func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
+	cfg.RateLimit = cmp.Or(cfg.RateLimit, 50)
+	cfg.RateBurst = cmp.Or(cfg.RateBurst, 100)
+	cfg.MaxJSONBytes = cmp.Or(cfg.MaxJSONBytes, 1<<20)
+	cfg.MaxUploadBytes = cmp.Or(cfg.MaxUploadBytes, 1<<30)
+	cfg.JobMaxAttempts = cmp.Or(cfg.JobMaxAttempts, 5)
+	s := &Server{
+		logger: logger.With("component", "http"),
+		deps:   deps,
+		cfg:    cfg,
+		keys:   newKeyring(cfg.Keys),
+		limits: newLimiters(cfg.RateLimit, cfg.RateBurst),
+		mux:    http.NewServeMux(),
+		apiMux: http.NewServeMux(),
+		checks: deps.Checks,
+	}
+	reg := deps.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(reg)
+
+	api := humago.New(s.apiMux, apiConfig())
+	s.registerDocuments(api)
+	s.registerJobs(api)
+	s.registerSearch(api)
+	s.registerSummaries(api)
+	s.registerAnswers(api)
+
+	s.mux.HandleFunc("GET /healthz", healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	s.mux.Handle("GET /openapi.json", s.apiMux)
+	s.mux.Handle("GET /openapi.yaml", s.apiMux)
+	s.mux.HandleFunc("GET /docs", docsPage)
+	s.mux.Handle("/v1/", s.authenticate(s.apiMux))
+	s.handler = s.recoverPanics(s.instrument(s.mux))
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func apiConfig() huma.Config {
+	cfg := huma.DefaultConfig("protostar API", "1.0.0")
+	cfg.Info.Description = "The knowledge engine behind Protostar: ingest Markdown from object storage, " +
+		"search it (hybrid vector + Korean-aware keyword), summarise it and answer questions with citations. " +
+		"Every /v1 call needs `Authorization: Bearer <api key>`; the key decides the tenant. Errors are RFC 9457 problem+json."
+	cfg.OpenAPIPath = "/openapi"
+	cfg.DocsPath = "" // huma's page loads assets from the internet; /docs is ours
+	cfg.SchemasPath = ""
+	cfg.CreateHooks = nil // no $schema links in response bodies
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "An API key from PROTOSTAR_API_KEYS."},
+	}
+	cfg.Security = []map[string][]string{{"bearer": {}}}
+	return cfg
+}
+
+// routeOf names the route pattern that serves r, for metrics labels.
+func (s *Server) routeOf(r *http.Request) string {
+	mux := s.mux
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		mux = s.apiMux
+	}
+	if _, pattern := mux.Handler(r); pattern != "" {
+		return pattern
+	}
+	return "unmatched"
+}
+
+// recoverPanics turns a handler panic into a logged 500 problem.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger.Error("handler panic", "panic", v, "path", r.URL.Path)
+				writeProblem(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,217 @@
+// Package ingest is the knowledge worker: it streams a document's object
+// from the object store, chunks it Markdown-aware, embeds only the chunks
+// whose content changed, stores them as a new version and swaps that version
+// in atomically. Memory stays bounded by one batch of chunks whatever the
+// object's size.
+package ingest
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/markdown"
+	"github.com/protostar/protostar/internal/worker"
+)
+
+// Store is what ingestion needs from the database.
+type Store interface {
+	// DocumentByID returns the document and whether it is deleted.
+	DocumentByID(ctx context.Context, id string) (protostar.Document, bool, error)
+	MarkIndexing(ctx context.Context, documentID string, version int) error
+	CancelJob(ctx context.Context, id, reason string) error
+	DeleteVersion(ctx context.Context, documentID string, version int) error
+	ReusableEmbeddings(ctx context.Context, documentID string, version int, model string, hashes [][]byte) (map[string][]float32, error)
+	CopyChunks(ctx context.Context, set protostar.ChunkSet, rows []protostar.Chunk) error
+	// ActivateVersion swaps the job's version in; false means superseded.
+	ActivateVersion(ctx context.Context, j protostar.Job, ix protostar.Indexed) (bool, error)
+	CompleteUnchanged(ctx context.Context, j protostar.Job, res protostar.IngestResult) error
+}
+
+// Objects streams source objects. Open fails with ENOTFOUND for a missing
+// key and EUNAVAILABLE when the store cannot be reached.
+type Objects interface {
+	Open(ctx context.Context, key string) (io.ReadCloser, protostar.ObjectInfo, error)
+}
+
+// Embedder turns texts into vectors of Dimensions() floats.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+	Model() string
+	Dimensions() int
+}
+
+// Config tunes ingestion.
+type Config struct {
+	MaxTokens     int // chunk token budget
+	OverlapTokens int // overlap between consecutive chunks of a section
+	BatchSize     int // chunks embedded and written per batch; default 256
+	IndexDims     int // dimension of the vector index, from the schema
+}
+
+// Service ingests documents.
+type Service struct {
+	store    Store
+	objects  Objects
+	embedder Embedder
+	runner   *worker.Runner
+	cfg      Config
+	logger   *slog.Logger
+}
+
+// New returns an ingest service. It refuses an embedder whose dimension
+// differs from the index's, since every write would fail.
+func New(logger *slog.Logger, store Store, objects Objects, embedder Embedder, runner *worker.Runner, cfg Config) (*Service, error) {
+	cfg.BatchSize = cmp.Or(cfg.BatchSize, 256)
+	if cfg.IndexDims != 0 && cfg.IndexDims != embedder.Dimensions() {
+		return nil, protostar.Errorf(protostar.EINVALID,
+			"embedder %s produces %d-dimensional vectors but the chunk index holds %d dimensions; set PROTOSTAR_EMBED_DIMENSIONS=%d or migrate a new database",
+			embedder.Model(), embedder.Dimensions(), cfg.IndexDims, cfg.IndexDims)
+	}
+	return &Service{store: store, objects: objects, embedder: embedder, runner: runner, cfg: cfg,
+		logger: logger.With("component", "ingest")}, nil
+}
+
+// Handle runs the ingest job with the given id; it is the queue handler.
+func (s *Service) Handle(ctx context.Context, jobID string) error {
+	return s.runner.Run(ctx, jobID, s.ingest)
+}
+
+func (s *Service) ingest(ctx context.Context, j protostar.Job, p *worker.Progress) error {
+	doc, deleted, err := s.store.DocumentByID(ctx, j.DocumentID)
+	if err != nil {
+		return fmt.Errorf("load document %s: %w", j.DocumentID, err)
+	}
+	switch {
+	case deleted:
+		return s.store.CancelJob(ctx, j.ID, "document deleted")
+	case doc.Version > j.Version:
+		return s.store.CancelJob(ctx, j.ID, fmt.Sprintf("superseded by version %d", doc.Version))
+	}
+	if err := s.store.MarkIndexing(ctx, doc.ID, j.Version); err != nil {
+		return err
+	}
+	body, info, err := s.objects.Open(ctx, doc.Key)
+	if err != nil {
+		return fmt.Errorf("open object %q: %w", doc.Key, err)
+	}
+	defer body.Close()
+
+	if !forced(j) && doc.IndexedVersion > 0 && info.ETag != "" && info.ETag == doc.ETag {
+		res := protostar.IngestResult{ChunksTotal: doc.ChunkCount, ChunksReused: doc.ChunkCount}
+		s.logger.Info("object unchanged, keeping indexed version", "document_id", doc.ID, "etag", info.ETag)
+		return s.store.CompleteUnchanged(ctx, j, res)
+	}
+	ix, err := s.index(ctx, j, doc, body, info, p)
+	if err != nil {
+		return err
+	}
+	if ok, err := s.store.ActivateVersion(ctx, j, ix); err != nil {
+		return err
+	} else if !ok {
+		s.logger.Info("version superseded before activation", "document_id", doc.ID, "version", j.Version)
+	}
+	return nil
+}
+
+// index streams, chunks, embeds and writes the job's version of doc.
+func (s *Service) index(ctx context.Context, j protostar.Job, doc protostar.Document, body io.Reader, info protostar.ObjectInfo, p *worker.Progress) (protostar.Indexed, error) {
+	// Rows of this version left by a crashed earlier attempt.
+	if err := s.store.DeleteVersion(ctx, doc.ID, j.Version); err != nil {
+		return protostar.Indexed{}, err
+	}
+	sum := sha256.New()
+	counter := &countingReader{r: io.TeeReader(body, sum)}
+	chunker, err := markdown.NewChunker(counter, markdown.Options{MaxTokens: s.cfg.MaxTokens, OverlapTokens: s.cfg.OverlapTokens})
+	if err != nil {
+		return protostar.Indexed{}, protostar.Wrap(protostar.EINVALID, err, "chunker options")
+	}
+	b := &batcher{svc: s, doc: doc, set: protostar.ChunkSet{TenantID: doc.TenantID, DocumentID: doc.ID,
+		Version: j.Version, Model: s.embedder.Model(), Dims: s.embedder.Dimensions()}}
+	for {
+		c, err := chunker.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return protostar.Indexed{}, readError(doc.Key, err)
+		}
+		b.add(c)
+		if len(b.rows) >= s.cfg.BatchSize {
+			if err := b.flush(ctx); err != nil {
+				return protostar.Indexed{}, err
+			}
+			p.Set(b.res.ChunksTotal, estimateTotal(b.res.ChunksTotal, counter.n, info.Size))
+		}
+	}
+	if err := b.flush(ctx); err != nil {
+		return protostar.Indexed{}, err
+	}
+	b.res.BytesRead = counter.n
+	p.Set(b.res.ChunksTotal, b.res.ChunksTotal)
+	return protostar.Indexed{
+		ContentHash: contentHash(sum),
+		ETag:        info.ETag,
+		Size:        counter.n,
+		Chunks:      b.res.ChunksTotal,
+		FrontMatter: chunker.FrontMatter(),
+		Result:      b.res,
+	}, nil
+}
+
+// readError classifies an error from reading and chunking the object.
+func readError(key string, err error) error {
+	if errors.Is(err, markdown.ErrNotText) {
+		return protostar.Wrap(protostar.EINVALID, err, "object %q is not UTF-8 Markdown text (%s)", key, err)
+	}
+	var pe *protostar.Error
+	if errors.As(err, &pe) {
+		return fmt.Errorf("read object %q: %w", key, err)
+	}
+	// A stream that breaks mid-read is a transient store failure.
+	return protostar.Wrap(protostar.EUNAVAILABLE, err, "reading object %q failed", key)
+}
+
+func forced(j protostar.Job) bool {
+	return strings.Contains(string(j.Params), `"force":true`)
+}
+
+func contentHash(h hash.Hash) string {
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+func estimateTotal(done int, read, size int64) int {
+	if read <= 0 || size <= read {
+		return done
+	}
+	return max(done, int(float64(done)*float64(size)/float64(read)))
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// embedText is what the embedder sees: the breadcrumbs give a chunk the
+// context of its section.
+func embedText(c markdown.Chunk) string {
+	if len(c.HeadingPath) == 0 {
+		return c.Text
+	}
+	return strings.Join(c.HeadingPath, " > ") + "\n" + c.Text
+}

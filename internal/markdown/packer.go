@@ -1,0 +1,308 @@
+package markdown
+
+import (
+	"strings"
+	"unicode"
+)
+
+// unitKind says where a unit comes from, which decides how it is packed.
+type unitKind uint8
+
+const (
+	kindProse   unitKind = iota // paragraph, list or quote text: overlap material
+	kindHeading                 // a heading line
+	kindCode                    // a line of a fenced code block, fences included
+	kindTable                   // a table row (the first unit holds header and delimiter row)
+)
+
+// unit is the smallest piece the packer places: a sentence of prose, a line
+// of code, a table row. Its text is the white space that preceded it in the
+// source (the lead, dropped when the unit starts a chunk) followed by the
+// content, which is never only white space.
+type unit struct {
+	text     string
+	lead     int
+	tokens   int  // tokens of text, lead included
+	cut      bool // white space too long to carry was dropped before it: start a new chunk
+	fragment bool // a piece of a sentence or line: not overlap material
+}
+
+// blockCtx is the context repeated around the pieces of a split code block
+// or table. Both strings are empty when they would take more than half of
+// MaxTokens.
+type blockCtx struct {
+	reopen    string // prefix of a chunk that starts inside the block
+	reopenTok int
+	close     string // suffix of a chunk that ends inside the block
+	closeTok  int
+}
+
+// packer packs units into chunks of one section at a time.
+type packer struct {
+	c        *counter
+	max      int
+	maxBlock int
+	overlap  int
+	emit     func(Chunk)
+
+	ordinal int
+	path    []string
+
+	// The chunk being built.
+	prefix      string // overlap or repeated block context
+	prefixTok   int
+	body        strings.Builder
+	bodyLead    int // bytes of body before the first unit's content (kept as separator after an overlap)
+	bodyTok     int
+	n           int // units in body
+	headingOnly bool
+	tail        []unit // trailing whole sentences of the chunk's prose, at most overlap tokens
+	tailTok     int
+
+	prevTail []unit    // the previous chunk's tail, for the next chunk's overlap
+	open     *blockCtx // a split code block or table is in progress
+	opening  *blockCtx // the first unit of a split block is being added
+}
+
+func (p *packer) total() int { return p.prefixTok + p.bodyTok }
+
+// reserve is the room kept for a closing fence.
+func (p *packer) reserve() int {
+	switch {
+	case p.open != nil:
+		return p.open.closeTok
+	case p.opening != nil:
+		return p.opening.closeTok
+	}
+	return 0
+}
+
+// freshRoom is the token room of an empty chunk (an overlap is trimmed to
+// fit, so it does not count).
+func (p *packer) freshRoom() int {
+	if p.open != nil {
+		return p.max - p.open.reopenTok - p.open.closeTok
+	}
+	return p.max - p.reserve()
+}
+
+// openBlock places the first unit of a code block or table that has to be
+// split (its opening fence or header); the block's context then applies
+// until closeBlock.
+func (p *packer) openBlock(kind unitKind, u unit, ctx *blockCtx) {
+	p.opening = ctx
+	p.add(kind, u, false)
+	p.opening = nil
+	p.open = ctx
+}
+
+func (p *packer) closeBlock() { p.open = nil }
+
+// startSection ends the current chunk; later units belong to path.
+func (p *packer) startSection(path []string) {
+	p.flush()
+	p.path = path
+	p.prevTail = p.prevTail[:0]
+	p.open = nil
+}
+
+// add places one unit. closer marks the closing fence of a split code
+// block, which replaces the synthesized closing fence.
+func (p *packer) add(kind unitKind, u unit, closer bool) {
+	if u.cut {
+		p.flush()
+	}
+	reserve := p.reserve()
+	if closer {
+		reserve = 0
+	}
+	if p.n > 0 {
+		if p.total()+u.tokens+reserve <= p.max {
+			p.push(kind, u)
+			return
+		}
+		if room := p.max - p.total() - reserve; room >= p.max/4 && u.tokens > p.freshRoom() {
+			// Too big for any chunk: fill this one first.
+			p.addPieces(kind, u.text, room)
+			return
+		}
+		p.flush()
+	}
+	u = p.begin(u, 0)
+	if u.tokens > p.freshRoom() {
+		p.addPieces(kind, u.text, p.freshRoom())
+		return
+	}
+	p.push(kind, u)
+}
+
+// addPieces splits text into pieces that fit and places them, the first
+// into the current chunk (up to first tokens), the others each into a chunk
+// of its own.
+func (p *packer) addPieces(kind unitKind, text string, first int) {
+	for i, pc := range p.c.split(text, first, p.freshRoom()) {
+		if pc.text == "" {
+			continue
+		}
+		u := unit{text: pc.text, tokens: pc.tokens, fragment: true}
+		if i > 0 || p.n == 0 {
+			p.flush()
+			u = p.begin(u, 0)
+		}
+		p.push(kind, u)
+	}
+}
+
+// addGroup places a block that should stay in one chunk: a paragraph or
+// table of at most MaxTokens, or a code block of at most MaxBlockTokens.
+// ctx is the context for a table that has to be split after all.
+func (p *packer) addGroup(kind unitKind, us []unit, total int, ctx *blockCtx) {
+	if len(us) == 0 {
+		return
+	}
+	if us[0].cut {
+		p.flush()
+	}
+	if p.n > 0 {
+		if p.total()+total <= p.max {
+			p.pushAll(kind, us)
+			return
+		}
+		if p.headingOnly {
+			// Keep the block with its heading rather than leave the
+			// heading alone in a chunk.
+			switch {
+			case kind == kindCode:
+				if p.total()+total <= p.maxBlock {
+					p.pushAll(kind, us)
+					return
+				}
+			case kind == kindTable && ctx != nil:
+				p.openBlock(kind, us[0], ctx)
+				for _, u := range us[1:] {
+					p.add(kind, u, false)
+				}
+				p.closeBlock()
+				return
+			default:
+				for _, u := range us {
+					p.add(kind, u, false)
+				}
+				return
+			}
+		}
+		p.flush()
+	}
+	first := us[0]
+	if total > p.max {
+		// An oversized code block: a chunk of its own, without overlap.
+		p.prevTail = p.prevTail[:0]
+	}
+	us[0] = p.begin(first, total-first.tokens)
+	p.pushAll(kind, us)
+}
+
+// begin prepares an empty chunk for its first unit u, followed by rest more
+// tokens: it sets the prefix (the open block's context, or an overlap of
+// the previous chunk's trailing sentences trimmed to fit) and returns u,
+// stripped of its lead unless that separates it from an overlap.
+func (p *packer) begin(u unit, rest int) unit {
+	p.headingOnly = true
+	if p.open != nil {
+		p.prefix, p.prefixTok = p.open.reopen, p.open.reopenTok
+		p.prevTail = p.prevTail[:0]
+		return p.stripLead(u)
+	}
+	tail := p.prevTail
+	p.prevTail = p.prevTail[:0]
+	if u.lead == 0 || len(tail) == 0 {
+		return p.stripLead(u)
+	}
+	tok := 0
+	for _, t := range tail {
+		tok += t.tokens
+	}
+	for len(tail) > 0 && tok+u.tokens+rest > p.max {
+		tok -= tail[0].tokens
+		tail = tail[1:]
+	}
+	if len(tail) == 0 {
+		return p.stripLead(u)
+	}
+	var b strings.Builder
+	b.WriteString(tail[0].text[tail[0].lead:])
+	for _, t := range tail[1:] {
+		b.WriteString(t.text)
+	}
+	p.prefix, p.prefixTok = b.String(), tok
+	p.bodyLead = u.lead
+	return u
+}
+
+func (p *packer) stripLead(u unit) unit {
+	if u.lead == 0 {
+		return u
+	}
+	u.text = u.text[u.lead:]
+	u.lead = 0
+	u.tokens = p.c.count(u.text)
+	return u
+}
+
+func (p *packer) pushAll(kind unitKind, us []unit) {
+	for _, u := range us {
+		p.push(kind, u)
+	}
+}
+
+func (p *packer) push(kind unitKind, u unit) {
+	p.body.WriteString(u.text)
+	p.bodyTok += u.tokens
+	p.n++
+	if kind != kindHeading {
+		p.headingOnly = false
+	}
+	if kind != kindProse || u.fragment || p.overlap <= 0 {
+		p.tail, p.tailTok = p.tail[:0], 0
+		return
+	}
+	p.tail = append(p.tail, u)
+	p.tailTok += u.tokens
+	drop := 0
+	for p.tailTok > p.overlap && drop < len(p.tail) {
+		p.tailTok -= p.tail[drop].tokens
+		drop++
+	}
+	if drop > 0 {
+		p.tail = append(p.tail[:0], p.tail[drop:]...)
+	}
+}
+
+// flush emits the current chunk, if it has any units.
+func (p *packer) flush() {
+	if p.n > 0 {
+		body := strings.TrimRightFunc(p.body.String(), unicode.IsSpace)
+		text := p.prefix + body
+		tokens := p.total()
+		if p.open != nil && p.open.close != "" {
+			text += p.open.close
+			tokens += p.open.closeTok
+		}
+		path := make([]string, len(p.path))
+		copy(path, p.path)
+		p.emit(Chunk{
+			Ordinal:     p.ordinal,
+			HeadingPath: path,
+			Text:        text,
+			Body:        body[p.bodyLead:],
+			Tokens:      tokens,
+		})
+		p.ordinal++
+		p.prevTail = append(p.prevTail[:0], p.tail...)
+	}
+	p.prefix, p.prefixTok = "", 0
+	p.body.Reset()
+	p.bodyLead, p.bodyTok, p.n = 0, 0, 0
+	p.tail, p.tailTok = p.tail[:0], 0
+	p.headingOnly = false
+}

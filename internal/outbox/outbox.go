@@ -1,0 +1,179 @@
+// Package outbox moves committed jobs from Postgres to the queue. The API
+// commits a job and tries to send it at once; whatever could not be sent
+// (Redis down) stays in the outbox and a background loop sends it when the
+// queue returns. The same loop recovers jobs whose worker died and purges
+// chunk rows no reader can see any more.
+package outbox
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/protostar/protostar"
+)
+
+// Store is the durable side of the outbox.
+type Store interface {
+	DispatchPending(ctx context.Context, limit int, send func(context.Context, protostar.Job) error) (int, error)
+	MarkDispatched(ctx context.Context, id string) error
+	ReapStale(ctx context.Context, staleAfter, lostAfter time.Duration) (int64, error)
+	PurgeStale(ctx context.Context, limit int) (int64, error)
+}
+
+// Queue delivers jobs to workers.
+type Queue interface {
+	Enqueue(ctx context.Context, j protostar.Job) error
+}
+
+// Config tunes the loop.
+type Config struct {
+	Interval   time.Duration // outbox poll interval; default 1s
+	StaleAfter time.Duration // a running job without heartbeat this long is abandoned
+	LostAfter  time.Duration // a dispatched job nobody started this long is re-sent; default 15m
+	BatchSize  int           // jobs per dispatch round; default 500
+}
+
+// Outbox dispatches jobs.
+type Outbox struct {
+	store  Store
+	queue  Queue
+	cfg    Config
+	logger *slog.Logger
+	poke   chan struct{}
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	healthy bool // last send succeeded; used to log state changes only
+}
+
+// New returns an outbox.
+func New(logger *slog.Logger, store Store, queue Queue, cfg Config) *Outbox {
+	cfg.Interval = cmp.Or(cfg.Interval, time.Second)
+	cfg.StaleAfter = cmp.Or(cfg.StaleAfter, 45*time.Second)
+	cfg.LostAfter = cmp.Or(cfg.LostAfter, 15*time.Minute)
+	cfg.BatchSize = cmp.Or(cfg.BatchSize, 500)
+	return &Outbox{store: store, queue: queue, cfg: cfg, logger: logger.With("component", "outbox"),
+		poke: make(chan struct{}, 1), healthy: true}
+}
+
+// Dispatch sends a committed job to the queue right away. On failure the
+// job stays in the outbox for the loop; the caller's answer is unaffected.
+func (o *Outbox) Dispatch(ctx context.Context, j protostar.Job) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 500*time.Millisecond)
+	defer cancel()
+	if err := o.queue.Enqueue(ctx, j); err != nil {
+		o.logger.Debug("dispatch deferred to the outbox loop", "job_id", j.ID, "error", err)
+		return
+	}
+	if err := o.store.MarkDispatched(ctx, j.ID); err != nil {
+		// Harmless: the loop re-sends it and the queue drops the duplicate.
+		o.logger.Debug("could not mark job dispatched", "job_id", j.ID, "error", err)
+	}
+}
+
+// Start runs the loop until Stop. Calling Start twice is an error-free no-op.
+func (o *Outbox) Start(ctx context.Context) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cancel != nil {
+		return nil
+	}
+	ctx, o.cancel = context.WithCancel(ctx)
+	o.wg.Go(func() { o.loop(ctx) })
+	return nil
+}
+
+// Stop ends the loop and waits for it. Safe to call twice.
+func (o *Outbox) Stop() {
+	o.mu.Lock()
+	cancel := o.cancel
+	o.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	o.wg.Wait()
+}
+
+func (o *Outbox) loop(ctx context.Context) {
+	tick := time.NewTicker(o.cfg.Interval)
+	defer tick.Stop()
+	var lastReap, lastPurge time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-o.poke:
+		}
+		o.dispatchAll(ctx)
+		if time.Since(lastReap) >= o.cfg.StaleAfter/3 {
+			lastReap = time.Now()
+			if n, err := o.store.ReapStale(ctx, o.cfg.StaleAfter, o.cfg.LostAfter); err != nil {
+				o.logErr("reap stale jobs", err)
+			} else if n > 0 {
+				o.logger.Warn("recovered jobs of dead workers", "jobs", n)
+			}
+		}
+		if time.Since(lastPurge) >= 30*time.Second {
+			lastPurge = time.Now()
+			o.purge(ctx)
+		}
+	}
+}
+
+func (o *Outbox) dispatchAll(ctx context.Context) {
+	for ctx.Err() == nil {
+		n, err := o.store.DispatchPending(ctx, o.cfg.BatchSize, o.queue.Enqueue)
+		o.setHealthy(err)
+		if err != nil {
+			o.logErr("dispatch pending jobs", err)
+			return
+		}
+		if n > 0 {
+			o.logger.Debug("dispatched pending jobs", "jobs", n)
+		}
+		if n < o.cfg.BatchSize {
+			return
+		}
+	}
+}
+
+func (o *Outbox) purge(ctx context.Context) {
+	for ctx.Err() == nil {
+		n, err := o.store.PurgeStale(ctx, 5000)
+		if err != nil {
+			o.logErr("purge stale chunks", err)
+			return
+		}
+		if n < 5000 {
+			return
+		}
+	}
+}
+
+// setHealthy logs transitions of the queue's reachability once each.
+func (o *Outbox) setHealthy(err error) {
+	queueDown := protostar.ErrorCode(err) == protostar.EUNAVAILABLE
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case queueDown && o.healthy:
+		o.logger.Warn("queue unreachable; accepted jobs wait in the outbox", "error", err)
+	case err == nil && !o.healthy:
+		o.logger.Info("queue reachable again; outbox draining")
+	}
+	o.healthy = !queueDown
+}
+
+func (o *Outbox) logErr(op string, err error) {
+	if errors.Is(err, context.Canceled) || protostar.ErrorCode(err) == protostar.EUNAVAILABLE {
+		o.logger.Debug(op+" failed", "error", err)
+		return
+	}
+	o.logger.Warn(op+" failed", "error", err)
+}

@@ -1,0 +1,166 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/protostar/protostar"
+)
+
+var chunkCopyColumns = []string{"tenant_id", "document_id", "version", "ordinal", "heading_path", "text",
+	"content_hash", "tokens", "embedding", "embed_model", "embed_dim", "terms"}
+
+// CopyChunks writes a batch of chunk rows with COPY.
+func (db *DB) CopyChunks(ctx context.Context, set protostar.ChunkSet, rows []protostar.Chunk) error {
+	src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+		r := rows[i]
+		return []any{set.TenantID, set.DocumentID, set.Version, r.Ordinal, r.HeadingPath, r.Text, r.Hash,
+			r.Tokens, pgvector.NewVector(r.Embedding), set.Model, set.Dims, r.Terms}, nil
+	})
+	if _, err := db.pool.CopyFrom(ctx, pgx.Identifier{"chunks"}, chunkCopyColumns, src); err != nil {
+		return translate(err, fmt.Sprintf("copy %d chunks of %s v%d", len(rows), set.DocumentID, set.Version))
+	}
+	return nil
+}
+
+// DeleteVersion removes every chunk of one document version: what a crashed
+// earlier attempt of the same job left behind.
+func (db *DB) DeleteVersion(ctx context.Context, documentID string, version int) error {
+	_, err := db.pool.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1 AND version = $2`, documentID, version)
+	return translate(err, "delete chunk version")
+}
+
+// ReusableEmbeddings returns, by content hash, the vectors that version of
+// the document already has for any of hashes, embedded by model.
+func (db *DB) ReusableEmbeddings(ctx context.Context, documentID string, version int, model string, hashes [][]byte) (map[string][]float32, error) {
+	out := make(map[string][]float32)
+	if version == 0 || len(hashes) == 0 {
+		return out, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT ON (content_hash) content_hash, embedding FROM chunks
+		WHERE document_id = $1 AND version = $2 AND embed_model = $3 AND content_hash = ANY($4)`,
+		documentID, version, model, hashes)
+	if err != nil {
+		return nil, translate(err, "load reusable embeddings")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			h []byte
+			v pgvector.Vector
+		)
+		if err := rows.Scan(&h, &v); err != nil {
+			return nil, translate(err, "scan reusable embedding")
+		}
+		out[string(h)] = v.Slice()
+	}
+	return out, translate(rows.Err(), "load reusable embeddings")
+}
+
+// IndexDims returns the dimension of the chunks.embedding column, fixed
+// when the schema was migrated.
+func (db *DB) IndexDims(ctx context.Context) (int, error) {
+	var dims int
+	err := db.pool.QueryRow(ctx, `SELECT atttypmod FROM pg_attribute
+		WHERE attrelid = 'chunks'::regclass AND attname = 'embedding'`).Scan(&dims)
+	return dims, translate(err, "read index dimension")
+}
+
+// ActivateVersion makes the job's version the one search sees, in one
+// transaction with finishing the job: readers see the old version or the new
+// one, never a mix or nothing. Older versions' rows stay until PurgeStale
+// removes them; search ignores them already. If the document was deleted or
+// a newer version is already active, the job ends canceled and false is
+// returned.
+func (db *DB) ActivateVersion(ctx context.Context, j protostar.Job, ix protostar.Indexed) (bool, error) {
+	result, err := json.Marshal(ix.Result)
+	if err != nil {
+		return false, fmt.Errorf("encode ingest result: %w", err)
+	}
+	activated := false
+	err = db.inTx(ctx, "activate version", func(tx pgx.Tx) error {
+		fm, err := json.Marshal(ix.FrontMatter)
+		if err != nil || ix.FrontMatter == nil {
+			fm = []byte(`{}`)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE documents SET indexed_version = $2, content_hash = $3, etag = $4, size = $5,
+				chunk_count = $6, indexed_at = now(), updated_at = now(), metadata = $7::jsonb || metadata,
+				status = CASE WHEN version = $2 THEN 'ready' ELSE status END,
+				error = CASE WHEN version = $2 THEN '' ELSE error END
+			WHERE id = $1 AND deleted_at IS NULL AND indexed_version < $2`,
+			j.DocumentID, j.Version, ix.ContentHash, ix.ETag, ix.Size, ix.Chunks, string(fm))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			_, err := tx.Exec(ctx, `UPDATE jobs SET status = 'canceled', error = 'superseded: the document was deleted or a newer version is indexed',
+				finished_at = now(), updated_at = now() WHERE id = $1 AND status IN ('queued', 'running')`, j.ID)
+			return err
+		}
+		activated = true
+		if err := bumpCorpus(ctx, tx, j.TenantID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE jobs SET status = 'succeeded', result = $2, error = '', progress_done = $3,
+			progress_total = $3, finished_at = now(), updated_at = now() WHERE id = $1`, j.ID, result, ix.Result.ChunksTotal)
+		return err
+	})
+	return activated, err
+}
+
+// MarkIndexing flags the document as being indexed by its current job.
+func (db *DB) MarkIndexing(ctx context.Context, documentID string, version int) error {
+	_, err := db.pool.Exec(ctx, `UPDATE documents SET status = 'indexing', updated_at = now()
+		WHERE id = $1 AND version = $2 AND deleted_at IS NULL AND status <> 'indexing'`, documentID, version)
+	return translate(err, "mark document indexing")
+}
+
+// PurgeStale deletes chunk rows no reader can see any more: versions older
+// than the active one, and all chunks of deleted documents. It removes at
+// most limit rows per call and reports how many.
+func (db *DB) PurgeStale(ctx context.Context, limit int) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM chunks WHERE id IN (
+		SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id
+		WHERE d.deleted_at IS NOT NULL OR c.version < d.indexed_version
+		LIMIT $1)`, limit)
+	if err != nil {
+		return 0, translate(err, "purge stale chunks")
+	}
+	return tag.RowsAffected(), nil
+}
+
+// CompleteUnchanged finishes an ingest job whose object is unchanged since
+// the active version: the document is ready again with the chunks it has.
+func (db *DB) CompleteUnchanged(ctx context.Context, j protostar.Job, res protostar.IngestResult) error {
+	result, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("encode ingest result: %w", err)
+	}
+	return db.inTx(ctx, "complete unchanged", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', error = '', indexed_at = now(), updated_at = now()
+			WHERE id = $1 AND version = $2 AND deleted_at IS NULL`, j.DocumentID, j.Version); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE jobs SET status = 'succeeded', result = $2, error = '', progress_done = $3,
+			progress_total = $3, finished_at = now(), updated_at = now() WHERE id = $1`, j.ID, result, res.ChunksTotal)
+		return err
+	})
+}
+
+// DocumentByID returns a document of any tenant, deleted or not; only
+// workers use it.
+func (db *DB) DocumentByID(ctx context.Context, id string) (protostar.Document, bool, error) {
+	var deleted bool
+	var d protostar.Document
+	err := db.pool.QueryRow(ctx, `SELECT `+documentColumns+`, deleted_at IS NOT NULL FROM documents WHERE id = $1`, id).Scan(
+		&d.ID, &d.TenantID, &d.Key, &d.Status, &d.Version, &d.IndexedVersion, &d.ContentHash,
+		&d.ETag, &d.Size, &d.ChunkCount, &d.Metadata, &d.Error, &d.CreatedAt, &d.UpdatedAt, &d.IndexedAt, &deleted)
+	if err != nil {
+		return d, false, notFoundAs(translate(err, "get document"), documentNotFound(id))
+	}
+	return d, deleted, nil
+}

@@ -1,0 +1,141 @@
+// Package postgres is the PostgreSQL + pgvector adapter: the connection
+// pool, the embedded migrations, and the stores for documents, jobs,
+// chunks, search and summaries. It translates driver errors into protostar
+// domain errors (no rows → ENOTFOUND, unique violation → ECONFLICT,
+// connection failures → EUNAVAILABLE).
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
+
+	"github.com/protostar/protostar"
+)
+
+// DB is the application's connection pool. The pool connects lazily and
+// reconnects by itself, so a Postgres restart needs no process restart.
+type DB struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+}
+
+// Open builds the pool without connecting. maxConns caps its size.
+func Open(logger *slog.Logger, dsn string, maxConns int32) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	cfg.MaxConns = maxConns
+	cfg.MinConns = 0
+	cfg.HealthCheckPeriod = 5 * time.Second
+	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	cfg.ConnConfig.RuntimeParams["application_name"] = "protostar"
+	// Needs the vector extension, which migrations create: until they have
+	// run, connections fail here and readiness reports it.
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		return pgxvec.RegisterTypes(ctx, conn)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create pool: %w", err)
+	}
+	return &DB{pool: pool, logger: logger.With("component", "postgres")}, nil
+}
+
+// Pool exposes the pool to benchmarks and tests of this package's users.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Close closes every connection.
+func (db *DB) Close() { db.pool.Close() }
+
+// Ping checks that a connection can be had and used.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return translate(err, "ping postgres")
+	}
+	return nil
+}
+
+// WaitReady blocks until Ping succeeds, retrying with exponential backoff
+// and logging each failed attempt, for at most maxWait. It fails only when
+// the deadline passes or ctx ends.
+func WaitReady(ctx context.Context, logger *slog.Logger, what string, maxWait time.Duration, ping func(context.Context) error) error {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = 200 * time.Millisecond
+	bo.MaxInterval = 5 * time.Second
+	attempt := 0
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		attempt++
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		err := ping(pctx)
+		if err != nil {
+			logger.Warn("waiting for dependency", "dependency", what, "attempt", attempt, "error", err)
+		}
+		return struct{}{}, err
+	}, backoff.WithBackOff(bo), backoff.WithMaxElapsedTime(maxWait), backoff.WithMaxTries(0))
+	if err != nil {
+		return fmt.Errorf("%s not reachable after %d attempts within %s: %w", what, attempt, maxWait, err)
+	}
+	if attempt > 1 {
+		logger.Info("dependency reachable", "dependency", what, "attempts", attempt)
+	}
+	return nil
+}
+
+// translate maps driver errors to domain errors, keeping the cause.
+func translate(err error, op string) error {
+	if err == nil {
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return &protostar.Error{Code: protostar.ENOTFOUND, Message: "not found", Err: fmt.Errorf("%s: %w", op, err)}
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+		return &protostar.Error{Code: protostar.ECONFLICT, Message: "already exists", Err: fmt.Errorf("%s: %w", op, err)}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w", op, err)
+	case isConnError(err):
+		return &protostar.Error{Code: protostar.EUNAVAILABLE, Message: "database unavailable", Err: fmt.Errorf("%s: %w", op, err)}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func isConnError(err error) bool {
+	var netErr net.Error
+	var connErr *pgconn.ConnectError
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exception; 57P01-03: admin shutdown, crash
+		// shutdown, cannot connect now (server starting or stopping).
+		return pgErr.Code[:2] == "08" || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, net.ErrClosed)
+}
+
+// Ready checks that Postgres answers and the schema is migrated.
+func (db *DB) Ready(ctx context.Context) error {
+	if err := db.Ping(ctx); err != nil {
+		return err
+	}
+	if _, err := db.pool.Exec(ctx, `SELECT 1 FROM chunks LIMIT 0`); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
+			return protostar.Errorf(protostar.EUNAVAILABLE, "schema is not migrated; run `protostar migrate up`")
+		}
+		return translate(err, "check schema")
+	}
+	return nil
+}

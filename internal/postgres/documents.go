@@ -1,0 +1,258 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/protostar/protostar"
+)
+
+const documentColumns = `id, tenant_id, key, status, version, indexed_version, content_hash, etag, size,
+	chunk_count, metadata, error, created_at, updated_at, indexed_at`
+
+func scanDocument(row pgx.Row) (protostar.Document, error) {
+	var d protostar.Document
+	err := row.Scan(&d.ID, &d.TenantID, &d.Key, &d.Status, &d.Version, &d.IndexedVersion, &d.ContentHash,
+		&d.ETag, &d.Size, &d.ChunkCount, &d.Metadata, &d.Error, &d.CreatedAt, &d.UpdatedAt, &d.IndexedAt)
+	return d, err
+}
+
+// SubmitDocument records a document version and its ingest job in one
+// transaction: once it returns, the work is durable even if the queue is
+// down. Posting an existing key creates a new version of the same document.
+// It returns ERATELIMITED when the tenant already has MaxActive jobs.
+func (db *DB) SubmitDocument(ctx context.Context, s protostar.Submission) (protostar.Document, protostar.Job, error) {
+	var (
+		doc protostar.Document
+		job protostar.Job
+	)
+	err := db.inTx(ctx, "submit document", func(tx pgx.Tx) error {
+		if err := checkActiveJobs(ctx, tx, s.TenantID, s.MaxActive); err != nil {
+			return err
+		}
+		meta := s.Metadata
+		if meta == nil {
+			meta = json.RawMessage(`{}`)
+		}
+		row := tx.QueryRow(ctx, `
+			INSERT INTO documents (id, tenant_id, key, metadata) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (tenant_id, key) WHERE deleted_at IS NULL DO UPDATE SET
+				version = documents.version + 1,
+				status = 'pending',
+				metadata = CASE WHEN $5 THEN EXCLUDED.metadata ELSE documents.metadata END,
+				error = '',
+				updated_at = now()
+			RETURNING `+documentColumns,
+			uuid.New(), s.TenantID, s.Key, meta, s.Metadata != nil)
+		var err error
+		if doc, err = scanDocument(row); err != nil {
+			return err
+		}
+		job, err = insertJob(ctx, tx, protostar.Job{
+			TenantID: s.TenantID, Type: protostar.JobIngest, DocumentID: doc.ID, Version: doc.Version,
+			Params: forceParams(s.Force), MaxAttempts: s.MaxAttempts,
+		})
+		return err
+	})
+	return doc, job, err
+}
+
+// ReindexDocument creates a new version of an existing document that
+// re-reads its object, and the job that does it.
+func (db *DB) ReindexDocument(ctx context.Context, tenantID, id string, maxAttempts, maxActive int) (protostar.Document, protostar.Job, error) {
+	if !validUUID(id) {
+		return protostar.Document{}, protostar.Job{}, documentNotFound(id)
+	}
+	var (
+		doc protostar.Document
+		job protostar.Job
+	)
+	err := db.inTx(ctx, "reindex document", func(tx pgx.Tx) error {
+		if err := checkActiveJobs(ctx, tx, tenantID, maxActive); err != nil {
+			return err
+		}
+		var err error
+		doc, err = scanDocument(tx.QueryRow(ctx, `
+			UPDATE documents SET version = version + 1, status = 'pending', error = '', updated_at = now()
+			WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL
+			RETURNING `+documentColumns, tenantID, id))
+		if err != nil {
+			return notFoundAs(err, documentNotFound(id))
+		}
+		job, err = insertJob(ctx, tx, protostar.Job{
+			TenantID: tenantID, Type: protostar.JobIngest, DocumentID: doc.ID, Version: doc.Version,
+			Params: forceParams(true), MaxAttempts: maxAttempts,
+		})
+		return err
+	})
+	return doc, job, err
+}
+
+// Document returns one of the tenant's documents, or ENOTFOUND.
+func (db *DB) Document(ctx context.Context, tenantID, id string) (protostar.Document, error) {
+	if !validUUID(id) {
+		return protostar.Document{}, documentNotFound(id)
+	}
+	d, err := scanDocument(db.pool.QueryRow(ctx, `SELECT `+documentColumns+` FROM documents
+		WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`, tenantID, id))
+	if err != nil {
+		return d, notFoundAs(translate(err, "get document"), documentNotFound(id))
+	}
+	return d, nil
+}
+
+// DocumentByKey returns the tenant's live document with that key, or ENOTFOUND.
+func (db *DB) DocumentByKey(ctx context.Context, tenantID, key string) (protostar.Document, error) {
+	d, err := scanDocument(db.pool.QueryRow(ctx, `SELECT `+documentColumns+` FROM documents
+		WHERE tenant_id = $1 AND key = $2 AND deleted_at IS NULL`, tenantID, key))
+	if err != nil {
+		return d, notFoundAs(translate(err, "get document by key"),
+			protostar.Errorf(protostar.ENOTFOUND, "document with key %q not found", key))
+	}
+	return d, nil
+}
+
+// Documents lists the tenant's documents, newest first, with cursor paging.
+// The returned cursor is empty on the last page.
+func (db *DB) Documents(ctx context.Context, tenantID string, f protostar.DocumentFilter) ([]protostar.Document, string, error) {
+	at, id, err := decodeCursor(f.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+documentColumns+` FROM documents
+		WHERE tenant_id = $1 AND deleted_at IS NULL AND ($2 = '' OR status = $2)
+		  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+		ORDER BY created_at DESC, id DESC LIMIT $5`, tenantID, f.Status, at, id, f.Limit+1)
+	if err != nil {
+		return nil, "", translate(err, "list documents")
+	}
+	docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (protostar.Document, error) { return scanDocument(r) })
+	if err != nil {
+		return nil, "", translate(err, "list documents")
+	}
+	next := ""
+	if len(docs) > f.Limit {
+		docs = docs[:f.Limit]
+		last := docs[len(docs)-1]
+		next = encodeCursor(last.CreatedAt, last.ID)
+	}
+	return docs, next, nil
+}
+
+// DeleteDocument soft-deletes a document: it leaves search at once, its
+// pending jobs are canceled, and its chunks are purged in the background.
+func (db *DB) DeleteDocument(ctx context.Context, tenantID, id string) error {
+	if !validUUID(id) {
+		return documentNotFound(id)
+	}
+	return db.inTx(ctx, "delete document", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE documents SET deleted_at = now(), updated_at = now()
+			WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`, tenantID, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return documentNotFound(id)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'canceled', error = 'document deleted',
+			finished_at = now(), updated_at = now()
+			WHERE document_id = $1 AND status IN ('queued', 'running')`, id); err != nil {
+			return err
+		}
+		return bumpCorpus(ctx, tx, tenantID)
+	})
+}
+
+// CorpusVersion returns a counter that changes whenever the tenant's
+// searchable corpus changes.
+func (db *DB) CorpusVersion(ctx context.Context, tenantID string) (int64, error) {
+	var v int64
+	err := db.pool.QueryRow(ctx, `SELECT coalesce((SELECT version FROM corpus_versions WHERE tenant_id = $1), 0)`, tenantID).Scan(&v)
+	return v, translate(err, "corpus version")
+}
+
+func bumpCorpus(ctx context.Context, tx pgx.Tx, tenantID string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO corpus_versions (tenant_id, version) VALUES ($1, 1)
+		ON CONFLICT (tenant_id) DO UPDATE SET version = corpus_versions.version + 1`, tenantID)
+	return err
+}
+
+func checkActiveJobs(ctx context.Context, tx pgx.Tx, tenantID string, maxActive int) error {
+	if maxActive <= 0 {
+		return nil
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM jobs
+		WHERE tenant_id = $1 AND status IN ('queued', 'running') LIMIT $2) t`, tenantID, maxActive).Scan(&n); err != nil {
+		return err
+	}
+	if n >= maxActive {
+		return protostar.Errorf(protostar.ERATELIMITED, "tenant has %d active jobs, the limit is %d; retry when some finish", n, maxActive)
+	}
+	return nil
+}
+
+func forceParams(force bool) json.RawMessage {
+	if force {
+		return json.RawMessage(`{"force":true}`)
+	}
+	return json.RawMessage(`{}`)
+}
+
+func documentNotFound(id string) error {
+	return protostar.Errorf(protostar.ENOTFOUND, "document %q not found", id)
+}
+
+func validUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}
+
+// notFoundAs replaces a generic not-found error with a specific one.
+func notFoundAs(err, specific error) error {
+	if protostar.ErrorCode(err) == protostar.ENOTFOUND {
+		return specific
+	}
+	return err
+}
+
+func encodeCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id))
+}
+
+func decodeCursor(c string) (*time.Time, string, error) {
+	if c == "" {
+		return nil, uuid.Nil.String(), nil
+	}
+	bad := protostar.Errorf(protostar.EINVALID, "cursor is not valid; pass the next_cursor of the previous page")
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return nil, "", bad
+	}
+	ts, id, ok := strings.Cut(string(raw), "|")
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if !ok || err != nil || !validUUID(id) {
+		return nil, "", bad
+	}
+	return &at, id, nil
+}
+
+// inTx runs fn in a transaction, committing if it returns nil.
+func (db *DB) inTx(ctx context.Context, op string, fn func(pgx.Tx) error) error {
+	err := pgx.BeginFunc(ctx, db.pool, fn)
+	if err != nil {
+		var pe *protostar.Error
+		if errors.As(err, &pe) {
+			return err
+		}
+		return translate(err, op)
+	}
+	return nil
+}

@@ -1,0 +1,281 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/protostar/protostar"
+)
+
+const jobColumns = `id, tenant_id, type, status, document_id, version, params, progress_done, progress_total,
+	attempts, max_attempts, error, result, created_at, dispatched_at, started_at, finished_at, heartbeat_at, dispatch_count`
+
+func scanJob(row pgx.Row) (protostar.Job, error) {
+	var (
+		j     protostar.Job
+		docID *uuid.UUID
+		n     int
+	)
+	err := row.Scan(&j.ID, &j.TenantID, &j.Type, &j.Status, &docID, &j.Version, &j.Params, &j.Progress.Done,
+		&j.Progress.Total, &j.Attempts, &j.MaxAttempts, &j.Error, &j.Result, &j.CreatedAt, &j.DispatchedAt,
+		&j.StartedAt, &j.FinishedAt, &j.HeartbeatAt, &n)
+	if docID != nil {
+		j.DocumentID = docID.String()
+	}
+	j.Dispatches = n
+	return j, err
+}
+
+func insertJob(ctx context.Context, tx pgx.Tx, j protostar.Job) (protostar.Job, error) {
+	var docID *string
+	if j.DocumentID != "" {
+		docID = &j.DocumentID
+	}
+	params := j.Params
+	if params == nil {
+		params = json.RawMessage(`{}`)
+	}
+	return scanJob(tx.QueryRow(ctx, `INSERT INTO jobs (id, tenant_id, type, document_id, version, params, max_attempts)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+jobColumns,
+		uuid.New(), j.TenantID, j.Type, docID, j.Version, params, j.MaxAttempts))
+}
+
+// CreateJob records a job that is not tied to a document submission (e.g.
+// a summary), subject to the tenant's active-job cap.
+func (db *DB) CreateJob(ctx context.Context, j protostar.Job, maxActive int) (protostar.Job, error) {
+	var out protostar.Job
+	err := db.inTx(ctx, "create job", func(tx pgx.Tx) error {
+		if err := checkActiveJobs(ctx, tx, j.TenantID, maxActive); err != nil {
+			return err
+		}
+		var err error
+		out, err = insertJob(ctx, tx, j)
+		return err
+	})
+	return out, err
+}
+
+// Job returns one of the tenant's jobs, or ENOTFOUND.
+func (db *DB) Job(ctx context.Context, tenantID, id string) (protostar.Job, error) {
+	if !validUUID(id) {
+		return protostar.Job{}, jobNotFound(id)
+	}
+	j, err := scanJob(db.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+	if err != nil {
+		return j, notFoundAs(translate(err, "get job"), jobNotFound(id))
+	}
+	return j, nil
+}
+
+// JobByID returns a job of any tenant; only workers use it.
+func (db *DB) JobByID(ctx context.Context, id string) (protostar.Job, error) {
+	j, err := scanJob(db.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
+	if err != nil {
+		return j, notFoundAs(translate(err, "get job"), jobNotFound(id))
+	}
+	return j, nil
+}
+
+// Jobs lists the tenant's jobs, newest first, with cursor paging.
+func (db *DB) Jobs(ctx context.Context, tenantID, status string, limit int, cursor string) ([]protostar.Job, string, error) {
+	at, id, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs
+		WHERE tenant_id = $1 AND ($2 = '' OR status = $2)
+		  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+		ORDER BY created_at DESC, id DESC LIMIT $5`, tenantID, status, at, id, limit+1)
+	if err != nil {
+		return nil, "", translate(err, "list jobs")
+	}
+	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (protostar.Job, error) { return scanJob(r) })
+	if err != nil {
+		return nil, "", translate(err, "list jobs")
+	}
+	next := ""
+	if len(jobs) > limit {
+		jobs = jobs[:limit]
+		next = encodeCursor(jobs[len(jobs)-1].CreatedAt, jobs[len(jobs)-1].ID)
+	}
+	return jobs, next, nil
+}
+
+// DispatchPending hands undispatched queued jobs to send, oldest first, at
+// most limit of them, and marks each one send accepted as dispatched. Rows
+// are locked with SKIP LOCKED, so several processes can run it at once
+// without sending a job twice. It stops at the first send error, which it
+// records on the remaining jobs so clients see why they wait.
+func (db *DB) DispatchPending(ctx context.Context, limit int, send func(context.Context, protostar.Job) error) (int, error) {
+	sent := 0
+	err := db.inTx(ctx, "dispatch pending jobs", func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+jobColumns+` FROM jobs
+			WHERE status = 'queued' AND dispatched_at IS NULL
+			ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+		if err != nil {
+			return err
+		}
+		jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (protostar.Job, error) { return scanJob(r) })
+		if err != nil {
+			return err
+		}
+		var sendErr error
+		for _, j := range jobs {
+			if sendErr = send(ctx, j); sendErr != nil {
+				break
+			}
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET dispatched_at = now(), dispatch_count = dispatch_count + 1,
+				error = CASE WHEN error LIKE 'waiting for the queue%' THEN '' ELSE error END
+				WHERE id = $1`, j.ID); err != nil {
+				return err
+			}
+			sent++
+		}
+		if sendErr != nil {
+			_, err := tx.Exec(ctx, `UPDATE jobs SET error = $1 WHERE status = 'queued' AND dispatched_at IS NULL AND id = ANY($2)`,
+				"waiting for the queue: "+protostar.ErrorMessage(sendErr), jobIDs(jobs[sent:]))
+			if err != nil {
+				return err
+			}
+			return errSendFailed{sendErr}
+		}
+		return nil
+	})
+	var sf errSendFailed
+	if errors.As(err, &sf) {
+		return sent, sf.err
+	}
+	return sent, err
+}
+
+type errSendFailed struct{ err error }
+
+func (e errSendFailed) Error() string { return e.err.Error() }
+
+// MarkDispatched records that a job reached the queue (the API's fast path).
+func (db *DB) MarkDispatched(ctx context.Context, id string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE jobs SET dispatched_at = now(), dispatch_count = dispatch_count + 1
+		WHERE id = $1 AND dispatched_at IS NULL`, id)
+	return translate(err, "mark job dispatched")
+}
+
+// StartJob claims a job for a worker: queued jobs, or running jobs whose
+// worker stopped heart-beating for staleAfter (it died). It counts the
+// attempt. A finished job, or one a live worker holds, gives
+// ErrJobNotClaimable together with the job as it is.
+func (db *DB) StartJob(ctx context.Context, id string, staleAfter time.Duration) (protostar.Job, error) {
+	j, err := scanJob(db.pool.QueryRow(ctx, `UPDATE jobs SET status = 'running', attempts = attempts + 1,
+			started_at = coalesce(started_at, now()), heartbeat_at = now(), updated_at = now()
+		WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND heartbeat_at < now() - $2::interval))
+		RETURNING `+jobColumns, id, staleAfter))
+	if err == nil {
+		return j, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return j, translate(err, "start job")
+	}
+	cur, err := db.JobByID(ctx, id)
+	if err != nil {
+		return cur, err
+	}
+	return cur, fmt.Errorf("start job %s (status %s): %w", id, cur.Status, protostar.ErrJobNotClaimable)
+}
+
+// Heartbeat records that the job's worker is alive, with its progress.
+func (db *DB) Heartbeat(ctx context.Context, id string, p protostar.Progress) error {
+	_, err := db.pool.Exec(ctx, `UPDATE jobs SET heartbeat_at = now(), progress_done = $2, progress_total = $3,
+		updated_at = now() WHERE id = $1 AND status = 'running'`, id, p.Done, p.Total)
+	return translate(err, "job heartbeat")
+}
+
+// RetryJob puts a running job back to queued after a transient failure;
+// the queue holds its retry, so it stays dispatched.
+func (db *DB) RetryJob(ctx context.Context, id, reason string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE jobs SET status = 'queued', error = $2, heartbeat_at = NULL, updated_at = now()
+		WHERE id = $1 AND status = 'running'`, id, reason)
+	return translate(err, "retry job")
+}
+
+// FailJob ends a job as failed. For an ingest job, the document is marked
+// failed too unless a newer version was submitted meanwhile.
+func (db *DB) FailJob(ctx context.Context, j protostar.Job, reason string) error {
+	return db.inTx(ctx, "fail job", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now()
+			WHERE id = $1 AND status IN ('queued', 'running')`, j.ID, reason)
+		if err != nil || tag.RowsAffected() == 0 || j.Type != protostar.JobIngest {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE documents SET status = 'failed', error = $3, updated_at = now()
+			WHERE id = $1 AND version = $2 AND deleted_at IS NULL`, j.DocumentID, j.Version, reason)
+		return err
+	})
+}
+
+// FinishJob ends a non-ingest job as succeeded with its result.
+func (db *DB) FinishJob(ctx context.Context, id string, result any, p protostar.Progress) error {
+	raw, err := json.Marshal(result)
+	if err != nil {
+		return fmt.Errorf("encode job result: %w", err)
+	}
+	_, err = db.pool.Exec(ctx, `UPDATE jobs SET status = 'succeeded', result = $2, error = '', progress_done = $3,
+		progress_total = $4, finished_at = now(), updated_at = now() WHERE id = $1 AND status = 'running'`, id, raw, p.Done, p.Total)
+	return translate(err, "finish job")
+}
+
+// CancelJob ends a job as canceled with a reason.
+func (db *DB) CancelJob(ctx context.Context, id, reason string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE jobs SET status = 'canceled', error = $2, finished_at = now(), updated_at = now()
+		WHERE id = $1 AND status IN ('queued', 'running')`, id, reason)
+	return translate(err, "cancel job")
+}
+
+// ReapStale recovers jobs whose worker died: a running job without a
+// heartbeat for staleAfter goes back to the outbox to be dispatched again,
+// or fails when it has used all its attempts. A queued job dispatched more
+// than lostAfter ago that no worker has started is dispatched again (the
+// queue lost it). It returns how many jobs it touched.
+func (db *DB) ReapStale(ctx context.Context, staleAfter, lostAfter time.Duration) (int64, error) {
+	var total int64
+	err := db.inTx(ctx, "reap stale jobs", func(tx pgx.Tx) error {
+		var failed int64
+		err := tx.QueryRow(ctx, `WITH failed AS (
+				UPDATE jobs SET status = 'failed', finished_at = now(), updated_at = now(),
+					error = 'worker lost after ' || attempts || ' attempts'
+				WHERE status = 'running' AND heartbeat_at < now() - $1::interval AND attempts >= max_attempts
+				RETURNING document_id, version, error),
+			docs AS (
+				UPDATE documents d SET status = 'failed', error = f.error, updated_at = now()
+				FROM failed f WHERE d.id = f.document_id AND d.version = f.version AND d.deleted_at IS NULL
+				RETURNING 1)
+			SELECT count(*) FROM failed`, staleAfter).Scan(&failed)
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE jobs SET status = 'queued', dispatched_at = NULL, heartbeat_at = NULL,
+				error = 'worker lost; rescheduled', updated_at = now()
+			WHERE (status = 'running' AND heartbeat_at < now() - $1::interval)
+			   OR (status = 'queued' AND dispatched_at < now() - $2::interval AND updated_at < now() - $2::interval)`,
+			staleAfter, lostAfter)
+		total = failed + tag.RowsAffected()
+		return err
+	})
+	return total, err
+}
+
+func jobNotFound(id string) error {
+	return protostar.Errorf(protostar.ENOTFOUND, "job %q not found", id)
+}
+
+func jobIDs(jobs []protostar.Job) []string {
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	return ids
+}

@@ -1,0 +1,104 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/protostar/protostar"
+)
+
+// searchFilterSQL restricts chunks to the tenant's live, active versions and
+// to the filter. Every value is a parameter ($1 tenant, $3..$5 filter).
+const searchFilterSQL = `c.tenant_id = $1 AND d.deleted_at IS NULL AND c.version = d.indexed_version
+	AND (cardinality($3::uuid[]) = 0 OR c.document_id = ANY($3::uuid[]))
+	AND ($4 = '' OR starts_with(d.key, $4))
+	AND d.metadata @> $5::jsonb`
+
+// VectorSearch returns the k chunks nearest to vec by cosine distance using
+// the HNSW index. Iterative index scans (pgvector 0.8) keep filtered queries
+// returning k rows when enough match; relaxed ordering is re-sorted here.
+func (db *DB) VectorSearch(ctx context.Context, tenantID string, vec []float32, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error) {
+	args, err := filterArgs(tenantID, pgvector.NewVector(vec), f, k)
+	if err != nil {
+		return nil, err
+	}
+	var hits []protostar.SearchHit
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL hnsw.iterative_scan = relaxed_order`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d`, max(64, 2*k))); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `WITH hits AS MATERIALIZED (
+				SELECT c.id, c.document_id, d.key, c.heading_path, c.text, c.embedding <=> $2 AS distance
+				FROM chunks c JOIN documents d ON d.id = c.document_id
+				WHERE `+searchFilterSQL+`
+				ORDER BY c.embedding <=> $2 LIMIT $6)
+			SELECT id, document_id, key, heading_path, text, 1 - distance FROM hits ORDER BY distance LIMIT $6`, args...)
+		if err != nil {
+			return err
+		}
+		hits, err = collectHits(rows)
+		return err
+	})
+	return hits, translate(err, "vector search")
+}
+
+// KeywordSearch returns the k chunks that best match any of terms (see
+// internal/lexical), ranked by ts_rank.
+func (db *DB) KeywordSearch(ctx context.Context, tenantID string, terms []string, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error) {
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	// Terms hold only letters and digits (lexical guarantees it), so joining
+	// them with | builds a valid tsquery; it is still passed as a parameter.
+	args, err := filterArgs(tenantID, strings.Join(terms, " | "), f, k)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.pool.Query(ctx, `SELECT c.id, c.document_id, d.key, c.heading_path, c.text, ts_rank(c.keywords, q) AS rank
+		FROM chunks c JOIN documents d ON d.id = c.document_id, to_tsquery('simple', $2) q
+		WHERE c.keywords @@ q AND `+searchFilterSQL+`
+		ORDER BY rank DESC, c.id LIMIT $6`, args...)
+	if err != nil {
+		return nil, translate(err, "keyword search")
+	}
+	hits, err := collectHits(rows)
+	return hits, translate(err, "keyword search")
+}
+
+// filterArgs builds the positional parameters shared by both searches.
+func filterArgs(tenantID string, query any, f protostar.SearchFilter, k int) ([]any, error) {
+	ids := f.DocumentIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	for _, id := range ids {
+		if !validUUID(id) {
+			return nil, protostar.Errorf(protostar.EINVALID, "filter.document_ids: %q is not a document id", id)
+		}
+	}
+	meta := map[string]string{}
+	for key, v := range f.Metadata {
+		meta[key] = v
+	}
+	raw, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("encode metadata filter: %w", err)
+	}
+	return []any{tenantID, query, ids, f.KeyPrefix, string(raw), k}, nil
+}
+
+func collectHits(rows pgx.Rows) ([]protostar.SearchHit, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (protostar.SearchHit, error) {
+		var h protostar.SearchHit
+		err := r.Scan(&h.ChunkID, &h.DocumentID, &h.Key, &h.HeadingPath, &h.Text, &h.Score)
+		return h, err
+	})
+}

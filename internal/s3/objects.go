@@ -1,0 +1,191 @@
+package s3
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/protostar/protostar"
+)
+
+// ObjectInfo describes a stored object. ETag is the store's entity tag
+// without quotes: it changes whenever the content changes, but for multipart
+// uploads it is not the MD5 of the content, so it serves change detection
+// only. LastModified is zero in Put's result: S3 does not return it.
+type ObjectInfo = protostar.ObjectInfo
+
+func objectInfo(oi minio.ObjectInfo) ObjectInfo {
+	return ObjectInfo{Key: oi.Key, Size: oi.Size, ETag: oi.ETag, ContentType: oi.ContentType, LastModified: oi.LastModified}
+}
+
+// Open starts streaming the object at key. It sends the GET before it
+// returns, so a missing key fails here with ENOTFOUND rather than on the
+// first Read (minio-go's Client.GetObject is lazy), and the returned info
+// describes exactly the bytes the stream delivers.
+//
+// The stream reads from the network as the caller reads, so memory use does
+// not depend on the object's size. It stays bound to ctx: cancelling ctx
+// aborts it. A Read that fails because the store went away mid-stream
+// returns EUNAVAILABLE. The caller must Close the stream.
+func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error) {
+	body, oi, _, err := minio.Core{Client: s.client}.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, ObjectInfo{}, fmt.Errorf("open %q: %w", key, translate(ctx, err, key))
+	}
+	return &objectReader{ctx: ctx, body: body, key: key}, objectInfo(oi), nil
+}
+
+// objectReader translates the errors of a streaming object body.
+type objectReader struct {
+	ctx  context.Context
+	body io.ReadCloser
+	key  string
+}
+
+func (r *objectReader) Read(p []byte) (int, error) {
+	n, err := r.body.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("read %q: %w", r.key, translate(r.ctx, err, r.key))
+	}
+	return n, err
+}
+
+func (r *objectReader) Close() error { return r.body.Close() }
+
+// Stat returns the object's info, or ENOTFOUND when key does not exist.
+func (s *Store) Stat(ctx context.Context, key string) (ObjectInfo, error) {
+	oi, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return ObjectInfo{}, fmt.Errorf("stat %q: %w", key, translate(ctx, err, key))
+	}
+	return objectInfo(oi), nil
+}
+
+// Put stores exactly size bytes read from r at key, replacing any object
+// there; an empty contentType means application/octet-stream. The upload
+// streams with memory bounded by one part (16 MiB); objects up to one part
+// go in a single PUT. A failed upload leaves no partial object behind.
+//
+// size must be the exact length of r. It is rejected (EINVALID) when
+// negative: minio-go would accept -1 as "unknown", but then it sizes its
+// parts for the 5 TiB maximum object and allocates a ~537 MiB buffer per
+// upload, which breaks the bounded-memory promise. If r ends early or holds
+// more than size bytes, Put fails with EINVALID and stores nothing; other
+// errors from r are returned as they are, never as a store failure.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) (ObjectInfo, error) {
+	if size < 0 {
+		return ObjectInfo{}, fmt.Errorf("put %q: %w", key,
+			protostar.Errorf(protostar.EINVALID, "object size must be known (got %d)", size))
+	}
+	contentType = cmp.Or(contentType, "application/octet-stream")
+	src := &sizedReader{r: r, size: size, left: size}
+	if size == 0 {
+		// minio-go does not read the body of an empty object; check here
+		// that the source really is empty.
+		if err := src.checkEnd(); err != io.EOF {
+			return ObjectInfo{}, fmt.Errorf("put %q: %w", key, err)
+		}
+	}
+	info, err := s.client.PutObject(ctx, s.bucket, key, src, size, minio.PutObjectOptions{ContentType: contentType})
+	if err != nil {
+		if serr := src.failure(); serr != nil {
+			return ObjectInfo{}, fmt.Errorf("put %q: %w", key, serr)
+		}
+		return ObjectInfo{}, fmt.Errorf("put %q: %w", key, translate(ctx, err, key))
+	}
+	return ObjectInfo{Key: key, Size: info.Size, ETag: info.ETag, ContentType: contentType}, nil
+}
+
+// sizedReader passes the caller's reader to minio-go, checks that it holds
+// exactly size bytes, and records the first failure of the source, so Put
+// can tell a broken or mis-sized source (the caller's problem) from a
+// failing store. minio-go may read it from an HTTP transport goroutine.
+type sizedReader struct {
+	r    io.Reader
+	size int64
+	// left and ended are only touched by Read, which is never called
+	// concurrently.
+	left  int64
+	ended bool
+
+	mu  sync.Mutex
+	err error
+}
+
+func (s *sizedReader) Read(p []byte) (int, error) {
+	if err := s.failure(); err != nil {
+		return 0, err
+	}
+	if s.left == 0 {
+		return 0, s.checkEnd()
+	}
+	p = p[:min(int64(len(p)), s.left)]
+	n, err := s.r.Read(p)
+	s.left -= int64(n)
+	switch {
+	case err == io.EOF && s.left > 0:
+		return n, s.fail(protostar.Errorf(protostar.EINVALID,
+			"source ended after %d of the %d bytes announced", s.size-s.left, s.size))
+	case err != nil && err != io.EOF:
+		return n, s.fail(fmt.Errorf("read source: %w", err))
+	case s.left == 0:
+		// Check now, before minio-go completes a truncated upload.
+		return n, s.checkEnd()
+	}
+	return n, nil
+}
+
+// checkEnd reports io.EOF if the source ends after the announced size, and
+// fails otherwise.
+func (s *sizedReader) checkEnd() error {
+	if s.ended {
+		return io.EOF
+	}
+	s.ended = true
+	var one [1]byte
+	switch n, err := io.ReadFull(s.r, one[:]); {
+	case n > 0:
+		return s.fail(protostar.Errorf(protostar.EINVALID, "source holds more than the %d bytes announced", s.size))
+	case err != io.EOF:
+		return s.fail(fmt.Errorf("read source: %w", err))
+	}
+	return io.EOF
+}
+
+func (s *sizedReader) fail(err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = err
+	}
+	return s.err
+}
+
+func (s *sizedReader) failure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Delete removes the object at key. A missing key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{})
+	if err != nil && s3Code(err) != minio.NoSuchKey {
+		return fmt.Errorf("delete %q: %w", key, translate(ctx, err, key))
+	}
+	return nil
+}
+
+// s3Code returns the S3 error code in err's chain, or "".
+func s3Code(err error) string {
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) {
+		return resp.Code
+	}
+	return ""
+}

@@ -1,0 +1,148 @@
+// Package search answers a tenant's queries over its indexed chunks: vector
+// search on the HNSW index, Korean-aware keyword search, or both fused with
+// reciprocal-rank fusion (hybrid, the default).
+package search
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/lexical"
+)
+
+// Store runs the two retrieval queries. Both only ever return the tenant's
+// own chunks of active document versions.
+type Store interface {
+	VectorSearch(ctx context.Context, tenantID string, vec []float32, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error)
+	KeywordSearch(ctx context.Context, tenantID string, terms []string, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error)
+}
+
+// Embedder embeds the query; it must be the one that embedded the chunks.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// Limits of a query.
+const (
+	DefaultTopK  = 10
+	MaxTopK      = 100
+	MaxQueryLen  = 4096 // bytes
+	maxTerms     = 64
+	rrfK         = 60 // the usual reciprocal-rank-fusion constant
+	hybridFactor = 3  // each side fetches this many times top_k before fusing
+)
+
+// Service runs searches.
+type Service struct {
+	store    Store
+	embedder Embedder
+}
+
+// New returns a search service.
+func New(store Store, embedder Embedder) *Service {
+	return &Service{store: store, embedder: embedder}
+}
+
+// Validate normalises q in place and reports bad input as EINVALID.
+func Validate(q *protostar.SearchQuery) error {
+	q.Mode = cmp.Or(q.Mode, protostar.SearchHybrid)
+	q.TopK = cmp.Or(q.TopK, DefaultTopK)
+	switch {
+	case q.Query == "":
+		return protostar.Errorf(protostar.EINVALID, "query must not be empty")
+	case len(q.Query) > MaxQueryLen:
+		return protostar.Errorf(protostar.EINVALID, "query is longer than %d bytes", MaxQueryLen)
+	case q.TopK < 1 || q.TopK > MaxTopK:
+		return protostar.Errorf(protostar.EINVALID, "top_k must be between 1 and %d, got %d", MaxTopK, q.TopK)
+	case q.Mode != protostar.SearchHybrid && q.Mode != protostar.SearchVector && q.Mode != protostar.SearchKeyword:
+		return protostar.Errorf(protostar.EINVALID, "mode must be hybrid, vector or keyword, got %q", q.Mode)
+	}
+	return nil
+}
+
+// Search runs q and returns at most q.TopK hits, best first, each chunk once.
+func (s *Service) Search(ctx context.Context, q protostar.SearchQuery) ([]protostar.SearchHit, error) {
+	if err := Validate(&q); err != nil {
+		return nil, err
+	}
+	switch q.Mode {
+	case protostar.SearchVector:
+		return s.vector(ctx, q, q.TopK)
+	case protostar.SearchKeyword:
+		return s.store.KeywordSearch(ctx, q.TenantID, queryTerms(q.Query), q.Filter, q.TopK)
+	}
+	return s.hybrid(ctx, q)
+}
+
+func (s *Service) vector(ctx context.Context, q protostar.SearchQuery, k int) ([]protostar.SearchHit, error) {
+	vecs, err := s.embedder.Embed(ctx, []string{q.Query})
+	if err != nil {
+		return nil, fmt.Errorf("embed query: %w", err)
+	}
+	return s.store.VectorSearch(ctx, q.TenantID, vecs[0], q.Filter, k)
+}
+
+func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery) ([]protostar.SearchHit, error) {
+	k := min(q.TopK*hybridFactor, MaxTopK*hybridFactor)
+	var (
+		wg           sync.WaitGroup
+		vHits, kHits []protostar.SearchHit
+		vErr, kErr   error
+	)
+	wg.Go(func() { vHits, vErr = s.vector(ctx, q, k) })
+	wg.Go(func() { kHits, kErr = s.store.KeywordSearch(ctx, q.TenantID, queryTerms(q.Query), q.Filter, k) })
+	wg.Wait()
+	if vErr != nil {
+		return nil, vErr
+	}
+	if kErr != nil {
+		return nil, kErr
+	}
+	return Fuse(q.TopK, vHits, kHits), nil
+}
+
+// Fuse merges ranked lists with reciprocal-rank fusion: a chunk scores
+// the sum of 1/(60+rank) over the lists it appears in. The result holds
+// each chunk once, best first, at most k of them.
+func Fuse(k int, lists ...[]protostar.SearchHit) []protostar.SearchHit {
+	scores := map[int64]float64{}
+	first := map[int64]protostar.SearchHit{}
+	for _, list := range lists {
+		for rank, h := range list {
+			scores[h.ChunkID] += 1 / float64(rrfK+rank+1)
+			if _, ok := first[h.ChunkID]; !ok {
+				first[h.ChunkID] = h
+			}
+		}
+	}
+	out := make([]protostar.SearchHit, 0, len(first))
+	for id, h := range first {
+		h.Score = scores[id]
+		out = append(out, h)
+	}
+	slices.SortFunc(out, func(a, b protostar.SearchHit) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ChunkID, b.ChunkID)
+	})
+	return out[:min(k, len(out))]
+}
+
+// queryTerms returns the distinct terms of a query, capped so a huge query
+// cannot build a huge tsquery.
+func queryTerms(q string) []string {
+	seen := map[string]bool{}
+	var out []string
+	lexical.EachTerm(q, func(t string) {
+		if !seen[t] && len(out) < maxTerms {
+			seen[t] = true
+			out = append(out, t)
+		}
+	})
+	return out
+}

@@ -1,0 +1,75 @@
+package search
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/protostar/protostar"
+)
+
+func hits(ids ...int64) []protostar.SearchHit {
+	out := make([]protostar.SearchHit, len(ids))
+	for i, id := range ids {
+		out[i] = protostar.SearchHit{ChunkID: id}
+	}
+	return out
+}
+
+func ids(hs []protostar.SearchHit) []int64 {
+	out := make([]int64, len(hs))
+	for i, h := range hs {
+		out[i] = h.ChunkID
+	}
+	return out
+}
+
+func TestFuse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		k     int
+		lists [][]protostar.SearchHit
+		want  []int64
+	}{
+		{"agreement wins", 3, [][]protostar.SearchHit{hits(1, 2, 3), hits(3, 1, 4)}, []int64{1, 3, 2}},
+		{"dedup and cut", 2, [][]protostar.SearchHit{hits(5, 6), hits(6, 5)}, []int64{5, 6}},
+		{"one empty list", 5, [][]protostar.SearchHit{hits(7, 8), nil}, []int64{7, 8}},
+		{"both empty", 5, nil, []int64{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tt.want, ids(Fuse(tt.k, tt.lists...))); diff != "" {
+				t.Errorf("Fuse (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		q    protostar.SearchQuery
+		ok   bool
+	}{
+		{"defaults", protostar.SearchQuery{Query: "x"}, true},
+		{"empty", protostar.SearchQuery{}, false},
+		{"top_k high", protostar.SearchQuery{Query: "x", TopK: 101}, false},
+		{"top_k negative", protostar.SearchQuery{Query: "x", TopK: -1}, false},
+		{"bad mode", protostar.SearchQuery{Query: "x", Mode: "fuzzy"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := Validate(&tt.q)
+			if (err == nil) != tt.ok {
+				t.Fatalf("Validate() = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && protostar.ErrorCode(err) != protostar.EINVALID {
+				t.Fatalf("code = %s, want invalid", protostar.ErrorCode(err))
+			}
+		})
+	}
+}

@@ -1,0 +1,142 @@
+// Package worker is the job lifecycle every background worker shares:
+// claim the job in Postgres, heart-beat with progress while it runs, and
+// record the outcome — success, a retry after a transient failure, or a
+// final failure whose error says what was wrong.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/protostar/protostar"
+)
+
+// Store is the job bookkeeping the runner needs.
+type Store interface {
+	// StartJob claims a job; it returns protostar.ErrJobNotClaimable for a
+	// finished job or one a live worker holds.
+	StartJob(ctx context.Context, id string, staleAfter time.Duration) (protostar.Job, error)
+	Heartbeat(ctx context.Context, id string, p protostar.Progress) error
+	RetryJob(ctx context.Context, id, reason string) error
+	FailJob(ctx context.Context, j protostar.Job, reason string) error
+}
+
+// Task does a job's work. It records success itself (in the same
+// transaction as its results) and returns nil, or returns the error.
+type Task func(ctx context.Context, j protostar.Job, p *Progress) error
+
+// Progress is a task's progress, published by the heartbeat.
+type Progress struct{ done, total atomic.Int64 }
+
+// Set records done of total units.
+func (p *Progress) Set(done, total int) {
+	p.done.Store(int64(done))
+	p.total.Store(int64(total))
+}
+
+func (p *Progress) snapshot() protostar.Progress {
+	return protostar.Progress{Done: int(p.done.Load()), Total: int(p.total.Load())}
+}
+
+// Runner runs tasks under the job lifecycle.
+type Runner struct {
+	store      Store
+	logger     *slog.Logger
+	staleAfter time.Duration
+	beat       time.Duration
+}
+
+// NewRunner returns a runner. A job whose heartbeat is older than
+// staleAfter is considered abandoned; heartbeats go out every staleAfter/4.
+func NewRunner(logger *slog.Logger, store Store, staleAfter time.Duration) *Runner {
+	return &Runner{store: store, logger: logger, staleAfter: staleAfter, beat: max(staleAfter/4, 100*time.Millisecond)}
+}
+
+// Run claims job id and runs task. It returns nil when the delivery is
+// done with (success, final failure recorded, or nothing to do) and an
+// error when the queue should deliver the job again later.
+func (r *Runner) Run(ctx context.Context, id string, task Task) error {
+	j, err := r.store.StartJob(ctx, id, r.staleAfter)
+	switch {
+	case errors.Is(err, protostar.ErrJobNotClaimable):
+		r.logger.Debug("job not claimable, skipping delivery", "job_id", id, "status", j.Status)
+		return nil
+	case protostar.ErrorCode(err) == protostar.ENOTFOUND:
+		r.logger.Warn("job not found, dropping delivery", "job_id", id)
+		return nil
+	case err != nil:
+		return fmt.Errorf("claim job %s: %w", id, err)
+	}
+	log := r.logger.With("job_id", j.ID, "job_type", j.Type, "attempt", j.Attempts)
+	log.Info("job started")
+	start := time.Now()
+
+	var p Progress
+	taskErr := r.withHeartbeat(ctx, j.ID, &p, func(ctx context.Context) error { return task(ctx, j, &p) })
+	if taskErr == nil {
+		log.Info("job finished", "duration_ms", time.Since(start).Milliseconds())
+		return nil
+	}
+	return r.recordFailure(ctx, log, j, taskErr)
+}
+
+func (r *Runner) recordFailure(ctx context.Context, log *slog.Logger, j protostar.Job, taskErr error) error {
+	// Bookkeeping must happen even when ctx was canceled by shutdown.
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	reason := protostar.ErrorMessage(taskErr)
+	if protostar.ErrorCode(taskErr) == protostar.EINTERNAL {
+		reason = taskErr.Error()
+	}
+	switch {
+	case ctx.Err() != nil:
+		log.Info("job interrupted, returning it to the queue", "error", taskErr)
+		if err := r.store.RetryJob(bg, j.ID, "interrupted: worker stopped; will resume"); err != nil {
+			log.Warn("could not record interruption", "error", err)
+		}
+		return taskErr
+	case protostar.IsPermanent(taskErr) || j.Attempts >= j.MaxAttempts:
+		if !protostar.IsPermanent(taskErr) {
+			reason = fmt.Sprintf("gave up after %d attempts: %s", j.Attempts, reason)
+		}
+		log.Warn("job failed", "error", taskErr, "permanent", protostar.IsPermanent(taskErr))
+		if err := r.store.FailJob(bg, j, reason); err != nil {
+			return fmt.Errorf("record failure of job %s: %w", j.ID, err)
+		}
+		return nil
+	default:
+		log.Warn("job attempt failed, will retry", "error", taskErr)
+		if err := r.store.RetryJob(bg, j.ID, fmt.Sprintf("attempt %d of %d failed, retrying: %s", j.Attempts, j.MaxAttempts, reason)); err != nil {
+			log.Warn("could not record retry", "error", err)
+		}
+		return taskErr
+	}
+}
+
+// withHeartbeat runs fn while a goroutine it owns reports progress.
+func (r *Runner) withHeartbeat(ctx context.Context, id string, p *Progress, fn func(context.Context) error) error {
+	hbCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(r.beat)
+		defer t.Stop()
+		for {
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-t.C:
+				if err := r.store.Heartbeat(hbCtx, id, p.snapshot()); err != nil && hbCtx.Err() == nil {
+					r.logger.Warn("heartbeat failed", "job_id", id, "error", err)
+				}
+			}
+		}
+	})
+	defer wg.Wait()
+	defer stop()
+	return fn(ctx)
+}

@@ -1,0 +1,70 @@
+package protostar
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Job types. Each maps to one queue.
+const (
+	JobIngest  = "ingest"
+	JobSummary = "summary"
+)
+
+// Job statuses.
+const (
+	JobQueued    = "queued"
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+	JobCanceled  = "canceled"
+)
+
+// Job is the durable record of a unit of background work. Postgres holds the
+// truth; the queue only carries the job's id. A job whose DispatchedAt is nil
+// has not reached the queue yet (Redis was down) and is sent when it returns.
+type Job struct {
+	ID           string          `json:"id"`
+	TenantID     string          `json:"-"`
+	Type         string          `json:"type"`
+	Status       string          `json:"status"`
+	DocumentID   string          `json:"document_id,omitempty"`
+	Version      int             `json:"-"`
+	Params       json.RawMessage `json:"-"`
+	Progress     Progress        `json:"progress"`
+	Attempts     int             `json:"attempts"`
+	MaxAttempts  int             `json:"max_attempts"`
+	Error        string          `json:"error,omitempty"`
+	Result       json.RawMessage `json:"result,omitempty"`
+	CreatedAt    time.Time       `json:"created_at"`
+	DispatchedAt *time.Time      `json:"dispatched_at,omitempty"`
+	StartedAt    *time.Time      `json:"started_at,omitempty"`
+	FinishedAt   *time.Time      `json:"finished_at,omitempty"`
+	HeartbeatAt  *time.Time      `json:"-"`
+	// Dispatches counts how often the job was handed to the queue; the queue
+	// task id includes it, so a lost task can be sent again.
+	Dispatches int `json:"-"`
+}
+
+// Progress counts units of work: chunks for ingest, sections for summaries.
+type Progress struct {
+	Done  int `json:"done"`
+	Total int `json:"total"`
+}
+
+// Terminal reports whether the job can no longer change status.
+func (j *Job) Terminal() bool {
+	switch j.Status {
+	case JobSucceeded, JobFailed, JobCanceled:
+		return true
+	}
+	return false
+}
+
+// IngestResult is the result of a finished ingest job.
+type IngestResult struct {
+	ChunksTotal    int   `json:"chunks_total"`
+	ChunksEmbedded int   `json:"chunks_embedded"`
+	ChunksReused   int   `json:"chunks_reused"`
+	BytesRead      int64 `json:"bytes_read"`
+}

@@ -1,0 +1,74 @@
+package protostar
+
+// Search modes.
+const (
+	SearchHybrid  = "hybrid"
+	SearchVector  = "vector"
+	SearchKeyword = "keyword"
+)
+
+// SearchFilter narrows a search. Every field is passed to SQL as a
+// parameter, never spliced into the statement.
+type SearchFilter struct {
+	DocumentIDs []string          `json:"document_ids,omitempty"`
+	KeyPrefix   string            `json:"key_prefix,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+}
+
+// SearchQuery is a tenant's search request.
+type SearchQuery struct {
+	TenantID string
+	Query    string
+	TopK     int
+	Mode     string
+	Filter   SearchFilter
+}
+
+// SearchHit is one retrieved chunk. Score is higher-is-better; its scale
+// depends on the mode (cosine similarity, keyword rank or fused RRF score).
+type SearchHit struct {
+	ChunkID     int64    `json:"chunk_id"`
+	DocumentID  string   `json:"document_id"`
+	Key         string   `json:"key"`
+	HeadingPath []string `json:"heading_path"`
+	Text        string   `json:"text"`
+	Score       float64  `json:"score"`
+}
+
+// Passage is a retrieved chunk handed to a generator. Index is the 1-based
+// label the generator uses to cite it.
+type Passage struct {
+	Index       int
+	HeadingPath []string
+	Text        string
+}
+
+// Cited is a generator's reference to the passage it drew from.
+type Cited struct {
+	Passage int    // Passage.Index
+	Quote   string // the supporting sentence(s), verbatim from the passage
+}
+
+// Citation is what an API client sees for one cited chunk.
+type Citation struct {
+	ChunkID     int64    `json:"chunk_id"`
+	DocumentID  string   `json:"document_id"`
+	Key         string   `json:"key"`
+	HeadingPath []string `json:"heading_path"`
+	Quote       string   `json:"quote"`
+}
+
+// ValidSummaryLength reports whether s is an accepted summary length:
+// short, medium or long.
+func ValidSummaryLength(s string) bool {
+	return s == "short" || s == "medium" || s == "long"
+}
+
+// SummaryInput is one summarisation call: a map step over one section, or
+// the reduce step over section summaries.
+type SummaryInput struct {
+	Text        string
+	HeadingPath []string
+	Length      string // short | medium | long
+	Reduce      bool   // true for the final step over section summaries
+}
