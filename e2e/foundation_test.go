@@ -57,8 +57,12 @@ func TestWaitsForPostgresAtStart(t *testing.T) {
 	s := newStack(t)
 	s.DBURL = strings.Replace(pg.URL(), "/postgres?", "/protostar?", 1)
 
-	p := s.start("serve")
-	time.Sleep(1500 * time.Millisecond)
+	p := s.spawn("serve")
+	testenv.WaitFor(t, 10*time.Second, "healthz while postgres is down", func() bool {
+		code, _ := p.get("/healthz", "")
+		return code == http.StatusOK
+	})
+	time.Sleep(time.Second)
 	if code, _ := p.get("/readyz", ""); code != http.StatusServiceUnavailable {
 		t.Fatalf("readyz while postgres is down = %d, want 503", code)
 	}

@@ -105,9 +105,25 @@ type proc struct {
 	done chan struct{}
 }
 
-// start runs `protostar role` and, for roles with an API, waits for
-// /healthz.
+// start runs `protostar role` and, for roles with an API, waits until
+// /readyz says ok.
 func (s *stack) start(role string, extraEnv ...string) *proc {
+	s.t.Helper()
+	p := s.spawn(role, extraEnv...)
+	if role != "worker" {
+		testenv.WaitFor(s.t, 30*time.Second, "protostar /readyz", func() bool {
+			if p.exited() {
+				s.t.Fatalf("protostar %s exited early:\n%s", role, p.logs.String())
+			}
+			code, body := p.get("/readyz", "")
+			return code == http.StatusOK && strings.Contains(string(body), `"status":"ok"`)
+		})
+	}
+	return p
+}
+
+// spawn runs `protostar role` without waiting for it.
+func (s *stack) spawn(role string, extraEnv ...string) *proc {
 	s.t.Helper()
 	port := testenv.FreePort(s.t)
 	p := &proc{t: s.t, URL: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}, done: make(chan struct{})}
@@ -124,15 +140,6 @@ func (s *stack) start(role string, extraEnv ...string) *proc {
 			s.t.Logf("--- logs of protostar %s (pid %d) ---\n%s", role, p.cmd.Process.Pid, p.logs.String())
 		}
 	})
-	if role != "worker" {
-		testenv.WaitFor(s.t, 20*time.Second, "protostar /healthz", func() bool {
-			if p.exited() {
-				s.t.Fatalf("protostar %s exited early:\n%s", role, p.logs.String())
-			}
-			code, _ := p.get("/healthz", "")
-			return code == http.StatusOK
-		})
-	}
 	return p
 }
 

@@ -45,21 +45,23 @@ type answerSentence struct {
 	score   float64
 }
 
-// Answer answers question from passages by extraction: it scores every
-// passage sentence by the question words it matches (BM25-style: idf
+// Answer answers question from passages by extraction. It scores every
+// passage sentence by the question words it contains, BM25-style (idf
 // weighted, length normalised; Hangul bigrams make 데이터베이스 match
-// 데이터베이스를), boosted a little when the passage's headings match too, and returns the best 1 to 4 sentences by relevance,
-// each followed by its citation marker such as " [2]". Every cited passage
-// gets one Cited whose Quote is a verbatim span of its Text (white space
-// collapsed) containing every sentence used from it.
+// 데이터베이스를), boosts it a little when the passage's headings match the
+// question too, and answers with the best 1 to 4 sentences by relevance,
+// cleaned of Markdown, each followed by its citation marker such as " [2]"
+// (the Passage.Index). Every cited passage gets one Cited, in order of first
+// use, whose Quote is a verbatim span of its Text, white space collapsed,
+// that contains every sentence used from it.
 //
-// When no sentence matches enough of the question's content terms the text
+// When no sentence matches enough of the question's content words the text
 // is NoAnswerKorean for questions containing Hangul, else NoAnswerEnglish,
 // with no citations.
 //
 // The text is streamed through onDelta (which may be nil) one sentence at a
-// time; the deltas concatenate to the returned text. An error from onDelta
-// or ctx stops the answer and is returned, wrapped.
+// time; the deltas concatenate to the returned text. An error from onDelta,
+// or ctx ending, stops the answer: it is returned wrapped, with no text.
 func (g *Generator) Answer(ctx context.Context, question string, passages []protostar.Passage, onDelta func(string) error) (string, []protostar.Cited, error) {
 	if err := ctx.Err(); err != nil {
 		return "", nil, fmt.Errorf("answer: %w", err)
@@ -84,8 +86,20 @@ func (g *Generator) Answer(ctx context.Context, question string, passages []prot
 		}
 	}
 
+	// Heading terms join the vocabulary, without document frequency, so
+	// that question words found only in headings can match them.
+	headings := make([]bag, len(passages))
+	for p, psg := range passages {
+		text := strings.Join(psg.HeadingPath, " ")
+		for _, u := range units[p] {
+			if u.kind == unitHeading {
+				text += " " + u.text
+			}
+		}
+		headings[p] = bagOfIDs(voc.intern(lexical.Terms(text)), nil)
+	}
 	words := questionWords(question, voc)
-	picked := scoreAndPick(sents, words, voc, passages, units)
+	picked := scoreAndPick(sents, words, headings, voc, units)
 	if len(picked) == 0 {
 		msg := NoAnswerEnglish
 		if containsHangul(question) {
@@ -99,22 +113,19 @@ func (g *Generator) Answer(ctx context.Context, question string, passages []prot
 
 	var b strings.Builder
 	for k, s := range picked {
-		var delta strings.Builder
+		delta := s.text + " [" + strconv.Itoa(passages[s.passage].Index) + "]"
 		if k > 0 {
-			delta.WriteByte(' ')
+			delta = " " + delta
 		}
-		delta.WriteString(s.text)
-		delta.WriteString(" [")
-		delta.WriteString(strconv.Itoa(passages[s.passage].Index))
-		delta.WriteByte(']')
-		if err := emit(ctx, onDelta, delta.String()); err != nil {
+		if err := emit(ctx, onDelta, delta); err != nil {
 			return "", nil, err
 		}
-		b.WriteString(delta.String())
+		b.WriteString(delta)
 	}
 	return b.String(), citations(picked, passages, units), nil
 }
 
+// emit sends one delta to onDelta, unless ctx has ended.
 func emit(ctx context.Context, onDelta func(string) error, delta string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("answer: %w", err)
@@ -232,23 +243,13 @@ func scriptRuns(s string) []string {
 // weighted share of question words it matches; its score is that mass with
 // BM25 length normalisation, boosted a little when the passage's headings
 // match the question too.
-func scoreAndPick(sents []answerSentence, words []queryWord, voc *vocabulary, passages []protostar.Passage, units [][]unit) []answerSentence {
+func scoreAndPick(sents []answerSentence, words []queryWord, headings []bag, voc *vocabulary, units [][]unit) []answerSentence {
 	if len(words) == 0 || len(sents) == 0 {
 		return nil
 	}
 	var total float64
 	for _, w := range words {
 		total += w.weight
-	}
-	headings := make([]bag, len(passages))
-	for p, psg := range passages {
-		text := strings.Join(psg.HeadingPath, " ")
-		for _, u := range units[p] {
-			if u.kind == unitHeading {
-				text += " " + u.text
-			}
-		}
-		headings[p] = voc.lookup(text)
 	}
 	var avgLen float64
 	for _, s := range sents {
@@ -298,7 +299,8 @@ func scoreAndPick(sents []answerSentence, words []queryWord, voc *vocabulary, pa
 
 // quotable reports whether s can join the sentences already picked from its
 // passage in one verbatim quote: the span from the first to the last of them
-// may include at most maxQuoteGap other units and no skipped block.
+// may include at most maxQuoteGap unused sentences and no heading, code
+// block or table.
 func quotable(picked []answerSentence, s answerSentence, units []unit) bool {
 	lo, hi, n := s.unit, s.unit, 1
 	for _, p := range picked {
@@ -309,12 +311,7 @@ func quotable(picked []answerSentence, s answerSentence, units []unit) bool {
 	if hi-lo+1-n > maxQuoteGap {
 		return false
 	}
-	for _, u := range units[lo : hi+1] {
-		if u.kind == unitSkipped {
-			return false
-		}
-	}
-	return true
+	return !slices.ContainsFunc(units[lo:hi+1], func(u unit) bool { return u.kind != unitSentence })
 }
 
 // citations returns one Cited per passage used, in order of first use, with

@@ -28,7 +28,7 @@ func cleanInline(raw string) string {
 		for i+n < len(raw) && raw[i+n] == '`' {
 			n++
 		}
-		end := noCloser.find(raw, i+n, n)
+		end := findBackticks(&noCloser, raw, i+n, n)
 		if end < 0 { // unmatched backticks are literal
 			i += n
 			continue
@@ -47,9 +47,9 @@ func cleanInline(raw string) string {
 // time: once a search from some position fails, every later one fails too.
 type backtickMisses map[int]bool
 
-// find returns the position of the first run of exactly n backticks at or
-// after from, or -1.
-func (m *backtickMisses) find(s string, from, n int) int {
+// findBackticks returns the position of the first run of exactly n
+// backticks at or after from in s, or -1.
+func findBackticks[S ~string | ~[]byte](m *backtickMisses, s S, from, n int) int {
 	if (*m)[n] {
 		return -1
 	}

@@ -57,7 +57,8 @@ type segmenter struct {
 	inTable   bool
 }
 
-type lineSpan struct{ start, end int } // end excludes the line break
+// span is a byte range [start, end) of a text.
+type span struct{ start, end int }
 
 func (s *segmenter) run(linesAreBlocks bool) {
 	lines := splitLines(s.src)
@@ -224,9 +225,9 @@ func (s *segmenter) closeAs(kind unitKind) {
 // endings followed by a lower-case Latin word (UAX #29 rule SB8 keeps
 // "합니다. kubectl을" together), and it rejoins splits after common English
 // abbreviations such as "Dr.".
-func splitSentences(raw string) []lineSpan {
+func splitSentences(raw string) []span {
 	masked := maskForSplit(raw)
-	var spans []lineSpan
+	var spans []span
 	pos := 0
 	for _, sent := range lexical.Sentences(masked) {
 		off := strings.Index(masked[pos:], sent)
@@ -274,7 +275,7 @@ var quotatives = []string{"라고", "라며", "라는", "이라고", "이라며"
 // appendKoreanSplits appends [start, end) of s, split after every Hangul
 // syllable followed by terminal punctuation, optional closing quotes or
 // brackets, and white space.
-func appendKoreanSplits(spans []lineSpan, s string, start, end int) []lineSpan {
+func appendKoreanSplits(spans []span, s string, start, end int) []span {
 	from := start
 	for i := start; i < end; {
 		r, size := utf8.DecodeRuneInString(s[i:])
@@ -299,10 +300,10 @@ func appendKoreanSplits(spans []lineSpan, s string, start, end int) []lineSpan {
 		if k == j || k >= end {
 			continue
 		}
-		spans = append(spans, lineSpan{from, j})
+		spans = append(spans, span{from, j})
 		from, i = k, k
 	}
-	return append(spans, lineSpan{from, end})
+	return append(spans, span{from, end})
 }
 
 var abbreviations = []string{
@@ -352,7 +353,7 @@ func maskForSplit(raw string) string {
 		switch {
 		case c == '`':
 			n := runLen(b, i, '`')
-			if end := noCloser.find(string(b), i+n, n); end >= 0 {
+			if end := findBackticks(&noCloser, b, i+n, n); end >= 0 {
 				fill(b[i+n:end], 'x')
 				i = end + n - 1
 			} else {
@@ -434,8 +435,8 @@ func hasPrefixFold(b []byte, prefix string) bool {
 	return len(b) >= len(prefix) && strings.EqualFold(string(b[:len(prefix)]), prefix)
 }
 
-func splitLines(src string) []lineSpan {
-	var lines []lineSpan
+func splitLines(src string) []span {
+	var lines []span
 	for start := 0; start <= len(src); {
 		end := strings.IndexByte(src[start:], '\n')
 		next := 0
@@ -450,7 +451,7 @@ func splitLines(src string) []lineSpan {
 		if e > start && src[e-1] == '\r' {
 			e--
 		}
-		lines = append(lines, lineSpan{start, e})
+		lines = append(lines, span{start, e})
 		start = next
 	}
 	return lines
@@ -470,7 +471,7 @@ func indentWidth(ws string) int {
 
 // frontMatterEnd returns the index of the line closing YAML front matter
 // opened on line 0, or 0 when there is none.
-func frontMatterEnd(src string, lines []lineSpan) int {
+func frontMatterEnd(src string, lines []span) int {
 	for j := 1; j < len(lines); j++ {
 		l := strings.TrimRight(src[lines[j].start:lines[j].end], " \t")
 		if l == "---" || l == "..." {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -133,4 +134,18 @@ func FuzzSegment(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src string) {
 		checkSpans(t, src)
 	})
+}
+
+// TestPathologicalInputStaysFast guards against quadratic scans: 100 KB of
+// repeated unclosed Markdown syntax in one block must still be cheap.
+func TestPathologicalInputStaysFast(t *testing.T) {
+	t.Parallel()
+	for _, piece := range []string{"`a ", "``b ", "](x ", "[a ", "*a ", "_a_ ", "![", "<http://x ", "~~a ", `\* `, "a. ", "데이터. ", `"좋다." 라고 `} {
+		src := strings.Repeat(piece, 100_000/len(piece))
+		start := time.Now()
+		checkSpans(t, src)
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("segmenting 100 KB of %q took %v", piece, d)
+		}
+	}
 }

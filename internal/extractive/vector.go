@@ -26,9 +26,9 @@ type vocabulary struct {
 
 func newVocabulary() *vocabulary { return &vocabulary{ids: make(map[string]termID)} }
 
-// add returns the bag of terms, registering new terms and counting each
-// distinct term once towards its document frequency.
-func (v *vocabulary) add(terms []string) bag {
+// intern returns the ids of terms, registering new ones without counting
+// any document frequency.
+func (v *vocabulary) intern(terms []string) []termID {
 	ids := make([]termID, len(terms))
 	for k, t := range terms {
 		id, ok := v.ids[t]
@@ -39,8 +39,14 @@ func (v *vocabulary) add(terms []string) bag {
 		}
 		ids[k] = id
 	}
+	return ids
+}
+
+// add returns the bag of terms, registering new terms and counting each
+// distinct term once towards its document frequency.
+func (v *vocabulary) add(terms []string) bag {
 	v.n++
-	return bagOfIDs(ids, v.df)
+	return bagOfIDs(v.intern(terms), v.df)
 }
 
 // idf returns each term's inverse document frequency ln(1 + n/df) over n

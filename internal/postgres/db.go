@@ -79,7 +79,7 @@ func WaitReady(ctx context.Context, logger *slog.Logger, what string, maxWait ti
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		err := ping(pctx)
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			logger.Warn("waiting for dependency", "dependency", what, "attempt", attempt, "error", err)
 		}
 		return struct{}{}, err

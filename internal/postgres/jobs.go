@@ -113,7 +113,10 @@ func (db *DB) Jobs(ctx context.Context, tenantID, status string, limit int, curs
 // without sending a job twice. It stops at the first send error, which it
 // records on the remaining jobs so clients see why they wait.
 func (db *DB) DispatchPending(ctx context.Context, limit int, send func(context.Context, protostar.Job) error) (int, error) {
-	sent := 0
+	var (
+		sent    int
+		sendErr error
+	)
 	err := db.inTx(ctx, "dispatch pending jobs", func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT `+jobColumns+` FROM jobs
 			WHERE status = 'queued' AND dispatched_at IS NULL
@@ -125,7 +128,6 @@ func (db *DB) DispatchPending(ctx context.Context, limit int, send func(context.
 		if err != nil {
 			return err
 		}
-		var sendErr error
 		for _, j := range jobs {
 			if sendErr = send(ctx, j); sendErr != nil {
 				break
@@ -137,26 +139,20 @@ func (db *DB) DispatchPending(ctx context.Context, limit int, send func(context.
 			}
 			sent++
 		}
-		if sendErr != nil {
-			_, err := tx.Exec(ctx, `UPDATE jobs SET error = $1 WHERE status = 'queued' AND dispatched_at IS NULL AND id = ANY($2)`,
-				"waiting for the queue: "+protostar.ErrorMessage(sendErr), jobIDs(jobs[sent:]))
-			if err != nil {
-				return err
-			}
-			return errSendFailed{sendErr}
+		if sendErr == nil {
+			return nil
 		}
-		return nil
+		// Committed with the jobs that did go out, so clients see why the
+		// rest wait.
+		_, err = tx.Exec(ctx, `UPDATE jobs SET error = $1 WHERE id = ANY($2)`,
+			"waiting for the queue: "+protostar.ErrorMessage(sendErr), jobIDs(jobs[sent:]))
+		return err
 	})
-	var sf errSendFailed
-	if errors.As(err, &sf) {
-		return sent, sf.err
+	if err != nil {
+		return sent, err
 	}
-	return sent, err
+	return sent, sendErr
 }
-
-type errSendFailed struct{ err error }
-
-func (e errSendFailed) Error() string { return e.err.Error() }
 
 // MarkDispatched records that a job reached the queue (the API's fast path).
 func (db *DB) MarkDispatched(ctx context.Context, id string) error {

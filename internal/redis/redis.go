@@ -35,8 +35,11 @@ func NewClient(url string) (*goredis.Client, error) {
 	opt.ReadTimeout = 3 * time.Second
 	opt.WriteTimeout = 3 * time.Second
 	opt.MaxRetries = 1
+	// Fail fast while Redis is down: callers degrade (cache miss, outbox)
+	// instead of blocking a request for seconds of dial retries.
+	opt.DialerRetries = 1
 	c := goredis.NewClient(opt)
-	c.AddHook(&dialThrottle{delay: 250 * time.Millisecond})
+	c.AddHook(&dialThrottle{delay: 200 * time.Millisecond})
 	return c, nil
 }
 

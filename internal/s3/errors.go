@@ -31,7 +31,11 @@ func translate(ctx context.Context, err error, key string) error {
 	var resp minio.ErrorResponse
 	if errors.As(err, &resp) {
 		switch {
-		case resp.Code == minio.NoSuchKey || resp.Code == minio.NoSuchBucket || resp.Code == minio.NoSuchVersion:
+		case resp.Code == minio.NoSuchBucket:
+			// A missing bucket is an operator's problem that a retry after
+			// the fix can cure; the object itself may well exist then.
+			return &protostar.Error{Code: protostar.EUNAVAILABLE, Message: "object store bucket does not exist", Err: err}
+		case resp.Code == minio.NoSuchKey || resp.Code == minio.NoSuchVersion:
 			return &protostar.Error{Code: protostar.ENOTFOUND, Message: fmt.Sprintf("object %q not found", key), Err: err}
 		case resp.Code == minio.AccessDenied || resp.Code == minio.InvalidAccessKeyID ||
 			resp.Code == minio.SignatureDoesNotMatch || resp.StatusCode == http.StatusForbidden:

@@ -82,6 +82,12 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 		return ObjectInfo{}, fmt.Errorf("put %q: %w", key,
 			protostar.Errorf(protostar.EINVALID, "object size must be known (got %d)", size))
 	}
+	// An upload may arrive before the start-up check created the bucket.
+	if !s.ready.Load() {
+		if err := s.EnsureBucket(ctx); err != nil {
+			return ObjectInfo{}, fmt.Errorf("put %q: %w", key, err)
+		}
+	}
 	contentType = cmp.Or(contentType, "application/octet-stream")
 	src := &sizedReader{r: r, size: size, left: size}
 	if size == 0 {

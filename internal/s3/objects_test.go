@@ -151,14 +151,10 @@ func TestMissingObjectIsNotFound(t *testing.T) {
 			_, err := s.Stat(t.Context(), key)
 			return err
 		}},
-		{"Open in missing bucket", noBucket, "open", func(s *Store) error {
-			_, _, err := s.Open(t.Context(), key)
-			return err
-		}},
-		{"Stat in missing bucket", noBucket, "stat", func(s *Store) error {
-			_, err := s.Stat(t.Context(), key)
-			return err
-		}},
+	}
+	// A missing bucket is a retryable misconfiguration, not a missing object.
+	if _, _, err := noBucket.Open(t.Context(), key); !errors.Is(err, protostar.ErrUnavailable) {
+		t.Errorf("Open in missing bucket: err = %v, want ErrUnavailable", err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

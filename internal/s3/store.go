@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -94,6 +95,7 @@ type Store struct {
 	region string
 	create bool
 	logger *slog.Logger
+	ready  atomic.Bool // the bucket is known to exist
 }
 
 // New validates cfg and builds a Store. It does no network I/O: an
@@ -141,6 +143,7 @@ func (s *Store) EnsureBucket(ctx context.Context) error {
 		return fmt.Errorf("check bucket %q: %w", s.bucket, translate(ctx, err, ""))
 	}
 	if exists {
+		s.ready.Store(true)
 		return nil
 	}
 	if !s.create {
@@ -156,6 +159,7 @@ func (s *Store) EnsureBucket(ctx context.Context) error {
 		return fmt.Errorf("create bucket %q: %w", s.bucket, translate(ctx, err, ""))
 	}
 	s.logger.Info("created bucket")
+	s.ready.Store(true)
 	return nil
 }
 
