@@ -32,8 +32,9 @@ type unit struct {
 // segment splits Markdown src into sentences, headings and skipped blocks.
 // Code (fenced or indented), tables, thematic breaks, HTML blocks, link
 // reference definitions and YAML front matter are skipped; heading markers,
-// list bullets, task boxes and block-quote markers are excluded from the
-// spans; soft-wrapped lines of one paragraph are joined. With linesAreBlocks
+// list bullets and task boxes are kept out of the spans, and block-quote
+// markers out of the text; the soft-wrapped lines of a paragraph form one
+// block, so sentences run across line breaks. With linesAreBlocks
 // every line is its own block, as in the reduce input where each line is one
 // section's summary.
 func segment(src string, linesAreBlocks bool) []unit {
@@ -105,6 +106,9 @@ func (s *segmenter) run(linesAreBlocks bool) {
 		if rest == "" {
 			s.closeBlock()
 			continue
+		}
+		if !strings.Contains(rest, "|") {
+			s.inTable = false
 		}
 		var next string
 		if i+1 < len(lines) {

@@ -62,9 +62,10 @@ type candidate struct {
 // Summarize returns the most central sentences of in.Text in their original
 // order, cleaned of Markdown: about 3, 6 or 12 sentences for short, medium
 // and long (fewer for short texts), joined by spaces; the long reduce output
-// puts one sentence per line. An empty Length means medium; any other value
-// than short, medium or long is EINVALID. A text without sentences gives ""
-// and no error.
+// puts one sentence per line. Near-duplicate sentences appear once, and
+// sentences sharing terms with in.HeadingPath are slightly favoured. An
+// empty Length means medium; any other value than short, medium or long is
+// EINVALID. A text without sentences gives "" and no error.
 //
 // For the reduce step (in.Reduce) every input line is one section's summary:
 // the result first draws at most one sentence per line, so that it covers

@@ -56,14 +56,15 @@ func (e *Embedder) Dimensions() int { return e.dim }
 // Embed returns one unit-length vector per text, in input order. Equal texts
 // always get bit-identical vectors.
 //
-// A text without terms (empty, white space, punctuation) gets the fixed unit
-// vector e₀ (1 in bucket 0) rather than the zero vector: pgvector's cosine
-// distance to a zero vector is NaN, which would poison ORDER BY and score
-// fusion. Such texts therefore all look alike and are otherwise unrelated to
-// real text.
+// A text without terms (empty, white space, punctuation, single Latin
+// letters), or in the rare case that all its terms cancel out in shared
+// buckets, gets the fixed unit vector e₀ (1 in bucket 0) rather than the zero
+// vector: pgvector's cosine distance to a zero vector is NaN, which would
+// poison ORDER BY and score fusion. Such texts all look alike and are nearly
+// orthogonal to real text.
 //
-// Embed checks ctx between texts and returns its error, wrapped, once it is
-// done.
+// Embed checks ctx before each text and, once ctx is done, returns its error
+// wrapped and no vectors.
 func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, len(texts))
 	backing := make([]float32, len(texts)*e.dim)

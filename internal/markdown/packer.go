@@ -205,18 +205,18 @@ func (p *packer) addGroup(kind unitKind, us []unit, total int, ctx *blockCtx) {
 // begin prepares an empty chunk for its first unit u, followed by rest more
 // tokens: it sets the prefix (the open block's context, or an overlap of
 // the previous chunk's trailing sentences trimmed to fit) and returns u,
-// stripped of its lead unless that separates it from an overlap.
+// without its lead unless that separates it from an overlap or saves tokens.
+// Either way the lead is not part of Body.
 func (p *packer) begin(u unit, rest int) unit {
 	p.headingOnly = true
-	if p.open != nil {
-		p.prefix, p.prefixTok = p.open.reopen, p.open.reopenTok
-		p.prevTail = p.prevTail[:0]
-		return p.stripLead(u)
-	}
 	tail := p.prevTail
 	p.prevTail = p.prevTail[:0]
+	if p.open != nil {
+		p.prefix, p.prefixTok = p.open.reopen, p.open.reopenTok
+		return p.bare(u)
+	}
 	if u.lead == 0 || len(tail) == 0 {
-		return p.stripLead(u)
+		return p.bare(u)
 	}
 	tok := 0
 	for _, t := range tail {
@@ -227,7 +227,7 @@ func (p *packer) begin(u unit, rest int) unit {
 		tail = tail[1:]
 	}
 	if len(tail) == 0 {
-		return p.stripLead(u)
+		return p.bare(u)
 	}
 	var b strings.Builder
 	b.WriteString(tail[0].text[tail[0].lead:])
@@ -239,13 +239,19 @@ func (p *packer) begin(u unit, rest int) unit {
 	return u
 }
 
-func (p *packer) stripLead(u unit) unit {
+// bare returns the first unit of a chunk without its lead, unless dropping
+// the lead costs tokens (" Word" can be one token where "Word" is two): then
+// the lead stays in Text, but not in Body.
+func (p *packer) bare(u unit) unit {
 	if u.lead == 0 {
 		return u
 	}
-	u.text = u.text[u.lead:]
-	u.lead = 0
-	u.tokens = p.c.count(u.text)
+	b := unit{text: u.text[u.lead:], fragment: u.fragment}
+	b.tokens = p.c.count(b.text)
+	if b.tokens <= u.tokens {
+		return b
+	}
+	p.bodyLead = u.lead
 	return u
 }
 

@@ -229,10 +229,11 @@ func (g *Generator) stream(ctx context.Context, what string, req goopenai.ChatCo
 	idle := time.AfterFunc(timeout, func() { cancel(fmt.Errorf("no data from provider for %s", timeout)) })
 	defer idle.Stop()
 	withCause := func(err error) error {
-		if ctx.Err() == nil && sctx.Err() != nil {
-			return fmt.Errorf("%w: %w", context.Cause(sctx), err)
+		cause := context.Cause(sctx)
+		if ctx.Err() != nil || cause == nil || errors.Is(err, cause) {
+			return err
 		}
-		return err
+		return fmt.Errorf("%w: %w", cause, err)
 	}
 
 	s, err := g.c.api.CreateChatCompletionStream(sctx, req)

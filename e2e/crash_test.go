@@ -1,0 +1,51 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/protostar/protostar/internal/testenv"
+)
+
+// bigMarkdown generates a deterministic mixed Korean/English document of
+// about n bytes.
+func bigMarkdown(n int) []byte {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "## 섹션 %d: Section %d\n\n", i, i)
+		fmt.Fprintf(&b, "데이터베이스 %d번 노드는 정상적으로 동작한다. Node %d replicates WAL to its standby every second. ", i, i)
+		fmt.Fprintf(&b, "검색 품질을 높이려면 인덱스를 점검해야 한다. The vector index %d keeps recall high.\n\n", i)
+		fmt.Fprintf(&b, "- 항목 %d: 백업 확인\n- item %d: restore drill\n\n", i, i)
+	}
+	return []byte(b.String())
+}
+
+func TestWorkerKilledMidJobRecovers(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, "PROTOSTAR_JOB_STALE_AFTER=10s", "PROTOSTAR_EMBED_BATCH_SIZE=8")
+	api := s.start("serve")
+	acc := api.mustUpload("big/crash.md", keyA, bigMarkdown(2<<20))
+
+	w1 := s.start("worker")
+	testenv.WaitFor(t, 60*time.Second, "the job to make progress", func() bool {
+		_, body := api.get("/v1/jobs/"+acc.Job.ID, keyA)
+		j := decode[jobJSON](t, body)
+		return j.Status == "running" && j.Progress.Done > 0
+	})
+	w1.Kill()
+	killedAt := time.Now()
+
+	s.start("worker")
+	j := api.waitJob(acc.Job.ID, keyA, 3*time.Minute)
+	if j.Status != "succeeded" || j.Attempts < 2 {
+		t.Fatalf("job after worker crash = %+v, want succeeded on a later attempt", j)
+	}
+	t.Logf("recovered %s after SIGKILL (attempts %d, %d chunks)", time.Since(killedAt).Round(time.Millisecond), j.Attempts, j.Result.ChunksTotal)
+	d := api.doc(acc.Document.ID, keyA)
+	if d.Status != "ready" || d.ChunkCount != j.Result.ChunksTotal || d.ChunkCount == 0 {
+		t.Fatalf("document = %+v", d)
+	}
+	assertNoDuplicateChunks(t, s.DBURL)
+}
