@@ -40,6 +40,7 @@ type Document struct {
 // DocumentFilter selects documents in a listing.
 type DocumentFilter struct {
 	Status string
+	Key    string // exact key match
 	Limit  int
 	Cursor string // opaque; returned by the previous page
 }

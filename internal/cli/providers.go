@@ -2,13 +2,13 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/config"
 	"github.com/protostar/protostar/internal/extractive"
 	"github.com/protostar/protostar/internal/hashembed"
+	"github.com/protostar/protostar/internal/openai"
 )
 
 // embedder is satisfied by every embedding provider.
@@ -29,13 +29,7 @@ type generator interface {
 // newProviders picks the configured embedding and generation providers;
 // the offline ones (hash, extractive) need no model or network.
 func newProviders(cfg config.Config, logger *slog.Logger) (embedder, generator, error) {
-	oc := struct {
-		BaseURL, APIKey, EmbedModel string
-		Dimensions                  int
-		ChatModel                   string
-		BatchSize                   int
-		RequestsPerSecond           float64
-	}{
+	oc := openai.Config{
 		BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, EmbedModel: cfg.EmbedModel,
 		Dimensions: cfg.EmbedDimensions, ChatModel: cfg.ChatModel, BatchSize: cfg.EmbedBatchSize,
 		RequestsPerSecond: cfg.OpenAIRateLimit,
@@ -46,7 +40,7 @@ func newProviders(cfg config.Config, logger *slog.Logger) (embedder, generator, 
 		err error
 	)
 	if cfg.EmbedProvider == "openai" {
-		e, err = nil, fmt.Errorf("TEMP %v", oc)
+		e, err = openai.NewEmbedder(logger, oc)
 	} else {
 		e, err = hashembed.New(cfg.EmbedDimensions)
 	}
@@ -54,7 +48,7 @@ func newProviders(cfg config.Config, logger *slog.Logger) (embedder, generator, 
 		return nil, nil, err
 	}
 	if cfg.GenerateProvider == "openai" {
-		g, err = nil, fmt.Errorf("TEMP")
+		g, err = openai.NewGenerator(logger, oc)
 	} else {
 		g = extractive.New()
 	}

@@ -59,6 +59,7 @@ type documentOutput struct{ Body protostar.Document }
 
 type listDocumentsInput struct {
 	Status string `query:"status" enum:"pending,indexing,ready,failed" doc:"Only documents with this status"`
+	Key    string `query:"key" maxLength:"1024" doc:"Only the document with exactly this key"`
 	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
 	Cursor string `query:"cursor" maxLength:"200" doc:"next_cursor of the previous page"`
 }
@@ -99,7 +100,7 @@ func (s *Server) registerDocuments(api huma.API) {
 		OperationID: "list-documents", Method: http.MethodGet, Path: "/v1/documents", Tags: []string{"documents"},
 		Summary: "List documents, newest first", Errors: []int{400, 401},
 	}, func(ctx context.Context, in *listDocumentsInput) (*listDocumentsOutput, error) {
-		docs, next, err := s.deps.Store.Documents(ctx, TenantFrom(ctx), protostar.DocumentFilter{Status: in.Status, Limit: in.Limit, Cursor: in.Cursor})
+		docs, next, err := s.deps.Store.Documents(ctx, TenantFrom(ctx), protostar.DocumentFilter{Status: in.Status, Key: in.Key, Limit: in.Limit, Cursor: in.Cursor})
 		if err != nil {
 			return nil, s.problem(ctx, err)
 		}

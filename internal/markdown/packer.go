@@ -230,11 +230,15 @@ func (p *packer) begin(u unit, rest int) unit {
 		return p.bare(u)
 	}
 	var b strings.Builder
-	b.WriteString(tail[0].text[tail[0].lead:])
+	first := p.bare(tail[0])
+	if first.lead > 0 {
+		p.bodyLead = 0 // bare kept the lead: it belongs to the prefix
+	}
+	b.WriteString(first.text)
 	for _, t := range tail[1:] {
 		b.WriteString(t.text)
 	}
-	p.prefix, p.prefixTok = b.String(), tok
+	p.prefix, p.prefixTok = b.String(), tok+first.tokens-tail[0].tokens
 	p.bodyLead = u.lead
 	return u
 }

@@ -127,9 +127,9 @@ func (db *DB) Documents(ctx context.Context, tenantID string, f protostar.Docume
 		return nil, "", err
 	}
 	rows, err := db.pool.Query(ctx, `SELECT `+documentColumns+` FROM documents
-		WHERE tenant_id = $1 AND deleted_at IS NULL AND ($2 = '' OR status = $2)
+		WHERE tenant_id = $1 AND deleted_at IS NULL AND ($2 = '' OR status = $2) AND ($6 = '' OR key = $6)
 		  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
-		ORDER BY created_at DESC, id DESC LIMIT $5`, tenantID, f.Status, at, id, f.Limit+1)
+		ORDER BY created_at DESC, id DESC LIMIT $5`, tenantID, f.Status, at, id, f.Limit+1, f.Key)
 	if err != nil {
 		return nil, "", translate(err, "list documents")
 	}
