@@ -106,6 +106,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	api := humago.New(s.apiMux, apiConfig())
 	s.registerDocuments(api)
 	s.registerJobs(api)
+	s.registerJobEvents(api)
 	s.registerSearch(api)
 	s.registerSummaries(api)
 	s.registerAnswers(api)

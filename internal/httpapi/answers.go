@@ -1,0 +1,130 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/answer"
+)
+
+// Answerer answers questions from the tenant's documents.
+type Answerer interface {
+	Answer(ctx context.Context, req answer.Request, onDelta func(string) error) (answer.Answer, error)
+}
+
+type answerInput struct {
+	Body struct {
+		Question string       `json:"question" minLength:"1" maxLength:"2048"`
+		TopK     int          `json:"top_k,omitempty" minimum:"1" maximum:"20" default:"5"`
+		Filter   searchFilter `json:"filter,omitempty"`
+		Stream   bool         `json:"stream,omitempty" doc:"Answer as text/event-stream: delta, citation, done and error events"`
+	}
+}
+
+func (s *Server) registerAnswers(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "answer", Method: http.MethodPost, Path: "/v1/answers", Tags: []string{"answers"},
+		Summary: "Answer a question from the tenant's documents, with citations",
+		Description: "Retrieves with hybrid search and answers only from the retrieved chunks; every citation is one of them. " +
+			"With `stream: true` the answer is `text/event-stream` with events `delta` ({text}), `citation` (a citation), `done` ({cached}) and `error` ({detail}).",
+		Errors: []int{400, 401, 429},
+		Responses: map[string]*huma.Response{"200": {Description: "The answer", Content: map[string]*huma.MediaType{
+			"application/json":  {Schema: &huma.Schema{Type: "object", Description: `{"answer": string, "citations": [Citation], "cached": bool}`}},
+			"text/event-stream": {Schema: &huma.Schema{Type: "string"}},
+		}}},
+	}, func(ctx context.Context, in *answerInput) (*huma.StreamResponse, error) {
+		f, err := in.Body.Filter.domain()
+		if err == nil {
+			err = validQueryText(in.Body.Question)
+		}
+		if err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		req := answer.Request{TenantID: TenantFrom(ctx), Question: in.Body.Question, TopK: in.Body.TopK, Filter: f}
+		return &huma.StreamResponse{Body: func(hctx huma.Context) {
+			if in.Body.Stream {
+				s.streamAnswer(hctx, req)
+				return
+			}
+			a, err := s.deps.Answers.Answer(hctx.Context(), req, nil)
+			if err != nil {
+				s.writeError(hctx, err)
+				return
+			}
+			hctx.SetHeader("Content-Type", "application/json")
+			_ = json.NewEncoder(hctx.BodyWriter()).Encode(a)
+		}}, nil
+	})
+}
+
+// streamAnswer writes server-sent events. Until the first delta nothing is
+// sent, so an early failure is still an ordinary problem answer.
+func (s *Server) streamAnswer(hctx huma.Context, req answer.Request) {
+	ev := &eventWriter{hctx: hctx}
+	a, err := s.deps.Answers.Answer(hctx.Context(), req, func(delta string) error {
+		return ev.send("delta", map[string]string{"text": delta})
+	})
+	if err != nil {
+		if !ev.started {
+			s.writeError(hctx, err)
+			return
+		}
+		_ = ev.send("error", map[string]string{"detail": protostar.ErrorMessage(s.logged(hctx.Context(), err))})
+		return
+	}
+	for _, c := range a.Citations {
+		if ev.send("citation", c) != nil {
+			return
+		}
+	}
+	_ = ev.send("done", map[string]bool{"cached": a.Cached})
+}
+
+// writeError writes err as a problem answer from inside a stream body.
+func (s *Server) writeError(hctx huma.Context, err error) {
+	err = s.logged(hctx.Context(), err)
+	hctx.SetHeader("Content-Type", "application/problem+json")
+	hctx.SetStatus(statusOf(err))
+	_ = json.NewEncoder(hctx.BodyWriter()).Encode(map[string]any{
+		"title": http.StatusText(statusOf(err)), "status": statusOf(err), "detail": protostar.ErrorMessage(err),
+	})
+}
+
+// logged logs 5xx errors once and returns err.
+func (s *Server) logged(ctx context.Context, err error) error {
+	_ = s.problem(ctx, err)
+	return err
+}
+
+// eventWriter writes text/event-stream events, flushing each one.
+type eventWriter struct {
+	hctx    huma.Context
+	started bool
+}
+
+func (e *eventWriter) send(event string, data any) error {
+	if !e.started {
+		e.started = true
+		e.hctx.SetHeader("Content-Type", "text/event-stream")
+		e.hctx.SetHeader("Cache-Control", "no-cache")
+		e.hctx.SetHeader("X-Accel-Buffering", "no")
+		e.hctx.SetStatus(http.StatusOK)
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", event, err)
+	}
+	w := e.hctx.BodyWriter()
+	if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, raw); err != nil {
+		return fmt.Errorf("write %s event: %w", event, err)
+	}
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	return nil
+}

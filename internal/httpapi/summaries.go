@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/protostar/protostar"
+)
+
+// Summaries requests and reads document summaries.
+type Summaries interface {
+	// Request returns an existing summary, or the job that computes it.
+	Request(ctx context.Context, tenantID, documentID, length string) (*protostar.Summary, *protostar.Job, error)
+	Latest(ctx context.Context, tenantID, documentID, length string) (protostar.Summary, error)
+}
+
+type summarizeInput struct {
+	ID   string `path:"id"`
+	Body struct {
+		Length string `json:"length,omitempty" enum:"short,medium,long" default:"medium"`
+	}
+}
+
+type summaryBody struct {
+	*protostar.Summary
+	Cached bool           `json:"cached"`
+	Job    *protostar.Job `json:"job,omitempty"`
+}
+
+type summaryOutput struct {
+	Status int
+	Body   summaryBody
+}
+
+type latestSummaryInput struct {
+	ID     string `path:"id"`
+	Length string `query:"length" enum:"short,medium,long" doc:"Only summaries of this length"`
+}
+
+func (s *Server) registerSummaries(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "summarize-document", Method: http.MethodPost, Path: "/v1/documents/{id}/summary", Tags: []string{"summaries"},
+		Summary: "Summarise a document",
+		Description: "200 with the summary and `cached: true` when one exists for this exact document version, length, model and prompt; " +
+			"otherwise 202 with the job that computes it (map-reduce over the document's sections).",
+		Errors: []int{400, 401, 404, 409, 429},
+		Responses: map[string]*huma.Response{
+			"202": {Description: "A job computes the summary; poll it or stream /v1/jobs/{id}/events."},
+		},
+	}, func(ctx context.Context, in *summarizeInput) (*summaryOutput, error) {
+		sum, job, err := s.deps.Summaries.Request(ctx, TenantFrom(ctx), in.ID, in.Body.Length)
+		if err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		if job != nil {
+			return &summaryOutput{Status: http.StatusAccepted, Body: summaryBody{Job: job}}, nil
+		}
+		return &summaryOutput{Status: http.StatusOK, Body: summaryBody{Summary: sum, Cached: true}}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "get-summary", Method: http.MethodGet, Path: "/v1/documents/{id}/summary", Tags: []string{"summaries"},
+		Summary: "Get the latest summary of a document", Errors: []int{401, 404},
+	}, func(ctx context.Context, in *latestSummaryInput) (*summaryOutput, error) {
+		sum, err := s.deps.Summaries.Latest(ctx, TenantFrom(ctx), in.ID, in.Length)
+		if err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		return &summaryOutput{Status: http.StatusOK, Body: summaryBody{Summary: &sum}}, nil
+	})
+}
