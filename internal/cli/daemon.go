@@ -50,6 +50,7 @@ func runServer(ctx context.Context, role string, stderr io.Writer) error {
 		return err
 	}
 	logger := newLogger(cfg, stderr).With("role", role)
+	goredis.SetLogger(redis.SlogLogger{Logger: logger})
 	a, err := newApp(cfg, logger)
 	if err != nil {
 		return err

@@ -34,7 +34,7 @@ func (b *batcher) add(c markdown.Chunk) {
 	})
 	b.rows = append(b.rows, protostar.Chunk{
 		Ordinal:     b.res.ChunksTotal + len(b.rows),
-		HeadingPath: nonNil(c.HeadingPath),
+		HeadingPath: c.HeadingPath,
 		Text:        c.Text,
 		Hash:        h[:],
 		Tokens:      c.Tokens,
@@ -91,11 +91,4 @@ func (b *batcher) flush(ctx context.Context) error {
 	b.res.ChunksTotal += len(b.rows)
 	b.rows, b.texts = b.rows[:0], b.texts[:0]
 	return nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

@@ -17,8 +17,8 @@ const (
 
 // unit is the smallest piece the packer places: a sentence of prose, a line
 // of code, a table row. Its text is the white space that preceded it in the
-// source (the lead, dropped when the unit starts a chunk) followed by the
-// content, which is never only white space.
+// source (the lead, dropped when the unit starts a chunk), the content,
+// which is never only white space, and the line break ending it, if any.
 type unit struct {
 	text     string
 	lead     int
@@ -58,6 +58,8 @@ type packer struct {
 	headingOnly bool
 	tail        []unit // trailing whole sentences of the chunk's prose, at most overlap tokens
 	tailTok     int
+	last        unit // the last unit in body
+	lastInTail  bool
 
 	prevTail []unit    // the previous chunk's tail, for the next chunk's overlap
 	open     *blockCtx // a split code block or table is in progress
@@ -140,7 +142,8 @@ func (p *packer) add(kind unitKind, u unit, closer bool) {
 // into the current chunk (up to first tokens), the others each into a chunk
 // of its own.
 func (p *packer) addPieces(kind unitKind, text string, first int) {
-	for i, pc := range p.c.split(text, first, p.freshRoom()) {
+	pieces, end := p.c.split(text, first, p.freshRoom())
+	for i, pc := range pieces {
 		if pc.text == "" {
 			continue
 		}
@@ -150,6 +153,9 @@ func (p *packer) addPieces(kind unitKind, text string, first int) {
 			u = p.begin(u, 0)
 		}
 		p.push(kind, u)
+	}
+	if end < len(text) {
+		p.trail(text[end:])
 	}
 }
 
@@ -269,6 +275,7 @@ func (p *packer) push(kind unitKind, u unit) {
 	p.body.WriteString(u.text)
 	p.bodyTok += u.tokens
 	p.n++
+	p.last, p.lastInTail = u, false
 	if kind != kindHeading {
 		p.headingOnly = false
 	}
@@ -278,6 +285,12 @@ func (p *packer) push(kind unitKind, u unit) {
 	}
 	p.tail = append(p.tail, u)
 	p.tailTok += u.tokens
+	p.lastInTail = true
+	p.trimTail()
+}
+
+// trimTail keeps the longest run of trailing sentences within the overlap.
+func (p *packer) trimTail() {
 	drop := 0
 	for p.tailTok > p.overlap && drop < len(p.tail) {
 		p.tailTok -= p.tail[drop].tokens
@@ -285,6 +298,32 @@ func (p *packer) push(kind unitKind, u unit) {
 	}
 	if drop > 0 {
 		p.tail = append(p.tail[:0], p.tail[drop:]...)
+	}
+	if len(p.tail) == 0 {
+		p.lastInTail = false
+	}
+}
+
+// trail appends white space to the last unit. If the chunk has no room
+// for it, the chunk ends there.
+func (p *packer) trail(ws string) {
+	if p.n == 0 {
+		return
+	}
+	t := p.c.count(p.last.text + ws)
+	delta := t - p.last.tokens
+	if delta > 0 && p.total()+delta+p.reserve() > p.max {
+		p.flush()
+		return
+	}
+	p.body.WriteString(ws)
+	p.bodyTok += delta
+	p.last.text += ws
+	p.last.tokens = t
+	if p.lastInTail {
+		p.tail[len(p.tail)-1] = p.last
+		p.tailTok += delta
+		p.trimTail()
 	}
 }
 

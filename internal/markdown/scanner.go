@@ -1,6 +1,7 @@
 package markdown
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/protostar/protostar/internal/lexical"
@@ -35,9 +36,10 @@ type scanner struct {
 	c *counter
 	p *packer
 
-	state  blockState
-	gap    []byte // white space since the last unit
-	gapCut bool   // part of it was dropped
+	state     blockState
+	gap       []byte // white space since the last unit, to lead the next
+	gapCut    bool   // part of it was dropped
+	trailSize int    // bytes of blank lines added to the last unit
 
 	// stText: pending text, which starts with the white space before it.
 	text      []byte
@@ -69,7 +71,7 @@ func (s *scanner) feed(piece []byte, first, eol bool) {
 	switch s.state {
 	case stCode:
 		if eol && isFenceClose(line, s.fenceCh, s.fenceLen) {
-			s.closeCode(line)
+			s.closeCode(piece)
 			return
 		}
 		s.lineUnit(kindCode, piece)
@@ -161,16 +163,39 @@ func (s *scanner) endBlock() {
 	s.state = stNone
 }
 
-// addGap records white space between units.
+// addGap records white space between units: whole lines trail the last
+// unit (where cl100k_base merges them with its line break), the rest leads
+// the next unit.
 func (s *scanner) addGap(ws []byte) {
 	if s.gapCut {
 		return
+	}
+	if i := bytes.LastIndexByte(ws, '\n'); i >= 0 && len(s.gap) == 0 {
+		if s.trailSize += i + 1; s.trailSize > gapCap {
+			s.gapCut = true
+			return
+		}
+		s.trail(string(ws[:i+1]))
+		ws = ws[i+1:]
 	}
 	if len(s.gap)+len(ws) > gapCap {
 		s.gap, s.gapCut = s.gap[:0], true
 		return
 	}
 	s.gap = append(s.gap, ws...)
+}
+
+// trail appends white space to the last unit.
+func (s *scanner) trail(ws string) {
+	if s.streaming || len(s.pend) == 0 {
+		s.p.trail(ws)
+		return
+	}
+	u := &s.pend[len(s.pend)-1]
+	old := u.tokens
+	u.text += ws
+	u.tokens = s.c.count(u.text)
+	s.pendTok += u.tokens - old
 }
 
 // takeGap returns and clears the pending white space.
@@ -192,6 +217,7 @@ func (s *scanner) limit(kind unitKind) int {
 // emit hands a unit of the current block on, or holds it while the block
 // may still go into a chunk whole.
 func (s *scanner) emit(kind unitKind, u unit) {
+	s.trailSize = 0
 	if !s.streaming && u.cut && len(s.pend) > 0 {
 		s.startStreaming(kind)
 	}
@@ -263,7 +289,10 @@ func (s *scanner) appendText(piece []byte, first, eol bool) {
 
 // processText cuts the pending text into sentence units. Unless final, the
 // last sentence is kept, as it may continue; if it is longer than a segment
-// its part up to the last white space is emitted anyway.
+// its part up to the last white space is emitted anyway. White space
+// between two sentences up to its last line break trails the first, the
+// rest leads the second; that mirrors how cl100k_base splits text, so
+// token counts of units add up.
 func (s *scanner) processText(final bool) {
 	str := string(s.text)
 	view := sentenceView(s.text)
@@ -272,15 +301,28 @@ func (s *scanner) processText(final bool) {
 	if !final && n > 0 {
 		n--
 	}
-	pos := 0
-	for _, sent := range sents[:n] {
-		start := skipSpace(view, pos)
-		if !strings.HasPrefix(view[start:], sent) {
-			start = pos + strings.Index(view[pos:], sent)
-		}
-		end := start + len(sent)
-		s.emitText(str[pos:end], start-pos, false)
+	pos := 0                   // start of the next unit, lead included
+	prevStart, prevEnd := -1, 0 // content of the sentence waiting for its trail
+	emitPrev := func(next int) {
+		end := prevEnd + strings.LastIndexByte(str[prevEnd:next], '\n') + 1
+		s.emitText(str[pos:end], prevStart-pos, false)
 		pos = end
+	}
+	for i, sent := range sents {
+		start := skipSpace(view, prevEnd)
+		if !strings.HasPrefix(view[start:], sent) {
+			start = prevEnd + strings.Index(view[prevEnd:], sent)
+		}
+		if prevStart >= 0 {
+			emitPrev(start)
+		}
+		if i == n {
+			break
+		}
+		prevStart, prevEnd = start, start+len(sent)
+	}
+	if final && prevStart >= 0 {
+		emitPrev(len(str))
 	}
 	rest := str[pos:]
 	if final {
@@ -414,9 +456,10 @@ func (s *scanner) openCode(line, piece []byte) bool {
 	return true
 }
 
-func (s *scanner) closeCode(line []byte) {
+func (s *scanner) closeCode(piece []byte) {
 	g, cut := s.takeGap()
-	u := s.newUnit(g, line, cut)
+	u := s.newUnit(g, piece, cut)
+	s.trailSize = 0
 	if s.streaming {
 		s.p.add(kindCode, u, true)
 		s.p.closeBlock()
@@ -432,7 +475,6 @@ func (s *scanner) closeCode(line []byte) {
 		}
 	}
 	s.endGroup(kindCode)
-	s.gap = append(s.gap, '\n')
 	s.state = stNone
 }
 
@@ -446,10 +488,7 @@ func (s *scanner) startTable(delim []byte) {
 	s.state = stTable
 	s.setContext(header+string(trimEOL(delim))+"\n", "")
 	g, cut := s.takeGap()
-	s.emit(kindTable, s.newUnit(g, []byte(header+string(trimEOL(delim))), cut))
-	if len(delim) > 0 && delim[len(delim)-1] == '\n' {
-		s.gap = append(s.gap, '\n')
-	}
+	s.emit(kindTable, s.newUnit(g, append([]byte(header), delim...), cut))
 }
 
 // setContext sets the context of a split code block or table, unless it
@@ -463,22 +502,18 @@ func (s *scanner) setContext(reopen, close string) {
 	s.ctx = blockCtx{reopen: reopen, reopenTok: rt, close: close, closeTok: ct}
 }
 
-// lineUnit makes a unit of one line (or piece of a line) of code or table.
-// A blank one is white space before the next unit.
+// lineUnit makes a unit of one line (or piece of a line) of code or table,
+// LF included. A blank one is white space before the next unit.
 func (s *scanner) lineUnit(kind unitKind, piece []byte) {
-	content := trimEOL(piece)
-	nl := len(content) < len(piece)
-	if isBlank(content) {
+	if isBlank(trimEOL(piece)) {
 		s.addGap(piece)
 		return
 	}
 	g, cut := s.takeGap()
-	s.emit(kind, s.newUnit(g, content, cut))
-	if nl {
-		s.gap = append(s.gap, '\n')
-	}
+	s.emit(kind, s.newUnit(g, piece, cut))
 }
 
+// newUnit makes a unit of content after the white space gap.
 func (s *scanner) newUnit(gap string, content []byte, cut bool) unit {
 	u := unit{text: gap + string(content), lead: len(gap), cut: cut}
 	u.tokens = s.c.count(u.text)

@@ -41,11 +41,12 @@ func (c *counter) count(s string) int {
 // boundaries. White space at a cut is dropped: it falls between two chunks.
 // The first piece keeps s's leading white space; if not even one rune fits
 // the first budget, the first piece is empty. Only a single rune that alone
-// exceeds the budget can make a piece exceed it.
-func (c *counter) split(s string, first, budget int) []piece {
+// exceeds the budget can make a piece exceed it. end is where the last
+// piece ends in s: white space after it is not in any piece.
+func (c *counter) split(s string, first, budget int) (pieces []piece, end int) {
 	_, toks, err := c.codec.Encode(s)
 	if err != nil || len(toks) == 0 {
-		return []piece{{s, len(s)}}
+		return []piece{{s, len(s)}}, len(s)
 	}
 	ends := make([]int, len(toks)) // ends[i]: byte offset after token i
 	off := 0
@@ -53,7 +54,6 @@ func (c *counter) split(s string, first, budget int) []piece {
 		off += len(t)
 		ends[i] = off
 	}
-	var pieces []piece
 	start, ti, b := 0, 0, first
 	for start < len(s) {
 		if len(pieces) > 0 {
@@ -104,9 +104,9 @@ func (c *counter) split(s string, first, budget int) []piece {
 			n = c.count(s[start:cut])
 		}
 		pieces = append(pieces, piece{s[start:cut], n})
-		start, b = cut, budget
+		start, b, end = cut, budget, cut
 	}
-	return pieces
+	return pieces, end
 }
 
 // piece is a part of a split text with its token count.

@@ -18,7 +18,11 @@ var chunkCopyColumns = []string{"tenant_id", "document_id", "version", "ordinal"
 func (db *DB) CopyChunks(ctx context.Context, set protostar.ChunkSet, rows []protostar.Chunk) error {
 	src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
 		r := rows[i]
-		return []any{set.TenantID, set.DocumentID, set.Version, r.Ordinal, r.HeadingPath, r.Text, r.Hash,
+		path := r.HeadingPath
+		if path == nil {
+			path = []string{} // text[] NOT NULL: no headings is an empty path
+		}
+		return []any{set.TenantID, set.DocumentID, set.Version, r.Ordinal, path, r.Text, r.Hash,
 			r.Tokens, pgvector.NewVector(r.Embedding), set.Model, set.Dims, r.Terms}, nil
 	})
 	if _, err := db.pool.CopyFrom(ctx, pgx.Identifier{"chunks"}, chunkCopyColumns, src); err != nil {

@@ -97,8 +97,14 @@ func NewCache(logger *slog.Logger, client goredis.UniversalClient, prefix string
 	return &Cache{client: client, prefix: prefix, ttl: ttl, logger: logger.With("component", "cache")}
 }
 
+// opTimeout bounds one cache call, so an unreachable Redis costs a request
+// at most this much before it recomputes.
+const opTimeout = 250 * time.Millisecond
+
 // Get returns the value at key and whether it was there.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, bool) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	v, err := c.client.Get(ctx, c.prefix+key).Bytes()
 	switch {
 	case errors.Is(err, goredis.Nil):
@@ -112,6 +118,8 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, bool) {
 
 // Set stores value at key with the cache's TTL.
 func (c *Cache) Set(ctx context.Context, key string, value []byte) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	if err := c.client.Set(ctx, c.prefix+key, value, c.ttl).Err(); err != nil {
 		c.warn("cache set failed", err)
 	}
@@ -128,4 +136,13 @@ func (c *Cache) warn(msg string, err error) {
 	}
 	c.lastWarn = time.Now()
 	c.logger.Warn(msg, "error", err)
+}
+
+// SlogLogger adapts slog to go-redis's internal logger, which otherwise
+// prints every failed dial to stderr. Install it with goredis.SetLogger.
+type SlogLogger struct{ Logger *slog.Logger }
+
+// Printf logs go-redis's message at debug level.
+func (l SlogLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.Logger.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
 }

@@ -1,0 +1,119 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/postgres"
+	"github.com/protostar/protostar/internal/testenv"
+	"github.com/protostar/protostar/internal/worker"
+)
+
+func setup(t *testing.T) (*postgres.DB, *worker.Runner, protostar.Job) {
+	t.Helper()
+	db := testenv.NewDB(t, 8)
+	_, j, err := db.SubmitDocument(context.Background(), protostar.Submission{TenantID: "t1", Key: "a.md", MaxAttempts: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, worker.NewRunner(slog.New(slog.DiscardHandler), db, 10*time.Second), j
+}
+
+func TestRunnerOutcomes(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	transient := protostar.Errorf(protostar.EUNAVAILABLE, "store down")
+	tests := []struct {
+		name       string
+		task       worker.Task
+		runs       int
+		wantErr    bool
+		wantStatus string
+		wantText   string
+	}{
+		{"success", func(ctx context.Context, j protostar.Job, p *worker.Progress) error {
+			return nil
+		}, 1, false, protostar.JobRunning, ""}, // the task records success itself
+		{"transient failure retries", func(context.Context, protostar.Job, *worker.Progress) error {
+			return transient
+		}, 1, true, protostar.JobQueued, "attempt 1 of 3 failed, retrying: store down"},
+		{"permanent failure fails at once", func(context.Context, protostar.Job, *worker.Progress) error {
+			return protostar.Errorf(protostar.EINVALID, "object is not UTF-8")
+		}, 1, false, protostar.JobFailed, "object is not UTF-8"},
+		{"attempts exhausted", func(context.Context, protostar.Job, *worker.Progress) error {
+			return transient
+		}, 3, false, protostar.JobFailed, "gave up after 3 attempts: store down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, r, j := setup(t)
+			ctx := context.Background()
+			var err error
+			for range tt.runs {
+				err = r.Run(ctx, j.ID, tt.task)
+			}
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Run error = %v, want error %v", err, tt.wantErr)
+			}
+			got, _ := db.JobByID(ctx, j.ID)
+			if got.Status != tt.wantStatus || got.Error != tt.wantText || got.Attempts != tt.runs {
+				t.Fatalf("job = status %q error %q attempts %d; want %q %q %d", got.Status, got.Error, got.Attempts, tt.wantStatus, tt.wantText, tt.runs)
+			}
+		})
+	}
+}
+
+func TestRunnerSkipsFinishedAndHeldJobs(t *testing.T) {
+	db, r, j := setup(t)
+	ctx := context.Background()
+	ran := 0
+	task := func(context.Context, protostar.Job, *worker.Progress) error { ran++; return nil }
+
+	if err := r.Run(ctx, j.ID, task); err != nil {
+		t.Fatal(err)
+	}
+	// The job is running with a fresh heartbeat: a second delivery must not
+	// run it again.
+	if err := r.Run(ctx, j.ID, task); err != nil || ran != 1 {
+		t.Fatalf("second delivery: err %v, ran %d times", err, ran)
+	}
+	if err := db.FinishJob(ctx, j.ID, map[string]int{}, protostar.Progress{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx, j.ID, task); err != nil || ran != 1 {
+		t.Fatalf("delivery of a finished job: err %v, ran %d times", err, ran)
+	}
+	if err := r.Run(ctx, "00000000-0000-0000-0000-000000000000", task); err != nil {
+		t.Fatalf("unknown job: %v", err)
+	}
+}
+
+func TestRunnerHeartbeatsProgress(t *testing.T) {
+	db := testenv.NewDB(t, 8)
+	ctx := context.Background()
+	_, j, err := db.SubmitDocument(ctx, protostar.Submission{TenantID: "t1", Key: "a.md", MaxAttempts: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := worker.NewRunner(slog.New(slog.DiscardHandler), db, 400*time.Millisecond) // beats every 100ms
+	err = r.Run(ctx, j.ID, func(ctx context.Context, _ protostar.Job, p *worker.Progress) error {
+		p.Set(7, 10)
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			got, _ := db.JobByID(ctx, j.ID)
+			if got.Progress.Done == 7 && got.Progress.Total == 10 {
+				return nil
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return errors.New("progress never reached the database")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
