@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -180,8 +181,11 @@ func readError(key string, err error) error {
 	return protostar.Wrap(protostar.EUNAVAILABLE, err, "reading object %q failed", key)
 }
 
+// forced reports whether the job must re-read its object even when the
+// object's ETag is unchanged (reindex).
 func forced(j protostar.Job) bool {
-	return strings.Contains(string(j.Params), `"force":true`)
+	var p struct{ Force bool }
+	return json.Unmarshal(j.Params, &p) == nil && p.Force
 }
 
 func contentHash(h hash.Hash) string {

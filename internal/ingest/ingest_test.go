@@ -1,0 +1,127 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/hashembed"
+	"github.com/protostar/protostar/internal/ingest"
+	"github.com/protostar/protostar/internal/postgres"
+	"github.com/protostar/protostar/internal/s3"
+	"github.com/protostar/protostar/internal/testenv"
+	"github.com/protostar/protostar/internal/worker"
+)
+
+type fixture struct {
+	db    *postgres.DB
+	store *s3.Store
+	svc   *ingest.Service
+}
+
+func setup(t *testing.T) fixture {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	db := testenv.NewDB(t, 16)
+	cfg := testenv.NewS3(t)
+	store, err := s3.New(logger, s3.Config{Endpoint: cfg.Endpoint, AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, Bucket: cfg.Bucket, CreateBucket: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, _ := hashembed.New(16)
+	svc, err := ingest.New(logger, db, store, emb, worker.NewRunner(logger, db, time.Minute), ingest.Config{MaxTokens: 64, OverlapTokens: 8, IndexDims: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture{db, store, svc}
+}
+
+func (f fixture) put(t *testing.T, key, content string) {
+	t.Helper()
+	if _, err := f.store.Put(context.Background(), key, strings.NewReader(content), int64(len(content)), ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f fixture) submit(t *testing.T, key string, force bool) protostar.Job {
+	t.Helper()
+	_, j, err := f.db.SubmitDocument(context.Background(), protostar.Submission{TenantID: "t", Key: key, Force: force, MaxAttempts: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func (f fixture) run(t *testing.T, j protostar.Job) (protostar.Job, protostar.IngestResult) {
+	t.Helper()
+	ctx := context.Background()
+	if err := f.svc.Handle(ctx, j.ID); err != nil {
+		t.Fatalf("handle: %v", err)
+	}
+	got, err := f.db.JobByID(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res protostar.IngestResult
+	_ = json.Unmarshal(got.Result, &res)
+	return got, res
+}
+
+const doc = "# 가이드\n\n첫 문단이다. It has two languages.\n\n## 설치\n\n설치는 간단하다. Run the installer.\n\n## 운영\n\n운영은 어렵다. Watch the metrics.\n"
+
+func TestUnchangedObjectSkipsWorkAndForcedReindexReusesEmbeddings(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.put(t, "g.md", doc)
+	_, first := f.run(t, f.submit(t, "g.md", false))
+	if first.ChunksTotal == 0 || first.ChunksEmbedded != first.ChunksTotal {
+		t.Fatalf("first ingest = %+v", first)
+	}
+	j, same := f.run(t, f.submit(t, "g.md", false))
+	if j.Status != protostar.JobSucceeded || same.BytesRead != 0 || same.ChunksReused != first.ChunksTotal || same.ChunksEmbedded != 0 {
+		t.Fatalf("unchanged object: job %s, result %+v", j.Status, same)
+	}
+	_, forced := f.run(t, f.submit(t, "g.md", true))
+	if forced.BytesRead != int64(len(doc)) || forced.ChunksEmbedded != 0 || forced.ChunksReused != first.ChunksTotal {
+		t.Fatalf("forced reindex of the same content = %+v", forced)
+	}
+}
+
+func TestSupersededAndDeletedJobsAreCanceled(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.put(t, "s.md", doc)
+	old := f.submit(t, "s.md", false)
+	newer := f.submit(t, "s.md", false)
+	if j, _ := f.run(t, old); j.Status != protostar.JobCanceled || !strings.Contains(j.Error, "superseded") {
+		t.Fatalf("old version's job = %s %q", j.Status, j.Error)
+	}
+	if j, _ := f.run(t, newer); j.Status != protostar.JobSucceeded {
+		t.Fatalf("newest job = %s %q", j.Status, j.Error)
+	}
+
+	f.put(t, "d.md", doc)
+	j := f.submit(t, "d.md", false)
+	if err := f.db.DeleteDocument(context.Background(), "t", j.DocumentID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Handle(context.Background(), j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.db.JobByID(context.Background(), j.ID); got.Status != protostar.JobCanceled {
+		t.Fatalf("job of a deleted document = %s", got.Status)
+	}
+}
+
+func TestEmbedderDimensionMismatchIsAClearError(t *testing.T) {
+	t.Parallel()
+	emb, _ := hashembed.New(32)
+	_, err := ingest.New(slog.New(slog.DiscardHandler), nil, nil, emb, nil, ingest.Config{IndexDims: 16})
+	if protostar.ErrorCode(err) != protostar.EINVALID || !strings.Contains(err.Error(), "PROTOSTAR_EMBED_DIMENSIONS=16") {
+		t.Fatalf("err = %v", err)
+	}
+}
