@@ -43,7 +43,6 @@ type Outbox struct {
 	queue  Queue
 	cfg    Config
 	logger *slog.Logger
-	poke   chan struct{}
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -57,8 +56,7 @@ func New(logger *slog.Logger, store Store, queue Queue, cfg Config) *Outbox {
 	cfg.StaleAfter = cmp.Or(cfg.StaleAfter, 45*time.Second)
 	cfg.LostAfter = cmp.Or(cfg.LostAfter, 15*time.Minute)
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 500)
-	return &Outbox{store: store, queue: queue, cfg: cfg, logger: logger.With("component", "outbox"),
-		poke: make(chan struct{}, 1), healthy: true}
+	return &Outbox{store: store, queue: queue, cfg: cfg, logger: logger.With("component", "outbox"), healthy: true}
 }
 
 // Dispatch sends a committed job to the queue right away. On failure the
@@ -108,7 +106,6 @@ func (o *Outbox) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-		case <-o.poke:
 		}
 		o.dispatchAll(ctx)
 		if time.Since(lastReap) >= o.cfg.StaleAfter/3 {

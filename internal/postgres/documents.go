@@ -108,17 +108,6 @@ func (db *DB) Document(ctx context.Context, tenantID, id string) (protostar.Docu
 	return d, nil
 }
 
-// DocumentByKey returns the tenant's live document with that key, or ENOTFOUND.
-func (db *DB) DocumentByKey(ctx context.Context, tenantID, key string) (protostar.Document, error) {
-	d, err := scanDocument(db.pool.QueryRow(ctx, `SELECT `+documentColumns+` FROM documents
-		WHERE tenant_id = $1 AND key = $2 AND deleted_at IS NULL`, tenantID, key))
-	if err != nil {
-		return d, notFoundAs(translate(err, "get document by key"),
-			protostar.Errorf(protostar.ENOTFOUND, "document with key %q not found", key))
-	}
-	return d, nil
-}
-
 // Documents lists the tenant's documents, newest first, with cursor paging.
 // The returned cursor is empty on the last page.
 func (db *DB) Documents(ctx context.Context, tenantID string, f protostar.DocumentFilter) ([]protostar.Document, string, error) {
