@@ -254,7 +254,9 @@ func (db *DB) ReapStale(ctx context.Context, staleAfter, lostAfter time.Duration
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE jobs SET status = 'queued', dispatched_at = NULL, heartbeat_at = NULL,
-				error = 'worker lost; rescheduled', updated_at = now()
+				error = CASE WHEN status = 'running' THEN 'worker lost; rescheduled'
+					ELSE 'no worker picked the job up in ' || $2::interval || '; sent to the queue again' END,
+				updated_at = now()
 			WHERE (status = 'running' AND heartbeat_at < now() - $1::interval)
 			   OR (status = 'queued' AND dispatched_at < now() - $2::interval AND updated_at < now() - $2::interval)`,
 			staleAfter, lostAfter)
