@@ -10,6 +10,7 @@ STACK      := scripts/stack.sh
 STACK_ENV  := eval "$$($(STACK) env)"
 GO_TEST    := go test -count=1 -timeout 30m
 FUZZTIME   ?= 10s
+FAULTS_SCALE ?= full
 # Dev defaults for `make run`; override on the command line or in the environment.
 DEMO_KEY   ?= demo-key-0123456789abcdef
 export PROTOSTAR_API_KEYS ?= demo:$(DEMO_KEY)
@@ -36,12 +37,19 @@ run: stack build ## set up everything, run `protostar all` with the demo corpus
 test: stack ## set up everything and run every test against the real stack
 	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1; $(GO_TEST) ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+	$(MAKE) --no-print-directory test-faults FAULTS_SCALE=short
+
+test-faults: stack ## fault suite: kills, outages, rolling restart, load on real processes (~12 min; FAULTS_SCALE=short ~3 min)
+	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1 FAULTS_SCALE=$(FAULTS_SCALE) FAULTS_REPORT=$(CURDIR)/bin/faults-$(FAULTS_SCALE).md; \
+		go test -tags faults -count=1 -timeout 30m -v -run '^TestFaults$$' ./faults/
 
 test-unit: ## run only the tests that need no services
 	go test -count=1 -short ./...
 
 fuzz: ## run each fuzz target briefly (FUZZTIME=10s); longer runs: see README
-	@for t in "FuzzChunker ./internal/markdown" "FuzzTerms ./internal/lexical"; do \
+	@for t in "FuzzChunker ./internal/markdown" "FuzzTerms ./internal/lexical" \
+		"FuzzDecodeSubmission ./internal/httpapi" "FuzzSearchRequest ./internal/httpapi" \
+		"FuzzRequest ./internal/httpapi" "FuzzValidateKey ./internal/httpapi"; do \
 		set -- $$t; echo "fuzz $$1 ($(FUZZTIME))"; \
 		go test -run='^$$' -fuzz="^$$1$$" -fuzztime=$(FUZZTIME) $$2 | tail -n 1; \
 	done

@@ -90,3 +90,10 @@ func ValidateKey(key string) error {
 	}
 	return nil
 }
+
+// ObjectKey is where a tenant's document key lives in the bucket: under a
+// prefix of its own, so no tenant can name, read or overwrite another's
+// objects by choosing a key. Producers (the NestJS app) write objects there.
+func ObjectKey(tenantID, key string) string {
+	return tenantID + "/" + key
+}

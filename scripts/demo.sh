@@ -12,20 +12,32 @@ export PROTOSTAR_URL="http://${PROTOSTAR_HTTP_ADDR}"
 export PROTOSTAR_API_KEY="${PROTOSTAR_API_KEYS#*:}"
 PROTOSTAR_API_KEY="${PROTOSTAR_API_KEY%%,*}"
 
+LOG="$ROOT/.stack/protostar.log"
+mkdir -p "$(dirname "$LOG")"
 "$BIN" migrate up >&2
-"$BIN" all &
+"$BIN" all >>"$LOG" 2>&1 &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER' INT TERM
 
 for _ in $(seq 1 100); do
   curl -fsS "$PROTOSTAR_URL/readyz" >/dev/null 2>&1 && break
-  kill -0 $SERVER 2>/dev/null || { echo "protostar exited; see the log above" >&2; exit 1; }
+  kill -0 $SERVER 2>/dev/null || { tail -n 30 "$LOG" >&2; echo "protostar exited; log: $LOG" >&2; exit 1; }
   sleep 0.2
 done
 
-if [[ -x "$BIN" ]] && "$BIN" help 2>/dev/null | grep -q '^  ingest'; then
-  "$BIN" ingest demo/ || true
-fi
+section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+section "Ingesting the demo corpus (demo/)"
+"$BIN" ingest demo/ || echo "(some documents failed; see the table above)"
+
+section 'Sample search: protostar search "데이터베이스 백업"'
+"$BIN" search "데이터베이스 백업" --top-k 3 || true
+
+section 'Sample answer: protostar ask "How do we roll back a bad release?"'
+"$BIN" ask "How do we roll back a bad release?" || true
+
+section 'Sample summary: protostar summarize postgres-tuning.ko.md'
+"$BIN" summarize postgres-tuning.ko.md --length short || true
 
 cat <<MSG
 
@@ -33,6 +45,7 @@ cat <<MSG
  protostar is running:  $PROTOSTAR_URL
  API key (tenant demo): $PROTOSTAR_API_KEY
  Readiness:             curl -s $PROTOSTAR_URL/readyz
+ Server log:            tail -f $LOG
  API reference:         $PROTOSTAR_URL/docs   (OpenAPI: /openapi.json)
  Press Ctrl-C to stop.
 ────────────────────────────────────────────────────────────────────────

@@ -38,6 +38,15 @@ func redactURL(s string) string {
 	if err != nil {
 		return "****"
 	}
+	// libpq-style URLs may carry secrets as query parameters too.
+	q := u.Query()
+	for name := range q {
+		n := strings.ToLower(name)
+		if strings.Contains(n, "pass") || strings.Contains(n, "secret") || strings.Contains(n, "key") || strings.Contains(n, "token") {
+			q.Set(name, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
 	return u.Redacted()
 }
 

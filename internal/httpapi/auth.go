@@ -55,8 +55,9 @@ func (k *keyring) tenant(key string) (string, bool) {
 // request context; it also applies the per-key rate limit.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || key == "" {
+		// The scheme is case-insensitive (RFC 9110 §11.1); the key is not.
+		scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || key == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="protostar"`)
 			writeProblem(w, http.StatusUnauthorized, "missing bearer API key in the Authorization header")
 			return

@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"reflect"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -100,6 +101,13 @@ func (s *Server) registerDocuments(api huma.API) {
 		OperationID: "list-documents", Method: http.MethodGet, Path: "/v1/documents", Tags: []string{"documents"},
 		Summary: "List documents, newest first", Errors: []int{400, 401},
 	}, func(ctx context.Context, in *listDocumentsInput) (*listDocumentsOutput, error) {
+		if in.Key != "" {
+			// No stored key fails this, and it keeps NUL bytes and invalid
+			// UTF-8 (which Postgres rejects) away from the query.
+			if err := protostar.ValidateKey(in.Key); err != nil {
+				return nil, s.problem(ctx, err)
+			}
+		}
 		docs, next, err := s.deps.Store.Documents(ctx, TenantFrom(ctx), protostar.DocumentFilter{Status: in.Status, Key: in.Key, Limit: in.Limit, Cursor: in.Cursor})
 		if err != nil {
 			return nil, s.problem(ctx, err)
@@ -168,6 +176,9 @@ func (s *Server) readSubmission(ctx context.Context, w http.ResponseWriter, r *h
 		if err := protostar.ValidateKey(sub.Key); err != nil {
 			return sub, err
 		}
+		if err := validateMetadata(meta); err != nil {
+			return sub, err
+		}
 	case "multipart/form-data":
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadBytes+1<<20)
 		if sub.Key, meta, err = s.upload(ctx, r); err != nil {
@@ -175,9 +186,6 @@ func (s *Server) readSubmission(ctx context.Context, w http.ResponseWriter, r *h
 		}
 	default:
 		return sub, protostar.Errorf(protostar.EUNPROCESSABLE, "Content-Type must be application/json or multipart/form-data, got %s", mt)
-	}
-	if err := validateMetadata(meta); err != nil {
-		return sub, err
 	}
 	if meta != nil {
 		raw, err := json.Marshal(meta)
@@ -189,9 +197,10 @@ func (s *Server) readSubmission(ctx context.Context, w http.ResponseWriter, r *h
 	return sub, nil
 }
 
-// upload stores the multipart file part in the object store. Go's
-// multipart parser spools large files to disk, so memory stays bounded and
-// the object store gets the exact size it needs to stream the upload.
+// upload stores the multipart file part in the object store, after every
+// other part has been validated so that a refused upload stores nothing.
+// Go's multipart parser spools large files to disk, so memory stays bounded
+// and the object store gets the exact size it needs to stream the upload.
 func (s *Server) upload(ctx context.Context, r *http.Request) (string, map[string]any, error) {
 	if err := r.ParseMultipartForm(8 << 20); err != nil {
 		return "", nil, bodyError(err, "multipart body")
@@ -205,7 +214,8 @@ func (s *Server) upload(ctx context.Context, r *http.Request) (string, map[strin
 	if fh.Size > s.cfg.MaxUploadBytes {
 		return "", nil, protostar.Errorf(protostar.ETOOLARGE, "file is larger than the %d-byte limit", s.cfg.MaxUploadBytes)
 	}
-	key := r.FormValue("key")
+	// Only the body's parts count; r.FormValue would also read the URL query.
+	key := formValue(r.MultipartForm, "key")
 	if key == "" {
 		key = fh.Filename
 	}
@@ -213,20 +223,30 @@ func (s *Server) upload(ctx context.Context, r *http.Request) (string, map[strin
 		return "", nil, err
 	}
 	var meta map[string]any
-	if raw := r.FormValue("metadata"); raw != "" {
-		if err := decodeJSON(bytes.NewReader([]byte(raw)), &meta); err != nil {
+	if raw := formValue(r.MultipartForm, "metadata"); raw != "" {
+		if err := decodeJSON(strings.NewReader(raw), &meta); err != nil {
 			return "", nil, protostar.Wrap(protostar.EINVALID, err, "metadata must be a JSON object: %s", protostar.ErrorMessage(err))
 		}
+	}
+	if err := validateMetadata(meta); err != nil {
+		return "", nil, err
 	}
 	f, err := fh.Open()
 	if err != nil {
 		return "", nil, err
 	}
 	defer f.Close()
-	if _, err := s.deps.Objects.Put(ctx, key, f, fh.Size, contentType(fh)); err != nil {
+	if _, err := s.deps.Objects.Put(ctx, protostar.ObjectKey(TenantFrom(ctx), key), f, fh.Size, contentType(fh)); err != nil {
 		return "", nil, err
 	}
 	return key, meta, nil
+}
+
+func formValue(form *multipart.Form, name string) string {
+	if v := form.Value[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func contentType(fh *multipart.FileHeader) string {
@@ -236,10 +256,18 @@ func contentType(fh *multipart.FileHeader) string {
 	return "text/markdown; charset=utf-8"
 }
 
-// decodeJSON decodes exactly one JSON value, rejecting unknown fields and
-// trailing data.
+// decodeJSON decodes exactly one JSON value, rejecting unknown fields,
+// trailing data and bytes that are not UTF-8 (which encoding/json would
+// silently replace with U+FFFD). r must be bounded.
 func decodeJSON(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return bodyError(err, "JSON body")
+	}
+	if !utf8.Valid(raw) {
+		return protostar.Errorf(protostar.EINVALID, "JSON body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return bodyError(err, "JSON body")
@@ -257,6 +285,8 @@ func bodyError(err error, what string) error {
 	switch {
 	case errors.As(err, &tooBig):
 		return protostar.Errorf(protostar.ETOOLARGE, "%s is larger than the %d-byte limit", what, tooBig.Limit)
+	case errors.Is(err, multipart.ErrMessageTooLarge):
+		return protostar.Errorf(protostar.ETOOLARGE, "%s has too many parts or too large part headers", what)
 	case errors.As(err, &syntax):
 		return protostar.Errorf(protostar.EINVALID, "%s is not valid JSON at byte %d", what, syntax.Offset)
 	case errors.As(err, &typ):
@@ -267,14 +297,72 @@ func bodyError(err error, what string) error {
 	return protostar.Wrap(protostar.EINVALID, err, "%s is malformed: %v", what, err)
 }
 
-// validateMetadata keeps metadata small and its keys printable.
+// Metadata limits.
+const (
+	maxMetadataKeys   = 64
+	maxMetadataKeyLen = 128 // bytes
+	maxMetadataDepth  = 8   // nested arrays and objects under a top-level key
+)
+
+// validateMetadata keeps metadata small, its top-level keys identifiers
+// (see validMetadataKey) and every string storable in jsonb, which refuses
+// NUL characters.
 func validateMetadata(m map[string]any) error {
-	if len(m) > 64 {
-		return protostar.Errorf(protostar.EINVALID, "metadata has %d keys, at most 64 are allowed", len(m))
+	if len(m) > maxMetadataKeys {
+		return protostar.Errorf(protostar.EINVALID, "metadata has %d keys, at most %d are allowed", len(m), maxMetadataKeys)
 	}
-	for k := range m {
-		if err := validLabel("metadata key", k, 128); err != nil {
+	for k, v := range m {
+		if err := validMetadataKey("metadata key", k); err != nil {
 			return err
+		}
+		if err := validMetadataValue(k, v, 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validMetadataKey allows letters, digits, marks and _ - . : / @ in a
+// metadata key (1 to 128 bytes): keys are names that filters match, so
+// quotes, operators and whitespace have no business in them. Values reach
+// SQL only as parameters either way.
+func validMetadataKey(what, k string) error {
+	if k == "" || len(k) > maxMetadataKeyLen {
+		return protostar.Errorf(protostar.EINVALID, "%s must be 1 to %d bytes", what, maxMetadataKeyLen)
+	}
+	for _, r := range k {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r) && !strings.ContainsRune("_-.:/@", r) {
+			return protostar.Errorf(protostar.EINVALID, "%s %q may contain only letters, digits and _ - . : / @", what, k)
+		}
+	}
+	return nil
+}
+
+// validMetadataValue rejects NUL characters anywhere in v and nesting
+// deeper than maxMetadataDepth.
+func validMetadataValue(key string, v any, depth int) error {
+	if depth > maxMetadataDepth {
+		return protostar.Errorf(protostar.EINVALID, "metadata %q nests deeper than %d levels", key, maxMetadataDepth)
+	}
+	switch v := v.(type) {
+	case string:
+		if strings.ContainsRune(v, 0) {
+			return protostar.Errorf(protostar.EINVALID, "metadata %q contains a NUL character", key)
+		}
+	case []any:
+		for _, e := range v {
+			if err := validMetadataValue(key, e, depth+1); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for k, e := range v {
+			if strings.ContainsRune(k, 0) {
+				return protostar.Errorf(protostar.EINVALID, "metadata %q contains a NUL character", key)
+			}
+			if err := validMetadataValue(key, e, depth+1); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -59,6 +59,12 @@ func (s *Server) problem(ctx context.Context, err error) error {
 	return huma.NewError(status, msg)
 }
 
+// writeDomainProblem writes a client error as a problem answer outside
+// huma (routing); 5xx errors go through problem, which logs them.
+func writeDomainProblem(w http.ResponseWriter, err error) {
+	writeProblem(w, statusOf(err), protostar.ErrorMessage(err))
+}
+
 // writeProblem writes a problem+json answer outside huma (auth, limits).
 func writeProblem(w http.ResponseWriter, status int, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")

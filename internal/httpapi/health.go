@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/protostar/protostar"
 )
 
 // Check probes one dependency.
@@ -51,7 +53,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 				res.Checks[c.Name] = checkResult{Status: "ok"}
 				return
 			}
-			res.Checks[c.Name] = checkResult{Status: "down", Error: err.Error()}
+			// Client-safe text only: the endpoint needs no key, and driver
+			// errors name hosts and users.
+			res.Checks[c.Name] = checkResult{Status: "down", Error: protostar.ErrorMessage(err)}
 			if c.Required {
 				code = http.StatusServiceUnavailable
 				res.Status = "unavailable"

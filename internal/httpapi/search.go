@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"unicode"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -31,8 +32,13 @@ type searchOutput struct {
 }
 
 func (f searchFilter) domain() (protostar.SearchFilter, error) {
+	for _, r := range f.KeyPrefix {
+		if unicode.IsControl(r) {
+			return protostar.SearchFilter{}, protostar.Errorf(protostar.EINVALID, "filter.key_prefix must not contain control characters")
+		}
+	}
 	for k, v := range f.Metadata {
-		if err := validLabel("filter.metadata key", k, 128); err != nil {
+		if err := validMetadataKey("filter.metadata key", k); err != nil {
 			return protostar.SearchFilter{}, err
 		}
 		if err := validLabel("filter.metadata value", v, 1024); err != nil {
@@ -45,9 +51,10 @@ func (f searchFilter) domain() (protostar.SearchFilter, error) {
 func (s *Server) registerSearch(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "search", Method: http.MethodPost, Path: "/v1/search", Tags: []string{"search"},
-		Summary:     "Search the tenant's documents",
-		Description: "hybrid (default) fuses vector and Korean-aware keyword search with reciprocal-rank fusion; results hold each chunk once.",
-		Errors:      []int{400, 401, 422, 429},
+		Summary:      "Search the tenant's documents",
+		Description:  "hybrid (default) fuses vector and Korean-aware keyword search with reciprocal-rank fusion; results hold each chunk once.",
+		Errors:       []int{400, 401, 413, 422, 429},
+		MaxBodyBytes: s.maxBodyBytes(),
 	}, func(ctx context.Context, in *searchInput) (*searchOutput, error) {
 		f, err := in.Body.Filter.domain()
 		if err != nil {

@@ -7,9 +7,12 @@ package httpapi
 import (
 	"cmp"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -76,6 +79,7 @@ type Server struct {
 	metrics *metrics
 	mux     *http.ServeMux // public and operational routes
 	apiMux  *http.ServeMux // /v1 routes, behind authentication
+	v1      http.Handler   // apiMux behind authentication and routing checks
 	checks  []Check
 	handler http.Handler
 }
@@ -117,12 +121,77 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	s.mux.Handle("GET /openapi.json", s.apiMux)
 	s.mux.Handle("GET /openapi.yaml", s.apiMux)
 	s.mux.HandleFunc("GET /docs", docsPage)
-	s.mux.Handle("/v1/", s.authenticate(s.apiMux))
-	s.handler = s.recoverPanics(s.instrument(s.mux))
+	s.v1 = s.authenticate(http.HandlerFunc(s.serveAPI))
+	s.handler = s.recoverPanics(s.instrument(http.HandlerFunc(s.route)))
 	return s
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// route sends /v1 requests to the API as they are, so that the mux's
+// redirects of non-canonical paths never apply to them, and everything
+// else to the operational mux.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/") {
+		s.v1.ServeHTTP(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// serveAPI serves an authenticated /v1 request. Paths with dot segments,
+// unknown routes, wrong methods and repeated query parameters get problem
+// answers instead of the mux's redirects and plain-text pages.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if path.Clean(r.URL.Path) != r.URL.Path {
+		writeDomainProblem(w, protostar.Errorf(protostar.ENOTFOUND, "no such resource: the path is not canonical"))
+		return
+	}
+	for name, values := range r.URL.Query() {
+		if len(values) > 1 {
+			writeDomainProblem(w, protostar.Errorf(protostar.EINVALID, "query parameter %q is given %d times; give it once", name, len(values)))
+			return
+		}
+	}
+	if _, pattern := s.apiMux.Handler(r); pattern == "" {
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe := r.WithContext(r.Context())
+			probe.Method = m
+			if _, p := s.apiMux.Handler(probe); p != "" {
+				allowed = append(allowed, m)
+			}
+		}
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			writeProblem(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed here; use "+strings.Join(allowed, " or "))
+			return
+		}
+		writeDomainProblem(w, protostar.Errorf(protostar.ENOTFOUND, "no such resource"))
+		return
+	}
+	s.apiMux.ServeHTTP(w, r)
+}
+
+// maxBodyBytes is the MaxBodyBytes of every operation whose body huma
+// reads: huma refuses a body of exactly MaxBodyBytes, so this lets bodies
+// of up to PROTOSTAR_MAX_JSON_BYTES through.
+func (s *Server) maxBodyBytes() int64 { return s.cfg.MaxJSONBytes + 1 }
+
+// errNotUTF8 answers a JSON body that is not UTF-8; encoding/json would
+// otherwise silently replace the bad bytes with U+FFFD.
+var errNotUTF8 = errors.New("body is not valid UTF-8")
+
+// strictJSON is huma's JSON format, refusing bodies that are not UTF-8.
+var strictJSON = huma.Format{
+	Marshal: huma.DefaultJSONFormat.Marshal,
+	Unmarshal: func(data []byte, v any) error {
+		if !utf8.Valid(data) {
+			return errNotUTF8
+		}
+		return huma.DefaultJSONFormat.Unmarshal(data, v)
+	},
+}
 
 func apiConfig() huma.Config {
 	cfg := huma.DefaultConfig("protostar API", "1.0.0")
@@ -133,6 +202,7 @@ func apiConfig() huma.Config {
 	cfg.DocsPath = "" // huma's page loads assets from the internet; /docs is ours
 	cfg.SchemasPath = ""
 	cfg.CreateHooks = nil // no $schema links in response bodies
+	cfg.Formats = map[string]huma.Format{"application/json": strictJSON, "json": strictJSON}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "An API key from PROTOSTAR_API_KEYS."},
 	}

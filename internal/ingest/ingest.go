@@ -100,7 +100,7 @@ func (s *Service) ingest(ctx context.Context, j protostar.Job, p *worker.Progres
 	if err := s.store.MarkIndexing(ctx, doc.ID, j.Version); err != nil {
 		return err
 	}
-	body, info, err := s.objects.Open(ctx, doc.Key)
+	body, info, err := s.objects.Open(ctx, protostar.ObjectKey(doc.TenantID, doc.Key))
 	if err != nil {
 		return fmt.Errorf("open object %q: %w", doc.Key, err)
 	}

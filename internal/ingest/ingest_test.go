@@ -42,7 +42,7 @@ func setup(t *testing.T) fixture {
 
 func (f fixture) put(t *testing.T, key, content string) {
 	t.Helper()
-	if _, err := f.store.Put(context.Background(), key, strings.NewReader(content), int64(len(content)), ""); err != nil {
+	if _, err := f.store.Put(context.Background(), protostar.ObjectKey("t", key), strings.NewReader(content), int64(len(content)), ""); err != nil {
 		t.Fatal(err)
 	}
 }

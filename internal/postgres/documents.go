@@ -177,6 +177,11 @@ func checkActiveJobs(ctx context.Context, tx pgx.Tx, tenantID string, maxActive 
 	if maxActive <= 0 {
 		return nil
 	}
+	// Serialise the count-then-insert of one tenant's submissions, so
+	// concurrent posts cannot overshoot the cap.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('protostar.active_jobs:' || $1, 0))`, tenantID); err != nil {
+		return err
+	}
 	var n int
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM jobs
 		WHERE tenant_id = $1 AND status IN ('queued', 'running') LIMIT $2) t`, tenantID, maxActive).Scan(&n); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -22,31 +23,38 @@ const searchFilterSQL = `c.tenant_id = $1 AND d.deleted_at IS NULL AND c.version
 // VectorSearch returns the k chunks nearest to vec by cosine distance using
 // the HNSW index. Iterative index scans (pgvector 0.8) keep filtered queries
 // returning k rows when enough match; relaxed ordering is re-sorted here.
+//
+// The statement is planned for its actual parameters every time: after five
+// executions of a prepared statement Postgres may switch to a generic plan,
+// and the generic plan of ORDER BY distance LIMIT $6 does not use the HNSW
+// index, turning every search into a scan of all the tenant's chunks. The
+// settings and the query go to the server as one pipelined batch, so the
+// search costs one round trip.
 func (db *DB) VectorSearch(ctx context.Context, tenantID string, vec []float32, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error) {
 	args, err := filterArgs(tenantID, pgvector.NewVector(vec), f, k)
 	if err != nil {
 		return nil, err
 	}
 	var hits []protostar.SearchHit
-	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL hnsw.iterative_scan = relaxed_order`); err != nil {
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SELECT set_config('plan_cache_mode', 'force_custom_plan', true),
+		set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', $1, true)`,
+		strconv.Itoa(max(64, 2*k)))
+	b.Queue(`WITH hits AS MATERIALIZED (
+			SELECT c.id, c.document_id, d.key, c.heading_path, c.text, c.embedding <=> $2 AS distance
+			FROM chunks c JOIN documents d ON d.id = c.document_id
+			WHERE `+searchFilterSQL+`
+			ORDER BY c.embedding <=> $2 LIMIT $6)
+		SELECT id, document_id, key, heading_path, text, 1 - distance FROM hits ORDER BY distance LIMIT $6`, args...).
+		Query(func(rows pgx.Rows) error {
+			hits, err = collectHits(rows)
 			return err
-		}
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d`, max(64, 2*k))); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `WITH hits AS MATERIALIZED (
-				SELECT c.id, c.document_id, d.key, c.heading_path, c.text, c.embedding <=> $2 AS distance
-				FROM chunks c JOIN documents d ON d.id = c.document_id
-				WHERE `+searchFilterSQL+`
-				ORDER BY c.embedding <=> $2 LIMIT $6)
-			SELECT id, document_id, key, heading_path, text, 1 - distance FROM hits ORDER BY distance LIMIT $6`, args...)
-		if err != nil {
-			return err
-		}
-		hits, err = collectHits(rows)
-		return err
-	})
+		})
+	b.Queue(`COMMIT`)
+	// On an error the connection is left in a failed transaction; the pool
+	// discards such connections when they are released.
+	err = db.pool.SendBatch(ctx, b).Close()
 	return hits, translate(err, "vector search")
 }
 
