@@ -49,8 +49,10 @@ type Cited struct {
 	Quote   string // the supporting sentence(s), verbatim from the passage
 }
 
-// Citation is what an API client sees for one cited chunk.
+// Citation is what an API client sees for one cited chunk. Index is the
+// number of the [n] marker that cites it in the answer text.
 type Citation struct {
+	Index       int      `json:"index"`
 	ChunkID     int64    `json:"chunk_id"`
 	DocumentID  string   `json:"document_id"`
 	Key         string   `json:"key"`

@@ -141,7 +141,7 @@ func citations(hits []protostar.SearchHit, cited []protostar.Cited) []protostar.
 			continue
 		}
 		seen[h.ChunkID] = true
-		out = append(out, protostar.Citation{ChunkID: h.ChunkID, DocumentID: h.DocumentID, Key: h.Key,
+		out = append(out, protostar.Citation{Index: c.Passage, ChunkID: h.ChunkID, DocumentID: h.DocumentID, Key: h.Key,
 			HeadingPath: h.HeadingPath, Quote: c.Quote})
 	}
 	return out

@@ -102,20 +102,40 @@ func (s *Server) logged(ctx context.Context, err error) error {
 	return err
 }
 
+// comment writes an SSE comment line (ignored by clients, keeps the
+// connection visibly alive).
+func (e *eventWriter) comment(text string) error {
+	e.start()
+	w := e.hctx.BodyWriter()
+	if _, err := fmt.Fprintf(w, ": %s\n\n", text); err != nil {
+		return fmt.Errorf("write comment: %w", err)
+	}
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	return nil
+}
+
 // eventWriter writes text/event-stream events, flushing each one.
 type eventWriter struct {
 	hctx    huma.Context
 	started bool
 }
 
-func (e *eventWriter) send(event string, data any) error {
-	if !e.started {
-		e.started = true
-		e.hctx.SetHeader("Content-Type", "text/event-stream")
-		e.hctx.SetHeader("Cache-Control", "no-cache")
-		e.hctx.SetHeader("X-Accel-Buffering", "no")
-		e.hctx.SetStatus(http.StatusOK)
+// start writes the stream's headers once.
+func (e *eventWriter) start() {
+	if e.started {
+		return
 	}
+	e.started = true
+	e.hctx.SetHeader("Content-Type", "text/event-stream")
+	e.hctx.SetHeader("Cache-Control", "no-cache")
+	e.hctx.SetHeader("X-Accel-Buffering", "no")
+	e.hctx.SetStatus(http.StatusOK)
+}
+
+func (e *eventWriter) send(event string, data any) error {
+	e.start()
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", event, err)

@@ -9,8 +9,12 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 )
 
-// jobPollInterval is how often a job's event stream looks for changes.
-const jobPollInterval = 250 * time.Millisecond
+// jobPollInterval is how often a job's event stream looks for changes;
+// keepAliveEvery bounds the silence on a stream whose job does not change.
+const (
+	jobPollInterval = 250 * time.Millisecond
+	keepAliveEvery  = 15 * time.Second
+)
 
 func (s *Server) registerJobEvents(api huma.API) {
 	huma.Register(api, huma.Operation{
@@ -30,6 +34,7 @@ func (s *Server) registerJobEvents(api huma.API) {
 			j, last := first, any(nil)
 			tick := time.NewTicker(jobPollInterval)
 			defer tick.Stop()
+			lastWrite := time.Now()
 			for {
 				if j.Terminal() {
 					_ = ev.send("done", j)
@@ -39,7 +44,13 @@ func (s *Server) registerJobEvents(api huma.API) {
 					if ev.send("progress", j) != nil {
 						return
 					}
-					last = j
+					last, lastWrite = j, time.Now()
+				} else if time.Since(lastWrite) > keepAliveEvery {
+					// A comment line: lets clients notice a dead connection.
+					if ev.comment("ping") != nil {
+						return
+					}
+					lastWrite = time.Now()
 				}
 				select {
 				case <-ctx.Done():
