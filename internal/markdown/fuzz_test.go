@@ -10,8 +10,8 @@ import (
 )
 
 // FuzzChunker checks that the chunker never panics, loses no text of valid
-// UTF-8 input, keeps chunks within budget, and rejects other input with
-// ErrNotText.
+// UTF-8 input, keeps chunks within budget with Tokens the codec's count of
+// Text, and rejects other input with ErrNotText.
 func FuzzChunker(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.md"))
 	if err != nil {
@@ -27,11 +27,17 @@ func FuzzChunker(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add(s, uint8(0), uint8(3), uint8(1))
 	}
+	c, err := newCounter()
+	if err != nil {
+		f.Fatal(err)
+	}
+	codec := c.codec
 	f.Fuzz(func(t *testing.T, in string, maxSel, overlapSel, blockSel uint8) {
+		maxTokens := 8 + int(maxSel%57) // 8..64
 		opts := Options{
-			MaxTokens:      16 + int(maxSel%49),     // 16..64
-			OverlapTokens:  int(overlapSel%16) - 1,  // -1 (none) .. 14
-			MaxBlockTokens: 16 + int(blockSel%8)*16, // 16..128
+			MaxTokens:      maxTokens,
+			OverlapTokens:  min(int(overlapSel%16)-1, maxTokens-1), // -1 (none)..14
+			MaxBlockTokens: 16 + int(blockSel%8)*16,                // 16..128
 		}
 		res := run(t, strings.NewReader(in), opts)
 		valid := utf8.ValidString(in) && !strings.ContainsRune(in, 0)
@@ -48,6 +54,11 @@ func FuzzChunker(f *testing.F) {
 			t.Fatalf("BytesRead = %d, want %d", res.bytesRead, len(in))
 		}
 		checkInvariants(t, in, opts, res)
+		for i, ch := range res.chunks {
+			if n, _ := codec.Count(ch.Text); n != ch.Tokens {
+				t.Fatalf("chunk %d: Tokens %d, codec counts %d in %q", i, ch.Tokens, n, ch.Text)
+			}
+		}
 	})
 }
 

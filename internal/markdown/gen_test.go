@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"strings"
+	"unicode/utf8"
 )
 
 // genReader yields size bytes of generated mixed Korean/English Markdown:
@@ -29,12 +30,28 @@ func (g *genReader) Read(p []byte) (int, error) {
 		g.buf = g.section(g.buf)
 	}
 	n := copy(p, g.buf)
-	if int64(n) > g.left {
-		n = int(g.left)
-	}
 	g.buf = g.buf[:copy(g.buf, g.buf[n:])]
-	g.left -= int64(n)
-	return n, nil
+	return endAtRune(p, n, &g.left), nil
+}
+
+// endAtRune limits the n bytes read into p to *left, ending the input at a
+// rune boundary (padding with LFs), and returns the count.
+func endAtRune(p []byte, n int, left *int64) int {
+	if int64(n) >= *left {
+		n = int(*left)
+		for i := n; i > 0 && i > n-utf8.UTFMax; i-- {
+			if utf8.RuneStart(p[i-1]) {
+				if !utf8.FullRune(p[i-1 : n]) {
+					for j := i - 1; j < n; j++ {
+						p[j] = '\n'
+					}
+				}
+				break
+			}
+		}
+	}
+	*left -= int64(n)
+	return n
 }
 
 var (

@@ -104,7 +104,7 @@ func checkInvariants(t testing.TB, in string, opts Options, res result) {
 		}
 		pos += at + len(ch.Body)
 		all.WriteString(ch.Body)
-		if ch.Tokens > opts.MaxTokens && !oversizedCode(ch, opts) && !singleRune(ch) {
+		if ch.Tokens > opts.MaxTokens && !oversizedCode(ch, opts) {
 			t.Fatalf("chunk %d has %d tokens > MaxTokens %d:\nText %q", i, ch.Tokens, opts.MaxTokens, trunc(ch.Text))
 		}
 	}
@@ -119,7 +119,7 @@ func checkInvariants(t testing.TB, in string, opts Options, res result) {
 // oversizedCode reports whether ch is an unsplit code block (possibly after
 // its heading) within MaxBlockTokens.
 func oversizedCode(ch Chunk, opts Options) bool {
-	if ch.Tokens > opts.MaxBlockTokens || ch.Text != ch.Body {
+	if ch.Tokens > opts.MaxBlockTokens || strings.TrimSpace(ch.Text) != strings.TrimSpace(ch.Body) {
 		return false
 	}
 	body := ch.Body
@@ -131,10 +131,6 @@ func oversizedCode(ch Chunk, opts Options) bool {
 	}
 	_, _, ok := fenceOpen([]byte(firstLine(body)))
 	return ok
-}
-
-func singleRune(ch Chunk) bool {
-	return len([]rune(strings.TrimSpace(ch.Body))) == 1
 }
 
 func firstLine(s string) string {

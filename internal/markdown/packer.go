@@ -25,6 +25,7 @@ type unit struct {
 	tokens   int  // tokens of text, lead included
 	cut      bool // white space too long to carry was dropped before it: start a new chunk
 	fragment bool // a piece of a sentence or line: not overlap material
+	bound    bool // tokens is only an upper bound (the byte length): split it to learn more
 }
 
 // blockCtx is the context repeated around the pieces of a split code block
@@ -119,11 +120,14 @@ func (p *packer) add(kind unitKind, u unit, closer bool) {
 		reserve = 0
 	}
 	if p.n > 0 {
-		if p.total()+u.tokens+reserve <= p.max {
-			p.push(kind, u)
-			return
+		// (A unit far too big cannot fit whatever the junction costs.)
+		if !u.bound && p.total()+u.tokens+reserve <= p.max+junctionSlack {
+			if cost := p.cost(u); p.total()+cost+reserve <= p.max {
+				p.push(kind, u, cost)
+				return
+			}
 		}
-		if room := p.max - p.total() - reserve; room >= p.max/4 && u.tokens > p.freshRoom() {
+		if room := p.max - p.total() - reserve; room >= p.max/4 && (u.bound || u.tokens > p.freshRoom()) {
 			// Too big for any chunk: fill this one first.
 			p.addPieces(kind, u.text, room)
 			return
@@ -131,11 +135,11 @@ func (p *packer) add(kind unitKind, u unit, closer bool) {
 		p.flush()
 	}
 	u = p.begin(u, 0)
-	if u.tokens > p.freshRoom() {
+	if u.bound || u.tokens > p.freshRoom() {
 		p.addPieces(kind, u.text, p.freshRoom())
 		return
 	}
-	p.push(kind, u)
+	p.push(kind, u, u.tokens)
 }
 
 // addPieces splits text into pieces that fit and places them, the first
@@ -148,11 +152,16 @@ func (p *packer) addPieces(kind unitKind, text string, first int) {
 			continue
 		}
 		u := unit{text: pc.text, tokens: pc.tokens, fragment: true}
-		if i > 0 || p.n == 0 {
+		cost := 0
+		if i == 0 && p.n > 0 {
+			cost = p.cost(u)
+		}
+		if i > 0 || p.n == 0 || p.total()+cost+p.reserve() > p.max {
 			p.flush()
 			u = p.begin(u, 0)
+			cost = u.tokens
 		}
-		p.push(kind, u)
+		p.push(kind, u, cost)
 	}
 	if end < len(text) {
 		p.trail(text[end:])
@@ -170,7 +179,7 @@ func (p *packer) addGroup(kind unitKind, us []unit, total int, ctx *blockCtx) {
 		p.flush()
 	}
 	if p.n > 0 {
-		if p.total()+total <= p.max {
+		if p.total()+total+p.cost(us[0])-us[0].tokens <= p.max {
 			p.pushAll(kind, us)
 			return
 		}
@@ -201,6 +210,13 @@ func (p *packer) addGroup(kind unitKind, us []unit, total int, ctx *blockCtx) {
 	}
 	first := us[0]
 	if total > p.max {
+		if kind != kindCode {
+			// Not expected: only code blocks are held beyond MaxTokens.
+			for _, u := range us {
+				p.add(kind, u, false)
+			}
+			return
+		}
 		// An oversized code block: a chunk of its own, without overlap.
 		p.prevTail = p.prevTail[:0]
 	}
@@ -219,10 +235,12 @@ func (p *packer) begin(u unit, rest int) unit {
 	p.prevTail = p.prevTail[:0]
 	if p.open != nil {
 		p.prefix, p.prefixTok = p.open.reopen, p.open.reopenTok
-		return p.bare(u)
+		tail = nil
 	}
 	if u.lead == 0 || len(tail) == 0 {
-		return p.bare(u)
+		u = p.bare(u)
+		p.bodyLead = u.lead
+		return u
 	}
 	tok := 0
 	for _, t := range tail {
@@ -233,13 +251,12 @@ func (p *packer) begin(u unit, rest int) unit {
 		tail = tail[1:]
 	}
 	if len(tail) == 0 {
-		return p.bare(u)
+		u = p.bare(u)
+		p.bodyLead = u.lead
+		return u
 	}
 	var b strings.Builder
 	first := p.bare(tail[0])
-	if first.lead > 0 {
-		p.bodyLead = 0 // bare kept the lead: it belongs to the prefix
-	}
 	b.WriteString(first.text)
 	for _, t := range tail[1:] {
 		b.WriteString(t.text)
@@ -249,37 +266,62 @@ func (p *packer) begin(u unit, rest int) unit {
 	return u
 }
 
-// bare returns the first unit of a chunk without its lead, unless dropping
-// the lead costs tokens (" Word" can be one token where "Word" is two): then
-// the lead stays in Text, but not in Body.
+// bare returns u without its lead, unless dropping the lead costs tokens
+// (" Word" can be one token where "Word" is two). A lead kept at the start
+// of a chunk is in Text but not in Body.
 func (p *packer) bare(u unit) unit {
 	if u.lead == 0 {
 		return u
 	}
-	b := unit{text: u.text[u.lead:], fragment: u.fragment}
+	b := unit{text: u.text[u.lead:], fragment: u.fragment, bound: u.bound}
+	if u.bound {
+		b.tokens = len(b.text)
+		return b
+	}
 	b.tokens = p.c.count(b.text)
 	if b.tokens <= u.tokens {
 		return b
 	}
-	p.bodyLead = u.lead
 	return u
+}
+
+// junctionSlack bounds how many tokens joining a fragment could save.
+const junctionSlack = 16
+
+// cost is what u adds to the tokens of the chunk: its own count, unless it
+// follows a fragment. A fragment can start inside what the tokenizer takes
+// as one pretoken, and then its end can merge with what follows ("%" and
+// "A0" are two tokens, "%A0" is one), so the two are counted together.
+func (p *packer) cost(u unit) int {
+	if p.n == 0 || !p.last.fragment {
+		return u.tokens
+	}
+	return p.c.count(p.last.text+u.text) - p.last.tokens
 }
 
 func (p *packer) pushAll(kind unitKind, us []unit) {
 	for _, u := range us {
-		p.push(kind, u)
+		p.push(kind, u, p.cost(u))
 	}
 }
 
-func (p *packer) push(kind unitKind, u unit) {
+// push appends u, which adds cost tokens, to the chunk.
+func (p *packer) push(kind unitKind, u unit, cost int) {
 	p.body.WriteString(u.text)
-	p.bodyTok += u.tokens
+	p.bodyTok += cost
+	joined := p.n > 0 && p.last.fragment
+	if joined {
+		// Keep counting the end from the fragment on, see cost.
+		p.last = unit{text: p.last.text + u.text, tokens: p.last.tokens + cost, fragment: u.fragment}
+	} else {
+		p.last = u
+	}
 	p.n++
-	p.last, p.lastInTail = u, false
+	p.lastInTail = false
 	if kind != kindHeading {
 		p.headingOnly = false
 	}
-	if kind != kindProse || u.fragment || p.overlap <= 0 {
+	if kind != kindProse || u.fragment || joined || p.overlap <= 0 {
 		p.tail, p.tailTok = p.tail[:0], 0
 		return
 	}
@@ -330,12 +372,32 @@ func (p *packer) trail(ws string) {
 // flush emits the current chunk, if it has any units.
 func (p *packer) flush() {
 	if p.n > 0 {
-		body := strings.TrimRightFunc(p.body.String(), unicode.IsSpace)
-		text := p.prefix + body
-		tokens := p.total()
-		if p.open != nil && p.open.close != "" {
-			text += p.open.close
-			tokens += p.open.closeTok
+		full := p.body.String()
+		body := strings.TrimRightFunc(full, unicode.IsSpace)
+		text, tokens := p.prefix+body, p.total()
+		suffix := ""
+		if p.open != nil {
+			suffix = p.open.close
+		}
+		if suffix != "" || len(body) < len(full) {
+			// Count the end again as it is in Text: followed by the closing
+			// fence, if any, and trimmed, unless the trailing white space
+			// saves tokens ("|)\n" can be fewer than "|)"). The untrimmed
+			// end never needs more than the room the units were packed into.
+			last := strings.TrimRightFunc(p.last.text, unicode.IsSpace)
+			trimmed := p.c.count(last + suffix)
+			keptSuffix := suffix
+			if strings.HasSuffix(full, "\n") {
+				keptSuffix = strings.TrimPrefix(suffix, "\n")
+			}
+			untrimmed := p.c.count(p.last.text + keptSuffix)
+			if trimmed <= untrimmed {
+				text += suffix
+				tokens += trimmed - p.last.tokens
+			} else {
+				text = p.prefix + full + keptSuffix
+				tokens += untrimmed - p.last.tokens
+			}
 		}
 		path := make([]string, len(p.path))
 		copy(path, p.path)

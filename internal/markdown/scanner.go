@@ -47,9 +47,13 @@ type scanner struct {
 	textCut   bool
 	lastLine  int // offset in text of its last complete line, or -1 once text was cut
 	textLines int
+	ends      []int // scratch for processText
+	held      unit  // the last unit of text, see emitText
+	hasHeld   bool
 
 	// A block's units, held while it may still go into one chunk.
 	pend      []unit
+	pendKind  unitKind
 	pendTok   int
 	streaming bool
 
@@ -195,7 +199,9 @@ func (s *scanner) trail(ws string) {
 	old := u.tokens
 	u.text += ws
 	u.tokens = s.c.count(u.text)
-	s.pendTok += u.tokens - old
+	if s.pendTok += u.tokens - old; s.pendTok > s.limit(s.pendKind) {
+		s.startStreaming(s.pendKind)
+	}
 }
 
 // takeGap returns and clears the pending white space.
@@ -226,6 +232,7 @@ func (s *scanner) emit(kind unitKind, u unit) {
 		return
 	}
 	s.pend = append(s.pend, u)
+	s.pendKind = kind
 	s.pendTok += u.tokens
 	if s.pendTok > s.limit(kind) {
 		s.startStreaming(kind)
@@ -289,10 +296,13 @@ func (s *scanner) appendText(piece []byte, first, eol bool) {
 
 // processText cuts the pending text into sentence units. Unless final, the
 // last sentence is kept, as it may continue; if it is longer than a segment
-// its part up to the last white space is emitted anyway. White space
-// between two sentences up to its last line break trails the first, the
-// rest leads the second; that mirrors how cl100k_base splits text, so
-// token counts of units add up.
+// its part up to the last white space is emitted anyway.
+//
+// White space between two sentences up to its last line break trails the
+// first, the rest leads the second. That cut, and any cut UAX #29 makes
+// inside what cl100k_base treats as one pretoken (as in "!$"), is moved to
+// the next pretoken boundary, so the units' token counts, taken from one
+// pass over the pretokens, add up exactly.
 func (s *scanner) processText(final bool) {
 	str := string(s.text)
 	view := sentenceView(s.text)
@@ -301,30 +311,43 @@ func (s *scanner) processText(final bool) {
 	if !final && n > 0 {
 		n--
 	}
-	pos := 0                   // start of the next unit, lead included
-	prevStart, prevEnd := -1, 0 // content of the sentence waiting for its trail
-	emitPrev := func(next int) {
-		end := prevEnd + strings.LastIndexByte(str[prevEnd:next], '\n') + 1
-		s.emitText(str[pos:end], prevStart-pos, false)
-		pos = end
-	}
+	// ends[i] is where unit i should end: after the last line break
+	// following sentence i, else right after it.
+	ends := s.ends[:0]
+	prevEnd := 0
 	for i, sent := range sents {
 		start := skipSpace(view, prevEnd)
 		if !strings.HasPrefix(view[start:], sent) {
 			start = prevEnd + strings.Index(view[prevEnd:], sent)
 		}
-		if prevStart >= 0 {
-			emitPrev(start)
+		if i > 0 {
+			ends = append(ends, prevEnd+strings.LastIndexByte(str[prevEnd:start], '\n')+1)
 		}
 		if i == n {
 			break
 		}
-		prevStart, prevEnd = start, start+len(sent)
+		prevEnd = start + len(sent)
 	}
-	if final && prevStart >= 0 {
-		emitPrev(len(str))
+	if final && n > 0 {
+		ends = append(ends, prevEnd+strings.LastIndexByte(str[prevEnd:], '\n')+1)
 	}
-	rest := str[pos:]
+	s.ends = ends
+
+	start, tok, pos := 0, 0, 0
+	for k := 0; k < len(ends); {
+		end, t := s.c.next(str, pos)
+		pos, tok = end, tok+t
+		if pos < ends[k] {
+			continue
+		}
+		s.emitText(str[start:pos], tok)
+		start, tok = pos, 0
+		for k < len(ends) && ends[k] <= pos {
+			k++
+		}
+	}
+	s.flushText()
+	rest := str[start:]
 	if final {
 		s.text = s.text[:0]
 		if s.textCut {
@@ -339,13 +362,44 @@ func (s *scanner) processText(final bool) {
 			rest = "" // white space only: too long to carry
 			s.textCut = true
 		} else {
+			// Counted when the packer splits it, as it surely needs to be.
 			cut := lastWordEnd(rest, content)
-			s.emitText(rest[:cut], content, true)
+			s.emitText(rest[:cut], len(rest[:cut]))
+			s.held.fragment, s.held.bound = true, true
+			s.flushText()
 			rest = rest[cut:]
 		}
 	}
 	s.text = append(s.text[:0], rest...)
 	s.lastLine = -1
+}
+
+// emitText takes the next unit of text, with its token count. It is held
+// until the next one, so that a unit of white space only (left by moving a
+// cut to a pretoken boundary) can be added to it.
+func (s *scanner) emitText(text string, tokens int) {
+	lead := skipSpace(text, 0)
+	if lead == len(text) && s.hasHeld {
+		s.held.text += text
+		s.held.tokens += tokens
+		return
+	}
+	s.flushText()
+	u := unit{text: text, lead: lead, tokens: tokens, cut: s.textCut}
+	s.textCut = false
+	if lead > gapCap {
+		u.text, u.lead, u.cut = text[lead:], 0, true
+		u.tokens = s.c.count(u.text)
+	}
+	s.held, s.hasHeld = u, true
+}
+
+// flushText passes the held unit on.
+func (s *scanner) flushText() {
+	if s.hasHeld {
+		s.hasHeld = false
+		s.emit(s.textKind, s.held)
+	}
 }
 
 // lastWordEnd returns the end of the last word of s (where its last white
@@ -376,16 +430,6 @@ func skipSpaceBack(s string, i int) int {
 		i--
 	}
 	return i
-}
-
-func (s *scanner) emitText(text string, lead int, fragment bool) {
-	u := unit{text: text, lead: lead, fragment: fragment, cut: s.textCut}
-	s.textCut = false
-	if lead > gapCap {
-		u.text, u.lead, u.cut = text[lead:], 0, true
-	}
-	u.tokens = s.c.count(u.text)
-	s.emit(s.textKind, u)
 }
 
 // sentenceView returns b with soft line breaks turned into spaces, so that
@@ -505,12 +549,14 @@ func (s *scanner) setContext(reopen, close string) {
 // lineUnit makes a unit of one line (or piece of a line) of code or table,
 // LF included. A blank one is white space before the next unit.
 func (s *scanner) lineUnit(kind unitKind, piece []byte) {
-	if isBlank(trimEOL(piece)) {
+	if isSpaceOnlyBytes(piece) {
 		s.addGap(piece)
 		return
 	}
 	g, cut := s.takeGap()
-	s.emit(kind, s.newUnit(g, piece, cut))
+	u := s.newUnit(g, piece, cut)
+	u.fragment = piece[len(piece)-1] != '\n' // the line goes on in the next piece
+	s.emit(kind, u)
 }
 
 // newUnit makes a unit of content after the white space gap.

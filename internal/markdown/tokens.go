@@ -2,39 +2,220 @@ package markdown
 
 import (
 	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/tiktoken-go/tokenizer"
 )
 
-// counter counts cl100k_base tokens.
+// counter counts cl100k_base tokens. It splits text into pretokens itself
+// (the same split as cl100k_base's pattern, see nextPretoken) and caches
+// the BPE count of short pretokens, which makes counting several times
+// faster than the codec's own Count on natural text.
 type counter struct {
 	codec tokenizer.Codec
+	cache map[string]int
 }
+
+const (
+	cacheEntries = 1 << 16 // the cache is cleared when it reaches this size
+	cacheKeyMax  = 64      // longer pretokens are not cached
+)
 
 func newCounter() (*counter, error) {
 	codec, err := tokenizer.Get(tokenizer.Cl100kBase)
 	if err != nil {
 		return nil, fmt.Errorf("load cl100k_base tokenizer: %w", err)
 	}
-	return &counter{codec: codec}, nil
+	return &counter{codec: codec, cache: make(map[string]int, 1024)}, nil
 }
 
-// count returns the number of tokens in s. The codec only fails on a
-// regular-expression engine error, which cannot happen for valid UTF-8; the
-// byte length, an upper bound for byte-level BPE, stands in should it ever
-// happen.
+// count returns the number of tokens in s.
 func (c *counter) count(s string) int {
-	if s == "" {
-		return 0
-	}
-	n, err := c.codec.Count(s)
-	if err != nil {
-		return len(s)
+	n := 0
+	for i := 0; i < len(s); {
+		j, k := c.next(s, i)
+		n += k
+		i = j
 	}
 	return n
 }
+
+// next returns the end of the pretoken of s starting at i and its number
+// of tokens. Counts add up over pretokens: a part of s that starts and ends
+// at pretoken boundaries has the tokens of its pretokens.
+func (c *counter) next(s string, i int) (end, tokens int) {
+	if s[i] == del {
+		return i + 1, 0 // matched by no alternative of the pattern: the codec skips it
+	}
+	j := nextPretoken(s, i)
+	p := s[i:j]
+	if len(p) > cacheKeyMax {
+		return j, c.bpe(p)
+	}
+	k, ok := c.cache[p]
+	if !ok {
+		k = c.bpe(p)
+		if len(c.cache) >= cacheEntries {
+			clear(c.cache)
+		}
+		c.cache[strings.Clone(p)] = k
+	}
+	return j, k
+}
+
+// bpe returns the number of tokens of one pretoken. The codec only fails on
+// a regular-expression engine error, which cannot happen for valid UTF-8;
+// the byte length, an upper bound for byte-level BPE, stands in should it
+// ever happen.
+func (c *counter) bpe(p string) int {
+	n, err := c.codec.Count(p)
+	if err != nil {
+		return len(p)
+	}
+	return n
+}
+
+// nextPretoken returns the end of the pretoken that starts at i, following
+// cl100k_base's split pattern
+//
+//	(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//
+// as the codec's regexp2 engine runs it (\s is unicode.IsSpace, \p{L}
+// unicode.IsLetter, \p{N} unicode.IsNumber; case folding adds ſ to s; its
+// ASCII tables leave DEL out of every class, so DEL is never part of a
+// pretoken). TestCounterMatchesCodec and FuzzCounter check it against the
+// codec.
+func nextPretoken(s string, i int) int {
+	r, n := decode(s, i)
+	// (?i:'s|'t|'re|'ve|'m|'ll|'d)
+	if r == '\'' {
+		r1, n1 := decode(s, i+n)
+		switch r1 {
+		case 's', 'S', 't', 'T', 'ſ', 'm', 'M', 'd', 'D':
+			return i + n + n1
+		case 'r', 'R', 'v', 'V':
+			if r2, n2 := decode(s, i+n+n1); r2 == 'e' || r2 == 'E' {
+				return i + n + n1 + n2
+			}
+		case 'l', 'L':
+			if r2, n2 := decode(s, i+n+n1); r2 == 'l' || r2 == 'L' {
+				return i + n + n1 + n2
+			}
+		}
+	}
+	// [^\r\n\p{L}\p{N}]?\p{L}+
+	if isLetter(r) {
+		return letters(s, i+n)
+	}
+	if r != '\r' && r != '\n' && r != del && !isNumber(r) {
+		if r1, n1 := decode(s, i+n); n1 > 0 && isLetter(r1) {
+			return letters(s, i+n+n1)
+		}
+	}
+	// \p{N}{1,3}
+	if isNumber(r) {
+		j := i + n
+		for k := 1; k < 3; k++ {
+			r1, n1 := decode(s, j)
+			if n1 == 0 || !isNumber(r1) {
+				break
+			}
+			j += n1
+		}
+		return j
+	}
+	// ' ?[^\s\p{L}\p{N}]+[\r\n]*'
+	j := i
+	if r == ' ' {
+		j += n
+	}
+	if r1, n1 := decode(s, j); n1 > 0 && isOther(r1) {
+		j += n1
+		for {
+			r2, n2 := decode(s, j)
+			if n2 == 0 || !isOther(r2) {
+				break
+			}
+			j += n2
+		}
+		for j < len(s) && (s[j] == '\r' || s[j] == '\n') {
+			j++
+		}
+		return j
+	}
+	// Here r is white space: the rest of the pattern.
+	end, lastNL, prev := i, -1, i
+	for end < len(s) {
+		r1, n1 := decode(s, end)
+		if !isSpace(r1) {
+			break
+		}
+		if r1 == '\r' || r1 == '\n' {
+			lastNL = end
+		}
+		prev = end
+		end += n1
+	}
+	switch {
+	case lastNL >= 0: // \s*[\r\n]+
+		return lastNL + 1
+	case end == len(s) || prev == i: // \s+(?!\S) at the end, or \s+
+		return end
+	default: // \s+(?!\S): leave the last space to the next pretoken
+		return prev
+	}
+}
+
+// decode returns the rune at i and its size, or size 0 at the end.
+func decode(s string, i int) (rune, int) {
+	if i >= len(s) {
+		return 0, 0
+	}
+	if c := s[i]; c < utf8.RuneSelf {
+		return rune(c), 1
+	}
+	return utf8.DecodeRuneInString(s[i:])
+}
+
+// letters returns the end of the run of letters starting at i.
+func letters(s string, i int) int {
+	for {
+		r, n := decode(s, i)
+		if n == 0 || !isLetter(r) {
+			return i
+		}
+		i += n
+	}
+}
+
+func isLetter(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+	}
+	return unicode.IsLetter(r)
+}
+
+func isNumber(r rune) bool {
+	if r < utf8.RuneSelf {
+		return '0' <= r && r <= '9'
+	}
+	return unicode.IsNumber(r)
+}
+
+func isSpace(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r == ' ' || '\t' <= r && r <= '\r'
+	}
+	return unicode.IsSpace(r)
+}
+
+// isOther reports whether r is neither white space, letter nor number (nor
+// DEL, see nextPretoken).
+func isOther(r rune) bool { return r != del && !isSpace(r) && !isLetter(r) && !isNumber(r) }
+
+const del = 0x7f
 
 // split cuts s into pieces of at most budget tokens each (the first at most
 // first tokens), preferring to cut where white space starts, then at rune
@@ -44,17 +225,8 @@ func (c *counter) count(s string) int {
 // exceeds the budget can make a piece exceed it. end is where the last
 // piece ends in s: white space after it is not in any piece.
 func (c *counter) split(s string, first, budget int) (pieces []piece, end int) {
-	_, toks, err := c.codec.Encode(s)
-	if err != nil || len(toks) == 0 {
-		return []piece{{s, len(s)}}, len(s)
-	}
-	ends := make([]int, len(toks)) // ends[i]: byte offset after token i
-	off := 0
-	for i, t := range toks {
-		off += len(t)
-		ends[i] = off
-	}
-	start, ti, b := 0, 0, first
+	ratio := 4.0 // bytes per token, learnt from the counts
+	start, b := 0, first
 	for start < len(s) {
 		if len(pieces) > 0 {
 			start = skipSpace(s, start)
@@ -62,35 +234,8 @@ func (c *counter) split(s string, first, budget int) (pieces []piece, end int) {
 				break
 			}
 		}
-		for ti < len(ends) && ends[ti] <= start {
-			ti++
-		}
 		content := skipSpace(s, start)
-		target := len(s)
-		if ti+b-1 < len(ends) && b > 0 {
-			target = ends[ti+b-1]
-		} else if b <= 0 {
-			target = start
-		}
-		cut, n := target, 0
-		for {
-			if cut < len(s) {
-				cut = boundaryBefore(s, content, cut)
-			}
-			if cut <= content {
-				break
-			}
-			n = c.count(s[start:cut])
-			if n <= b {
-				break
-			}
-			// Re-tokenising alone gave more tokens than in context: shrink in
-			// proportion and try again.
-			cut = start + (cut-start)*b/n
-			if cut >= len(s) {
-				cut = len(s) - 1
-			}
-		}
+		cut, n := c.fit(s, start, content, b, &ratio)
 		if cut <= content {
 			if len(pieces) == 0 && b < budget {
 				// Nothing fits the first budget: start the next chunk.
@@ -107,6 +252,48 @@ func (c *counter) split(s string, first, budget int) (pieces []piece, end int) {
 		start, b, end = cut, budget, cut
 	}
 	return pieces, end
+}
+
+// fit finds a long prefix s[start:cut] of at most b tokens, cut as
+// boundaryBefore prefers. Token counts grow about linearly with length, so
+// a few proportional guesses, each checked by counting, get close to b
+// without tokenising more than a few times the piece. It returns cut ≤
+// content if nothing fits.
+func (c *counter) fit(s string, start, content, b int, ratio *float64) (cut, n int) {
+	if b <= 0 {
+		return start, 0
+	}
+	lo, loN, hi := content, 0, len(s)+1          // s[start:lo] fits, s[start:hi] does not
+	guess := start + int(0.97*float64(b)**ratio) // aim a little low: a fit ends the search
+	for range 12 {
+		if guess >= hi {
+			guess = lo + (hi-lo)/2
+		}
+		at := len(s)
+		if guess < len(s) {
+			at = boundaryBefore(s, content, guess)
+		}
+		if at <= lo || at >= hi {
+			break
+		}
+		k := c.count(s[start:at])
+		if k > 0 {
+			*ratio = float64(at-start) / float64(k)
+		}
+		if k > b {
+			hi = at
+		} else {
+			lo, loN = at, k
+			if at == len(s) || k >= b-max(1, b/16) {
+				break
+			}
+		}
+		guess = start + int(float64(b)**ratio)
+		if guess <= lo {
+			guess = lo + 1
+		}
+	}
+	return lo, loN
 }
 
 // piece is a part of a split text with its token count.
@@ -154,4 +341,17 @@ func skipSpace(s string, i int) int {
 	return i
 }
 
-func isSpaceOnly(s string) bool { return skipSpace(s, 0) == len(s) }
+// isSpaceOnlyBytes reports whether b is all (Unicode) white space.
+func isSpaceOnlyBytes(b []byte) bool {
+	for i := 0; i < len(b); {
+		r, n := rune(b[i]), 1
+		if r >= utf8.RuneSelf {
+			r, n = utf8.DecodeRune(b[i:])
+		}
+		if !isSpace(r) {
+			return false
+		}
+		i += n
+	}
+	return true
+}
