@@ -33,8 +33,8 @@ section "Ingesting the demo corpus (demo/)"
 section 'Sample search: protostar search "데이터베이스 백업"'
 "$BIN" search "데이터베이스 백업" --top-k 3 || true
 
-section 'Sample answer: protostar ask "How do we roll back a bad release?"'
-"$BIN" ask "How do we roll back a bad release?" || true
+section 'Sample answer: protostar ask "What does a rollback mean?"'
+"$BIN" ask "What does a rollback mean?" || true
 
 section 'Sample summary: protostar summarize postgres-tuning.ko.md'
 "$BIN" summarize postgres-tuning.ko.md --length short || true

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/protostar/protostar/internal/config"
 	"github.com/protostar/protostar/internal/postgres"
@@ -33,7 +35,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "up":
 		res, err := m.Up(ctx)
 		for _, r := range res {
-			fmt.Fprintf(stdout, "applied %s (%s)\n", r.Source.Path, r.Duration)
+			fmt.Fprintf(stdout, "applied %05d %s (%s)\n", r.Source.Version, cmp.Or(r.Source.Path, "go migration"), r.Duration.Round(time.Millisecond))
 		}
 		if err == nil && len(res) == 0 {
 			fmt.Fprintln(stdout, "schema is up to date")
@@ -42,13 +44,13 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "down":
 		r, err := m.Down(ctx)
 		if r != nil {
-			fmt.Fprintf(stdout, "rolled back %s\n", r.Source.Path)
+			fmt.Fprintf(stdout, "rolled back %05d %s\n", r.Source.Version, cmp.Or(r.Source.Path, "go migration"))
 		}
 		return err
 	}
 	st, err := m.Status(ctx)
 	for _, s := range st {
-		fmt.Fprintf(stdout, "%-8s %5d  %s\n", s.State, s.Source.Version, s.Source.Path)
+		fmt.Fprintf(stdout, "%-8s %05d  %s\n", s.State, s.Source.Version, cmp.Or(s.Source.Path, "go migration"))
 	}
 	return err
 }
