@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,7 +40,18 @@ type app struct {
 	reg     *prometheus.Registry
 	embed   embedder
 	gen     generator
+
+	draining atomic.Bool  // the API is stopping: /readyz fails, answers close their connection
+	conns    atomic.Int64 // open client connections of the API
 }
+
+// drainFor bounds how long a stopping API keeps serving before it closes
+// its listener. Meanwhile /readyz answers 503, so load balancers stop
+// routing to it, and every answer closes its connection, so clients move to
+// other instances instead of sending a request on a keep-alive connection
+// at the moment shutdown closes it (which they would see as a connection
+// reset). The drain ends early once no client connection is open.
+const drainFor = 3 * time.Second
 
 // runServer runs serve, worker or all until ctx ends, then shuts down in
 // reverse order of start: HTTP first, then workers (waiting for in-flight
@@ -157,6 +169,12 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 			{Name: "postgres", Required: true, Probe: a.db.Ready},
 			{Name: "redis", Probe: func(ctx context.Context) error { return redis.Ping(ctx, a.redis) }},
 			{Name: "s3", Probe: a.objects.Ping},
+			{Name: "http", Required: true, Probe: func(context.Context) error {
+				if a.draining.Load() {
+					return protostar.Errorf(protostar.EUNAVAILABLE, "shutting down")
+				}
+				return nil
+			}},
 		},
 	}, httpapi.Config{
 		Keys: tenants, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst,
@@ -167,8 +185,22 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("PROTOSTAR_HTTP_ADDR: listen on %s: %w", a.cfg.HTTPAddr, err)
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn)}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		api.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+		ConnState: func(_ net.Conn, state http.ConnState) {
+			switch state {
+			case http.StateNew:
+				a.conns.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				a.conns.Add(-1)
+			}
+		}}
 	a.logger.Info("http listening", "addr", ln.Addr().String())
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -178,11 +210,16 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 	return srv, nil
 }
 
-// shutdownHTTP stops accepting connections and lets in-flight requests
-// finish within the shutdown timeout.
+// shutdownHTTP drains the API (see drainFor), then stops accepting
+// connections and lets in-flight requests finish within the shutdown
+// timeout.
 func (a *app) shutdownHTTP(srv *http.Server) {
 	if srv == nil {
 		return
+	}
+	a.draining.Store(true)
+	for deadline := time.Now().Add(min(drainFor, a.cfg.ShutdownTimeout/2)); a.conns.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()

@@ -125,8 +125,18 @@ func (o *Outbox) loop(ctx context.Context) {
 
 func (o *Outbox) dispatchAll(ctx context.Context) {
 	for ctx.Err() == nil {
-		n, err := o.store.DispatchPending(ctx, o.cfg.BatchSize, o.queue.Enqueue)
-		o.setHealthy(err)
+		// Only a send says whether the queue is reachable: a round with
+		// nothing to send, or one that failed in Postgres, says nothing.
+		var sent bool
+		var sendErr error
+		n, err := o.store.DispatchPending(ctx, o.cfg.BatchSize, func(ctx context.Context, j protostar.Job) error {
+			sent = true
+			sendErr = o.queue.Enqueue(ctx, j)
+			return sendErr
+		})
+		if sent {
+			o.setHealthy(sendErr)
+		}
 		if err != nil {
 			o.logErr("dispatch pending jobs", err)
 			return

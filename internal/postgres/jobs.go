@@ -183,27 +183,40 @@ func (db *DB) StartJob(ctx context.Context, id string, staleAfter time.Duration)
 	return cur, fmt.Errorf("start job %s (status %s): %w", id, cur.Status, protostar.ErrJobNotClaimable)
 }
 
-// Heartbeat records that the job's worker is alive, with its progress.
-func (db *DB) Heartbeat(ctx context.Context, id string, p protostar.Progress) error {
-	_, err := db.pool.Exec(ctx, `UPDATE jobs SET heartbeat_at = now(), progress_done = $2, progress_total = $3,
-		updated_at = now() WHERE id = $1 AND status = 'running'`, id, p.Done, p.Total)
-	return translate(err, "job heartbeat")
+// Heartbeat records that attempt (the job's attempt count when StartJob
+// claimed it) is alive, with its progress. It returns ErrJobNotClaimable
+// when that attempt no longer holds the job: it was recovered after missing
+// heartbeats (and may run elsewhere now), canceled or finished; the attempt
+// must stop.
+func (db *DB) Heartbeat(ctx context.Context, id string, attempt int, p protostar.Progress) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE jobs SET heartbeat_at = now(), progress_done = $3, progress_total = $4,
+		updated_at = now() WHERE id = $1 AND status = 'running' AND attempts = $2`, id, attempt, p.Done, p.Total)
+	if err != nil {
+		return translate(err, "job heartbeat")
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("heartbeat of job %s attempt %d: %w", id, attempt, protostar.ErrJobNotClaimable)
+	}
+	return nil
 }
 
-// RetryJob puts a running job back to queued after a transient failure;
-// the queue holds its retry, so it stays dispatched.
-func (db *DB) RetryJob(ctx context.Context, id, reason string) error {
-	_, err := db.pool.Exec(ctx, `UPDATE jobs SET status = 'queued', error = $2, heartbeat_at = NULL, updated_at = now()
-		WHERE id = $1 AND status = 'running'`, id, reason)
+// RetryJob puts a running job back to queued after a transient failure of
+// attempt; the queue holds its retry, so it stays dispatched. It does
+// nothing when attempt no longer holds the job, so a worker that was
+// presumed dead cannot requeue a job another worker now runs.
+func (db *DB) RetryJob(ctx context.Context, id string, attempt int, reason string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE jobs SET status = 'queued', error = $3, heartbeat_at = NULL, updated_at = now()
+		WHERE id = $1 AND status = 'running' AND attempts = $2`, id, attempt, reason)
 	return translate(err, "retry job")
 }
 
-// FailJob ends a job as failed. For an ingest job, the document is marked
-// failed too unless a newer version was submitted meanwhile.
+// FailJob ends a job as failed after its attempt j.Attempts failed. For an
+// ingest job, the document is marked failed too unless a newer version was
+// submitted meanwhile. It does nothing when a later attempt holds the job.
 func (db *DB) FailJob(ctx context.Context, j protostar.Job, reason string) error {
 	return db.inTx(ctx, "fail job", func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now()
-			WHERE id = $1 AND status IN ('queued', 'running')`, j.ID, reason)
+			WHERE id = $1 AND status IN ('queued', 'running') AND attempts = $3`, j.ID, reason, j.Attempts)
 		if err != nil || tag.RowsAffected() == 0 || j.Type != protostar.JobIngest {
 			return err
 		}

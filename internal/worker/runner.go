@@ -21,8 +21,11 @@ type Store interface {
 	// StartJob claims a job; it returns protostar.ErrJobNotClaimable for a
 	// finished job or one a live worker holds.
 	StartJob(ctx context.Context, id string, staleAfter time.Duration) (protostar.Job, error)
-	Heartbeat(ctx context.Context, id string, p protostar.Progress) error
-	RetryJob(ctx context.Context, id, reason string) error
+	// Heartbeat, RetryJob and FailJob act only while the given attempt
+	// holds the job; Heartbeat returns protostar.ErrJobNotClaimable when
+	// it does not any more.
+	Heartbeat(ctx context.Context, id string, attempt int, p protostar.Progress) error
+	RetryJob(ctx context.Context, id string, attempt int, reason string) error
 	FailJob(ctx context.Context, j protostar.Job, reason string) error
 }
 
@@ -77,13 +80,24 @@ func (r *Runner) Run(ctx context.Context, id string, task Task) error {
 	start := time.Now()
 
 	var p Progress
-	taskErr := r.withHeartbeat(ctx, j.ID, &p, func(ctx context.Context) error { return task(ctx, j, &p) })
-	if taskErr == nil {
+	taskErr := r.withHeartbeat(ctx, j, &p, func(ctx context.Context) error { return task(ctx, j, &p) })
+	switch {
+	case taskErr == nil:
 		log.Info("job finished", "duration_ms", time.Since(start).Milliseconds())
+		return nil
+	case errors.Is(taskErr, errClaimLost):
+		// Whoever holds the job now records its outcome; this delivery is
+		// done with.
+		log.Warn("job no longer held by this attempt (recovered after missed heartbeats, canceled or finished); stopped it",
+			"error", taskErr)
 		return nil
 	}
 	return r.recordFailure(ctx, log, j, taskErr)
 }
+
+// errClaimLost is the cause with which a task's context is canceled when
+// its heartbeat finds that the attempt no longer holds the job.
+var errClaimLost = errors.New("attempt no longer holds the job")
 
 func (r *Runner) recordFailure(ctx context.Context, log *slog.Logger, j protostar.Job, taskErr error) error {
 	// Bookkeeping must happen even when ctx was canceled by shutdown.
@@ -96,7 +110,7 @@ func (r *Runner) recordFailure(ctx context.Context, log *slog.Logger, j protosta
 	switch {
 	case ctx.Err() != nil:
 		log.Info("job interrupted, returning it to the queue", "error", taskErr)
-		if err := r.store.RetryJob(bg, j.ID, "interrupted: worker stopped; will resume"); err != nil {
+		if err := r.store.RetryJob(bg, j.ID, j.Attempts, "interrupted: worker stopped; will resume"); err != nil {
 			log.Warn("could not record interruption", "error", err)
 		}
 		return taskErr
@@ -111,16 +125,22 @@ func (r *Runner) recordFailure(ctx context.Context, log *slog.Logger, j protosta
 		return nil
 	default:
 		log.Warn("job attempt failed, will retry", "error", taskErr)
-		if err := r.store.RetryJob(bg, j.ID, fmt.Sprintf("attempt %d of %d failed, retrying: %s", j.Attempts, j.MaxAttempts, reason)); err != nil {
+		if err := r.store.RetryJob(bg, j.ID, j.Attempts, fmt.Sprintf("attempt %d of %d failed, retrying: %s", j.Attempts, j.MaxAttempts, reason)); err != nil {
 			log.Warn("could not record retry", "error", err)
 		}
 		return taskErr
 	}
 }
 
-// withHeartbeat runs fn while a goroutine it owns reports progress.
-func (r *Runner) withHeartbeat(ctx context.Context, id string, p *Progress, fn func(context.Context) error) error {
-	hbCtx, stop := context.WithCancel(ctx)
+// withHeartbeat runs fn while a goroutine it owns reports progress. When a
+// heartbeat finds that the attempt no longer holds the job — the worker
+// was presumed dead (paused, starved or cut off for longer than staleAfter)
+// and the job recovered — it cancels fn's context, and the error returned
+// wraps errClaimLost: two attempts must not write the same job's results.
+func (r *Runner) withHeartbeat(ctx context.Context, j protostar.Job, p *Progress, fn func(context.Context) error) error {
+	taskCtx, cancelTask := context.WithCancelCause(ctx)
+	defer cancelTask(nil)
+	hbCtx, stop := context.WithCancel(taskCtx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		t := time.NewTicker(r.beat)
@@ -130,13 +150,22 @@ func (r *Runner) withHeartbeat(ctx context.Context, id string, p *Progress, fn f
 			case <-hbCtx.Done():
 				return
 			case <-t.C:
-				if err := r.store.Heartbeat(hbCtx, id, p.snapshot()); err != nil && hbCtx.Err() == nil {
-					r.logger.Warn("heartbeat failed", "job_id", id, "error", err)
+				err := r.store.Heartbeat(hbCtx, j.ID, j.Attempts, p.snapshot())
+				switch {
+				case errors.Is(err, protostar.ErrJobNotClaimable):
+					cancelTask(errClaimLost)
+					return
+				case err != nil && hbCtx.Err() == nil:
+					r.logger.Warn("heartbeat failed", "job_id", j.ID, "error", err)
 				}
 			}
 		}
 	})
-	defer wg.Wait()
-	defer stop()
-	return fn(ctx)
+	err := fn(taskCtx)
+	stop()
+	wg.Wait()
+	if err != nil && errors.Is(context.Cause(taskCtx), errClaimLost) {
+		return fmt.Errorf("%w: %w", errClaimLost, err)
+	}
+	return err
 }
