@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -87,12 +88,16 @@ func (db *DB) ActivateVersion(ctx context.Context, j protostar.Job, ix protostar
 	}
 	activated := false
 	err = db.inTx(ctx, "activate version", func(tx pgx.Tx) error {
+		if err := fenceJob(ctx, tx, j); err != nil {
+			return err
+		}
 		fm, err := json.Marshal(ix.FrontMatter)
 		if err != nil || ix.FrontMatter == nil {
 			fm = []byte(`{}`)
 		}
 		tag, err := tx.Exec(ctx, `UPDATE documents SET indexed_version = $2, content_hash = $3, etag = $4, size = $5,
 				chunk_count = $6, indexed_at = now(), updated_at = now(), metadata = $7::jsonb || metadata,
+				purge_pending = purge_pending OR indexed_version > 0,
 				status = CASE WHEN version = $2 THEN 'ready' ELSE status END,
 				error = CASE WHEN version = $2 THEN '' ELSE error END
 			WHERE id = $1 AND deleted_at IS NULL AND indexed_version < $2`,
@@ -101,6 +106,10 @@ func (db *DB) ActivateVersion(ctx context.Context, j protostar.Job, ix protostar
 			return err
 		}
 		if tag.RowsAffected() == 0 {
+			// Superseded: this version's rows are now garbage.
+			if _, err := tx.Exec(ctx, `UPDATE documents SET purge_pending = true WHERE id = $1`, j.DocumentID); err != nil {
+				return err
+			}
 			_, err := tx.Exec(ctx, `UPDATE jobs SET status = 'canceled', error = 'superseded: the document was deleted or a newer version is indexed',
 				finished_at = now(), updated_at = now() WHERE id = $1 AND status IN ('queued', 'running')`, j.ID)
 			return err
@@ -123,18 +132,49 @@ func (db *DB) MarkIndexing(ctx context.Context, documentID string, version int) 
 	return translate(err, "mark document indexing")
 }
 
-// PurgeStale deletes chunk rows no reader can see any more: versions older
-// than the active one, and all chunks of deleted documents. It removes at
-// most limit rows per call and reports how many.
+// PurgeStale deletes chunk rows no reader can see any more — versions
+// other than the active one that no live job is writing, and every chunk of
+// a deleted document — visiting only documents flagged purge_pending. It
+// removes at most limit rows per call and reports how many.
 func (db *DB) PurgeStale(ctx context.Context, limit int) (int64, error) {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM chunks WHERE id IN (
-		SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id
-		WHERE d.deleted_at IS NOT NULL OR c.version < d.indexed_version
-		LIMIT $1)`, limit)
+	rows, err := db.pool.Query(ctx, `SELECT id, indexed_version, deleted_at IS NOT NULL FROM documents
+		WHERE purge_pending LIMIT 50`)
 	if err != nil {
-		return 0, translate(err, "purge stale chunks")
+		return 0, translate(err, "find documents to purge")
 	}
-	return tag.RowsAffected(), nil
+	type doc struct {
+		id      string
+		version int
+		deleted bool
+	}
+	docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (doc, error) {
+		var d doc
+		err := r.Scan(&d.id, &d.version, &d.deleted)
+		return d, err
+	})
+	if err != nil {
+		return 0, translate(err, "find documents to purge")
+	}
+	var total int64
+	for _, d := range docs {
+		tag, err := db.pool.Exec(ctx, `DELETE FROM chunks WHERE id IN (
+			SELECT c.id FROM chunks c WHERE c.document_id = $1 AND ($3 OR (c.version <> $2 AND NOT EXISTS (
+				SELECT 1 FROM jobs j WHERE j.document_id = $1 AND j.version = c.version AND j.status IN ('queued', 'running'))))
+			LIMIT $4)`, d.id, d.version, d.deleted, limit-int(total))
+		if err != nil {
+			return total, translate(err, "purge stale chunks")
+		}
+		total += tag.RowsAffected()
+		if total >= int64(limit) {
+			return total, nil
+		}
+		// Done with this document, unless it changed meanwhile.
+		if _, err := db.pool.Exec(ctx, `UPDATE documents SET purge_pending = false
+			WHERE id = $1 AND indexed_version = $2 AND (deleted_at IS NOT NULL) = $3`, d.id, d.version, d.deleted); err != nil {
+			return total, translate(err, "clear purge flag")
+		}
+	}
+	return total, nil
 }
 
 // CompleteUnchanged finishes an ingest job whose object is unchanged since
@@ -145,6 +185,9 @@ func (db *DB) CompleteUnchanged(ctx context.Context, j protostar.Job, res protos
 		return fmt.Errorf("encode ingest result: %w", err)
 	}
 	return db.inTx(ctx, "complete unchanged", func(tx pgx.Tx) error {
+		if err := fenceJob(ctx, tx, j); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', error = '', indexed_at = now(), updated_at = now()
 			WHERE id = $1 AND version = $2 AND deleted_at IS NULL`, j.DocumentID, j.Version); err != nil {
 			return err
@@ -167,4 +210,17 @@ func (db *DB) DocumentByID(ctx context.Context, id string) (protostar.Document, 
 		return d, false, notFoundAs(translate(err, "get document"), documentNotFound(id))
 	}
 	return d, deleted, nil
+}
+
+// fenceJob locks the job's row and checks that the attempt j.Attempts
+// still holds it, so a worker presumed dead (and replaced) cannot commit
+// results over the attempt that replaced it.
+func fenceJob(ctx context.Context, tx pgx.Tx, j protostar.Job) error {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM jobs WHERE id = $1 AND status = 'running' AND attempts = $2 FOR UPDATE`,
+		j.ID, j.Attempts).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("commit job %s attempt %d: %w", j.ID, j.Attempts, protostar.ErrJobNotClaimable)
+	}
+	return err
 }

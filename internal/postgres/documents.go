@@ -142,7 +142,7 @@ func (db *DB) DeleteDocument(ctx context.Context, tenantID, id string) error {
 		return documentNotFound(id)
 	}
 	return db.inTx(ctx, "delete document", func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE documents SET deleted_at = now(), updated_at = now()
+		tag, err := tx.Exec(ctx, `UPDATE documents SET deleted_at = now(), updated_at = now(), purge_pending = true
 			WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`, tenantID, id)
 		if err != nil {
 			return err

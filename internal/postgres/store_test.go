@@ -22,7 +22,7 @@ func indexDoc(t *testing.T, db *postgres.DB, tenant, key string, meta string, te
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.StartJob(ctx, j.ID, 0); err != nil {
+	if j, err = db.StartJob(ctx, j.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	rows := make([]protostar.Chunk, len(texts))
@@ -100,7 +100,7 @@ func TestVersionsSwapAtomically(t *testing.T) {
 	if err != nil || d2.ID != d.ID || d2.Version != 2 {
 		t.Fatalf("resubmit = %+v, %v", d2, err)
 	}
-	if _, err := db.StartJob(ctx, j2.ID, 0); err != nil {
+	if j2, err = db.StartJob(ctx, j2.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 2, Model: "test", Dims: dims}

@@ -133,6 +133,9 @@ func (db *DB) SaveSummary(ctx context.Context, j protostar.Job, s protostar.Summ
 	}
 	var out protostar.Summary
 	err = db.inTx(ctx, "save summary", func(tx pgx.Tx) error {
+		if err := fenceJob(ctx, tx, j); err != nil {
+			return err
+		}
 		var err error
 		out, err = scanSummary(tx.QueryRow(ctx, `INSERT INTO summaries
 				(id, tenant_id, document_id, version, content_hash, length, model, prompt_version, summary, sections)

@@ -85,7 +85,7 @@ func (r *Runner) Run(ctx context.Context, id string, task Task) error {
 	case taskErr == nil:
 		log.Info("job finished", "duration_ms", time.Since(start).Milliseconds())
 		return nil
-	case errors.Is(taskErr, errClaimLost):
+	case errors.Is(taskErr, errClaimLost), errors.Is(taskErr, protostar.ErrJobNotClaimable):
 		// Whoever holds the job now records its outcome; this delivery is
 		// done with.
 		log.Warn("job no longer held by this attempt (recovered after missed heartbeats, canceled or finished); stopped it",
