@@ -6,11 +6,13 @@ SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 
 BIN        := bin/protostar
-STACK      := scripts/stack.sh
+STACK      := bash scripts/stack.sh
 STACK_ENV  := eval "$$($(STACK) env)"
 GO_TEST    := go test -count=1 -timeout 30m
 FUZZTIME   ?= 10s
 FAULTS_SCALE ?= full
+BENCH_SCALE ?= default
+BENCH_OUT   ?= bench/results.json
 # Dev defaults for `make run`; override on the command line or in the environment.
 DEMO_KEY   ?= demo-key-0123456789abcdef
 export PROTOSTAR_API_KEYS ?= demo:$(DEMO_KEY)
@@ -36,10 +38,11 @@ run: stack build ## set up everything, run `protostar all` with the demo corpus
 
 test: stack ## set up everything and run every test against the real stack
 	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1; $(GO_TEST) ./...
+	$(MAKE) --no-print-directory bench BENCH_SCALE=small BENCH_OUT=bin/bench-small.json
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 	$(MAKE) --no-print-directory test-faults FAULTS_SCALE=short
 
-test-faults: stack ## fault suite: kills, outages, rolling restart, load on real processes (~12 min; FAULTS_SCALE=short ~3 min)
+test-faults: stack ## fault suite: kills, outages, rolling restart, load on real processes (~7 min; FAULTS_SCALE=short ~3 min)
 	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1 FAULTS_SCALE=$(FAULTS_SCALE) FAULTS_REPORT=$(CURDIR)/bin/faults-$(FAULTS_SCALE).md; \
 		go test -tags faults -count=1 -timeout 30m -v -run '^TestFaults$$' ./faults/
 
@@ -53,6 +56,9 @@ fuzz: ## run each fuzz target briefly (FUZZTIME=10s); longer runs: see README
 		set -- $$t; echo "fuzz $$1 ($(FUZZTIME))"; \
 		go test -run='^$$' -fuzz="^$$1$$" -fuzztime=$(FUZZTIME) $$2 | tail -n 1; \
 	done
+
+bench: stack ## benchmarks on the stack, BENCH_SCALE=small|default|large → table + bench/results.json (docs/benchmarks.md)
+	$(STACK_ENV); go run ./bench -scale $(BENCH_SCALE) -out $(BENCH_OUT)
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

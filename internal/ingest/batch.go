@@ -4,51 +4,144 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"hash"
+	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/lexical"
 	"github.com/protostar/protostar/internal/markdown"
 )
 
-// batcher accumulates chunks, reuses embeddings of unchanged chunks from
-// the active version, embeds the rest and writes the batch with COPY.
+// batcher turns chunks into rows and writes them in batches. The caller
+// fills a batch (chunking is CPU work) while a writer goroutine the batcher
+// owns handles the previous one: it reuses the embeddings of unchanged
+// chunks from the active version, embeds the rest and writes the batch with
+// COPY. So reading and chunking overlap with embedding and Postgres's work,
+// and at most three batches are in memory: the one being filled, one
+// waiting, and the one being written.
 type batcher struct {
-	svc   *Service
-	doc   protostar.Document
-	set   protostar.ChunkSet
-	rows  []protostar.Chunk
-	texts []string // embed text per row
-	res   protostar.IngestResult
+	svc  *Service
+	doc  protostar.Document
+	set  protostar.ChunkSet
+	size int // rows per batch
+
+	cur    *batch
+	next   int       // ordinal of the next chunk
+	hasher hash.Hash // reused for content hashes
+
+	queue     chan *batch
+	closeOnce sync.Once
+	cancel    context.CancelFunc
+	done      chan struct{}          // closed when the writer has stopped
+	err       error                  // the writer's error; read after done
+	res       protostar.IngestResult // written by the writer; read after done
+	written   atomic.Int64           // rows written so far
 }
 
-func (b *batcher) add(c markdown.Chunk) {
+// batch is a batch of rows and the texts their embeddings are made from.
+type batch struct {
+	rows  []protostar.Chunk
+	texts []string
+}
+
+// newBatcher starts the batcher's writer; close or abort must be called.
+func newBatcher(ctx context.Context, svc *Service, doc protostar.Document, set protostar.ChunkSet, size int) *batcher {
+	b := &batcher{svc: svc, doc: doc, set: set, size: size, cur: &batch{}, hasher: sha256.New(),
+		queue: make(chan *batch, 1), done: make(chan struct{})}
+	ctx, b.cancel = context.WithCancel(ctx)
+	go b.write(ctx)
+	return b
+}
+
+// add turns c into a row of the current batch and hands the batch to the
+// writer when it is full. It returns the writer's error once it failed.
+func (b *batcher) add(ctx context.Context, c markdown.Chunk) error {
 	text := embedText(c)
-	h := sha256.Sum256([]byte(text))
+	b.hasher.Reset()
+	_, _ = io.WriteString(b.hasher, text)
 	var terms strings.Builder
+	terms.Grow(len(text) + len(text)/2)
 	lexical.EachTerm(text, func(t string) {
 		if terms.Len() > 0 {
 			terms.WriteByte(' ')
 		}
 		terms.WriteString(t)
 	})
-	b.rows = append(b.rows, protostar.Chunk{
-		Ordinal:     b.res.ChunksTotal + len(b.rows),
+	b.cur.rows = append(b.cur.rows, protostar.Chunk{
+		Ordinal:     b.next,
 		HeadingPath: c.HeadingPath,
 		Text:        c.Text,
-		Hash:        h[:],
+		Hash:        b.hasher.Sum(nil),
 		Tokens:      c.Tokens,
 		Terms:       terms.String(),
 	})
-	b.texts = append(b.texts, text)
-}
-
-func (b *batcher) flush(ctx context.Context) error {
-	if len(b.rows) == 0 {
+	b.cur.texts = append(b.cur.texts, text)
+	b.next++
+	if len(b.cur.rows) < b.size {
 		return nil
 	}
-	hashes := make([][]byte, len(b.rows))
-	for i, r := range b.rows {
+	return b.send(ctx)
+}
+
+// send hands the current batch to the writer, waiting while it is busy
+// with the one before.
+func (b *batcher) send(ctx context.Context) error {
+	if len(b.cur.rows) == 0 {
+		return nil
+	}
+	select {
+	case b.queue <- b.cur:
+		b.cur = &batch{rows: make([]protostar.Chunk, 0, b.size), texts: make([]string, 0, b.size)}
+		return nil
+	case <-b.done:
+		return b.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close writes what is left and waits for the writer; the result counts
+// every chunk written.
+func (b *batcher) close(ctx context.Context) (protostar.IngestResult, error) {
+	err := b.send(ctx)
+	b.closeOnce.Do(func() { close(b.queue) })
+	<-b.done
+	b.cancel()
+	if err == nil {
+		err = b.err
+	}
+	return b.res, err
+}
+
+// abort stops the writer without writing what is left. Safe to call after
+// close.
+func (b *batcher) abort() {
+	b.cancel()
+	b.closeOnce.Do(func() { close(b.queue) })
+	<-b.done
+}
+
+// write is the writer goroutine: it writes batches until the queue is
+// closed or a write fails.
+func (b *batcher) write(ctx context.Context) {
+	defer close(b.done)
+	for bt := range b.queue {
+		if err := b.flush(ctx, bt); err != nil {
+			b.err = err
+			return
+		}
+		b.written.Add(int64(len(bt.rows)))
+	}
+}
+
+// flush reuses embeddings of unchanged chunks, embeds the others and
+// writes the batch.
+func (b *batcher) flush(ctx context.Context, bt *batch) error {
+	hashes := make([][]byte, len(bt.rows))
+	for i, r := range bt.rows {
 		hashes[i] = r.Hash
 	}
 	reuse, err := b.svc.store.ReusableEmbeddings(ctx, b.doc.ID, b.doc.IndexedVersion, b.set.Model, hashes)
@@ -59,14 +152,14 @@ func (b *batcher) flush(ctx context.Context) error {
 		missing []int
 		texts   []string
 	)
-	for i := range b.rows {
-		if v, ok := reuse[string(b.rows[i].Hash)]; ok {
-			b.rows[i].Embedding = v
+	for i := range bt.rows {
+		if v, ok := reuse[string(bt.rows[i].Hash)]; ok {
+			bt.rows[i].Embedding = v
 			b.res.ChunksReused++
 			continue
 		}
 		missing = append(missing, i)
-		texts = append(texts, b.texts[i])
+		texts = append(texts, bt.texts[i])
 	}
 	if len(texts) > 0 {
 		vecs, err := b.svc.embedder.Embed(ctx, texts)
@@ -81,14 +174,13 @@ func (b *batcher) flush(ctx context.Context) error {
 				return protostar.Errorf(protostar.EINVALID, "embedder %s returned a %d-dimensional vector, the index holds %d",
 					b.set.Model, len(vecs[k]), b.set.Dims)
 			}
-			b.rows[i].Embedding = vecs[k]
+			bt.rows[i].Embedding = vecs[k]
 		}
 		b.res.ChunksEmbedded += len(texts)
 	}
-	if err := b.svc.store.CopyChunks(ctx, b.set, b.rows); err != nil {
+	if err := b.svc.store.CopyChunks(ctx, b.set, bt.rows); err != nil {
 		return err
 	}
-	b.res.ChunksTotal += len(b.rows)
-	b.rows, b.texts = b.rows[:0], b.texts[:0]
+	b.res.ChunksTotal += len(bt.rows)
 	return nil
 }

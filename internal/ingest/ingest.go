@@ -135,9 +135,10 @@ func (s *Service) index(ctx context.Context, j protostar.Job, doc protostar.Docu
 	if err != nil {
 		return protostar.Indexed{}, protostar.Wrap(protostar.EINVALID, err, "chunker options")
 	}
-	b := &batcher{svc: s, doc: doc, set: protostar.ChunkSet{TenantID: doc.TenantID, DocumentID: doc.ID,
-		Version: j.Version, Model: s.embedder.Model(), Dims: s.embedder.Dimensions()}}
-	for {
+	b := newBatcher(ctx, s, doc, protostar.ChunkSet{TenantID: doc.TenantID, DocumentID: doc.ID,
+		Version: j.Version, Model: s.embedder.Model(), Dims: s.embedder.Dimensions()}, s.cfg.BatchSize)
+	defer b.abort()
+	for n := 1; ; n++ {
 		c, err := chunker.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -145,26 +146,27 @@ func (s *Service) index(ctx context.Context, j protostar.Job, doc protostar.Docu
 		if err != nil {
 			return protostar.Indexed{}, readError(doc.Key, err)
 		}
-		b.add(c)
-		if len(b.rows) >= s.cfg.BatchSize {
-			if err := b.flush(ctx); err != nil {
-				return protostar.Indexed{}, err
-			}
-			p.Set(b.res.ChunksTotal, estimateTotal(b.res.ChunksTotal, counter.n, info.Size))
+		if err := b.add(ctx, c); err != nil {
+			return protostar.Indexed{}, err
+		}
+		if n%s.cfg.BatchSize == 0 {
+			done := int(b.written.Load())
+			p.Set(done, estimateTotal(n, counter.n, info.Size))
 		}
 	}
-	if err := b.flush(ctx); err != nil {
+	res, err := b.close(ctx)
+	if err != nil {
 		return protostar.Indexed{}, err
 	}
-	b.res.BytesRead = counter.n
-	p.Set(b.res.ChunksTotal, b.res.ChunksTotal)
+	res.BytesRead = counter.n
+	p.Set(res.ChunksTotal, res.ChunksTotal)
 	return protostar.Indexed{
 		ContentHash: contentHash(sum),
 		ETag:        info.ETag,
 		Size:        counter.n,
-		Chunks:      b.res.ChunksTotal,
+		Chunks:      res.ChunksTotal,
 		FrontMatter: chunker.FrontMatter(),
-		Result:      b.res,
+		Result:      res,
 	}, nil
 }
 

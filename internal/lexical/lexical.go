@@ -22,56 +22,109 @@ const MaxTermBytes = 64
 
 // Terms returns the search terms of s in order of appearance, duplicates
 // included. Terms contain only letters and digits, so they are safe to join
-// into a Postgres tsquery with operators.
+// into a Postgres tsquery with operators. Terms may share memory with s.
 func Terms(s string) []string {
 	var terms []string
 	EachTerm(s, func(t string) { terms = append(terms, t) })
 	return terms
 }
 
-// EachTerm calls fn for every term of s without allocating the slice.
+// EachTerm calls fn for every term of s without allocating the slice. Terms
+// that appear in s as they are (lower-case words, bigrams, single
+// syllables) are passed as substrings of s, so only words that need
+// lower-casing allocate.
 func EachTerm(s string, fn func(term string)) {
 	var (
-		word  strings.Builder // current non-bigram word
-		prev  rune            // previous bigram-script rune, or 0
-		nSyll int             // syllables in the current bigram run
+		w       = word{start: -1}
+		prevAt  = -1 // start of the previous rune of the current bigram run, or -1
+		prevLen int  // its length
+		nSyll   int  // runes in the current bigram run
 	)
-	flushWord := func() {
-		if word.Len() == 0 {
-			return
-		}
-		w := word.String()
-		word.Reset()
-		if len(w) == 1 && w[0] < utf8.RuneSelf && !isDigit(w[0]) {
-			return // single Latin letters carry no meaning
-		}
-		fn(truncate(w))
-	}
 	flushRun := func() {
 		if nSyll == 1 {
-			fn(string(prev))
+			fn(s[prevAt : prevAt+prevLen])
 		}
-		prev, nSyll = 0, 0
+		prevAt, nSyll = -1, 0
 	}
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
 		switch {
-		case isBigramScript(r):
-			flushWord()
-			if prev != 0 {
-				fn(string([]rune{prev, r}))
+		case r < utf8.RuneSelf && isASCIIAlnum(byte(r)):
+			flushRun()
+			lr := r
+			if 'A' <= r && r <= 'Z' {
+				lr += 'a' - 'A'
 			}
-			prev = r
+			w.add(s, i, size, r, lr)
+		case r < utf8.RuneSelf:
+			flushRun()
+			w.flush(s, fn)
+		case isBigramScript(r):
+			w.flush(s, fn)
+			if nSyll > 0 {
+				// The previous rune ends where r starts: the bigram is a
+				// substring of s.
+				fn(s[prevAt : i+size])
+			}
+			prevAt, prevLen = i, size
 			nSyll++
 		case unicode.IsLetter(r) || unicode.IsNumber(r):
 			flushRun()
-			word.WriteRune(unicode.ToLower(r))
+			w.add(s, i, size, r, unicode.ToLower(r))
 		default:
 			flushRun()
-			flushWord()
+			w.flush(s, fn)
 		}
+		i += size
 	}
 	flushRun()
-	flushWord()
+	w.flush(s, fn)
+}
+
+// word is the word EachTerm is reading: a span of s until one of its runes
+// changes when lower-cased, from then on a lower-cased copy.
+type word struct {
+	start, end int // span in s; start is -1 when there is no word
+	lowered    bool
+	low        []byte // the lower-cased word when lowered
+}
+
+// add appends the rune r at s[i:i+size], lower-cased as lr.
+func (w *word) add(s string, i, size int, r, lr rune) {
+	if w.start < 0 {
+		w.start, w.lowered = i, false
+	}
+	if lr != r && !w.lowered {
+		w.lowered = true
+		w.low = append(w.low[:0], s[w.start:i]...)
+	}
+	if w.lowered {
+		w.low = utf8.AppendRune(w.low, lr)
+	}
+	w.end = i + size
+}
+
+// flush passes the word to fn, unless it is a single Latin letter, which
+// carries no meaning, and starts a new one.
+func (w *word) flush(s string, fn func(string)) {
+	if w.start < 0 {
+		return
+	}
+	var term string
+	if w.lowered {
+		if len(w.low) > 1 || w.low[0] >= utf8.RuneSelf || isDigit(w.low[0]) {
+			term = string(truncateBytes(w.low))
+		}
+	} else if t := s[w.start:w.end]; len(t) > 1 || t[0] >= utf8.RuneSelf || isDigit(t[0]) {
+		term = truncate(t)
+	}
+	w.start, w.lowered = -1, false
+	if term != "" {
+		fn(term)
+	}
 }
 
 // Sentences splits s into sentences following Unicode UAX #29, which treats
@@ -89,14 +142,37 @@ func Sentences(s string) []string {
 	return out
 }
 
+// isBigramScript reports whether r is written without spaces between
+// morphemes: Hangul, Han, Hiragana or Katakana. Precomposed Hangul
+// syllables, by far the commonest case, skip the table look-ups.
 func isBigramScript(r rune) bool {
+	if 0xAC00 <= r && r <= 0xD7A3 {
+		return true
+	}
 	return unicode.Is(unicode.Hangul, r) || unicode.Is(unicode.Han, r) ||
 		unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r)
 }
 
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
+// isASCIIAlnum is unicode.IsLetter || unicode.IsNumber for ASCII.
+func isASCIIAlnum(b byte) bool {
+	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || isDigit(b)
+}
+
 func truncate(w string) string {
+	if len(w) <= MaxTermBytes {
+		return w
+	}
+	cut := MaxTermBytes
+	for cut > 0 && !utf8.RuneStart(w[cut]) {
+		cut--
+	}
+	return w[:cut]
+}
+
+// truncateBytes is truncate for a byte slice.
+func truncateBytes(w []byte) []byte {
 	if len(w) <= MaxTermBytes {
 		return w
 	}

@@ -1,0 +1,268 @@
+// Command bench measures protostar end to end on the local stack (see
+// docs/benchmarks.md): ingest throughput against a naive and a COPY
+// yardstick, the worker's memory while streaming a huge object, search
+// latency and recall, queue pick-up latency, and cached summaries and
+// answers. It runs the real binary as separate `serve` and `worker`
+// processes against a fresh database, a private Redis and a fresh bucket,
+// removes all of them at the end (also on failure or Ctrl-C), prints a
+// table and writes bench/results.json.
+//
+// Usage (from the repository root, with the stack's environment):
+//
+//	BENCH_SCALE=small|default|large go run ./bench [-out bench/results.json] [-only ingest,memory,search,queue,cache]
+//
+// Every figure is a ratio against a baseline measured in the same run, so
+// that a busy machine moves both. A figure that misses its target is
+// marked MISS; only errors make the command fail.
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+var figureNames = []string{"queue", "ingest", "cache", "search", "memory"}
+
+// bench is one run: the harness, the scale, and the main environment that
+// the ingest, cache and search figures share.
+type bench struct {
+	h      *harness
+	s      scale
+	logger *slog.Logger
+
+	main   *database
+	serve  *proc
+	worker *proc
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	scaleName := fs.String("scale", cmp.Or(os.Getenv("BENCH_SCALE"), "default"), "small, default or large (BENCH_SCALE)")
+	out := fs.String("out", "bench/results.json", "where to write the results")
+	only := fs.String("only", strings.Join(figureNames, ","), "figures to run, comma-separated")
+	verbose := fs.Bool("v", false, "log progress in detail")
+	logs := fs.String("logs", "", "keep the protostar processes' logs in this directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sc, err := scaleFor(*scaleName)
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for f := range strings.SplitSeq(*only, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			if !slices.Contains(figureNames, f) {
+				return fmt.Errorf("-only: unknown figure %q (have %s)", f, strings.Join(figureNames, ", "))
+			}
+			want[f] = true
+		}
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	began := time.Now()
+	logger.Info("bench starting", "scale", sc.Name, "figures", *only, "cpus", runtime.NumCPU())
+	h, err := newHarness(ctx, logger, *logs)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	b := &bench{h: h, s: sc, logger: logger}
+
+	results, err := b.figures(ctx, want)
+	for i := range results {
+		results[i].Params["scale"] = sc.Name
+		results[i].Params["machine"] = machine()
+	}
+	if len(results) > 0 {
+		printTable(stdout, sc.Name, results)
+		if werr := writeResults(*out, results); werr != nil {
+			err = errors.Join(err, werr)
+		} else {
+			fmt.Fprintf(stdout, "\nwrote %s (%s, %s)\n", *out, sc.Name, time.Since(began).Round(time.Second))
+		}
+	}
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", err)
+	}
+	return err
+}
+
+// figures runs the chosen figures in an order that lets them share work:
+// the ingested corpus serves the cache figure, then the same database is
+// emptied for the yardsticks and the search corpus. The pipeline is
+// measured twice, before and after the yardsticks, and the yardsticks
+// several times, each keeping its best run, so that a burst of someone
+// else's load on the machine cannot decide a ratio alone.
+func (b *bench) figures(ctx context.Context, want map[string]bool) ([]Result, error) {
+	var results []Result
+	step := func(name string, fn func(context.Context) ([]Result, error)) error {
+		start := time.Now()
+		b.logger.Info("step starting", "step", name)
+		rs, err := fn(ctx)
+		results = append(results, rs...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		b.logger.Info("step done", "step", name, "seconds", time.Since(start).Round(100*time.Millisecond).Seconds())
+		return nil
+	}
+	if want["queue"] {
+		if err := step("queue", b.queueFigure); err != nil {
+			return results, err
+		}
+	}
+	if want["ingest"] || want["cache"] || want["search"] {
+		if err := b.startMain(ctx); err != nil {
+			return results, err
+		}
+	}
+	if want["ingest"] || want["cache"] {
+		var (
+			corpus ingestCorpus
+			runs   []pipelineRun
+		)
+		err := step("ingest pipeline (1 of 2)", func(ctx context.Context) ([]Result, error) {
+			var err error
+			if corpus, err = b.loadIngestCorpus(ctx); err != nil {
+				return nil, err
+			}
+			run, err := b.ingestPipeline(ctx, corpus, "corpus/")
+			runs = append(runs, run)
+			return nil, err
+		})
+		if err != nil {
+			return results, err
+		}
+		if want["cache"] {
+			if err := step("cache", b.cacheFigure); err != nil {
+				return results, err
+			}
+		}
+		if want["ingest"] {
+			b.worker.Stop()
+			var naive, limit yardstick
+			err := step("ingest yardsticks", func(ctx context.Context) ([]Result, error) {
+				var err error
+				if naive, err = b.ingestNaive(ctx, corpus); err != nil {
+					return nil, err
+				}
+				limit, err = b.ingestLimit(ctx, corpus)
+				return nil, err
+			})
+			if err != nil {
+				return results, err
+			}
+			err = step("ingest pipeline (2 of 2)", func(ctx context.Context) ([]Result, error) {
+				var err error
+				if b.worker, err = b.h.start(ctx, "worker", b.main, 0); err != nil {
+					return nil, err
+				}
+				defer b.worker.Stop()
+				run, err := b.ingestPipeline(ctx, corpus, "corpus-b/")
+				runs = append(runs, run)
+				return ingestFigures(runs, naive, limit), err
+			})
+			if err != nil {
+				return results, err
+			}
+		}
+	}
+	if b.worker != nil {
+		b.worker.Stop()
+	}
+	if want["search"] {
+		if err := step("search", b.searchFigure); err != nil {
+			return results, err
+		}
+	}
+	if b.serve != nil {
+		b.serve.Stop()
+	}
+	if want["memory"] {
+		if err := step("memory", b.memoryFigure); err != nil {
+			return results, err
+		}
+	}
+	return results, nil
+}
+
+// startMain creates the main database and starts `protostar serve` and
+// `protostar worker` on it with default settings.
+func (b *bench) startMain(ctx context.Context) error {
+	var err error
+	if b.main, err = b.h.newDatabase(ctx, embedDims); err != nil {
+		return err
+	}
+	if b.serve, err = b.h.start(ctx, "serve", b.main, 0); err != nil {
+		return err
+	}
+	b.worker, err = b.h.start(ctx, "worker", b.main, 0)
+	return err
+}
+
+// loadIngestCorpus generates the ingest corpus and uploads it twice, under
+// the two prefixes the two pipeline runs ingest.
+func (b *bench) loadIngestCorpus(ctx context.Context) (ingestCorpus, error) {
+	c := generateIngestCorpus(b.s.IngestDocs)
+	b.logger.Info("uploading the ingest corpus", "documents", len(c.keys), "mib", c.bytes/mib)
+	for _, prefix := range []string{"corpus/", "corpus-b/"} {
+		keys := make([]string, len(c.keys))
+		for i, k := range c.keys {
+			keys[i] = prefix + k
+		}
+		if err := b.h.upload(ctx, keys, c.docs); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// machine describes the machine for the results.
+func machine() map[string]any {
+	m := map[string]any{"cpus": runtime.NumCPU(), "goos": runtime.GOOS, "goarch": runtime.GOARCH, "go": runtime.Version()}
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(raw), "\n") {
+			if name, val, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "model name" {
+				m["cpu"] = strings.TrimSpace(val)
+				break
+			}
+		}
+	}
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.SplitSeq(string(raw), "\n") {
+			if name, val, ok := strings.Cut(line, ":"); ok && name == "MemTotal" {
+				var kb int64
+				fmt.Sscanf(strings.TrimSpace(val), "%d", &kb)
+				m["memory_gib"] = round(float64(kb) / (1 << 20))
+			}
+		}
+	}
+	return m
+}

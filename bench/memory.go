@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/protostar/protostar"
+)
+
+// memoryFigure measures figure 2: the peak resident set (VmHWM) of a
+// `protostar worker` process that ingests one big generated object,
+// against the same for a 10 MiB object. Each size gets a fresh worker
+// process that ingests only that document.
+func (b *bench) memoryFigure(ctx context.Context) ([]Result, error) {
+	db, err := b.h.newDatabase(ctx, embedDims)
+	if err != nil {
+		return nil, err
+	}
+	// The figure is the worker's memory. A 1 GiB object is about a million
+	// chunks, and maintaining the HNSW index for them would take Postgres
+	// most of an hour on two cores; the worker waits for each COPY either
+	// way (backpressure), so its memory does not depend on how fast
+	// Postgres is. The other indexes stay.
+	if err := db.exec(ctx, `DROP INDEX chunks_embedding`); err != nil {
+		return nil, err
+	}
+	serve, err := b.h.start(ctx, "serve", db, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer serve.Stop()
+
+	type sample struct {
+		hwm, rss, idle int64
+		chunks         int
+		seconds        float64
+	}
+	measure := func(size int64) (sample, error) {
+		var s sample
+		key := fmt.Sprintf("stream/%d.md", size)
+		object := protostar.ObjectKey(benchTenant, key)
+		start := time.Now()
+		_, err := b.h.s3.PutObject(ctx, b.h.bucket, object, newStreamReader(seedStream, size), size,
+			minio.PutObjectOptions{ContentType: "text/markdown; charset=utf-8", PartSize: 16 * mib})
+		if err != nil {
+			return s, fmt.Errorf("upload %s: %w", key, err)
+		}
+		defer func() {
+			_ = b.h.s3.RemoveObject(context.WithoutCancel(ctx), b.h.bucket, object, minio.RemoveObjectOptions{})
+		}()
+		b.logger.Info("streaming object uploaded", "mib", size/mib, "seconds", time.Since(start).Round(time.Second).Seconds())
+
+		worker, err := b.h.start(ctx, "worker", db, 1)
+		if err != nil {
+			return s, err
+		}
+		defer worker.Stop()
+		if s.idle, _, err = worker.memory(); err != nil {
+			return s, err
+		}
+		start = time.Now()
+		sub, err := serve.submit(ctx, key)
+		if err != nil {
+			return s, err
+		}
+		if s.chunks, err = waitDocument(ctx, db, sub.Document.ID, 2*time.Hour); err != nil {
+			return s, fmt.Errorf("%w\nworker log:\n%s", err, worker.logTail(20))
+		}
+		s.seconds = time.Since(start).Seconds()
+		if s.hwm, s.rss, err = worker.memory(); err != nil {
+			return s, err
+		}
+		b.logger.Info("streamed", "mib", size/mib, "chunks", s.chunks, "seconds", round(s.seconds), "peak_rss_mib", s.hwm/mib)
+		return s, nil
+	}
+	small, err := measure(b.s.MemSmall)
+	if err != nil {
+		return nil, err
+	}
+	big, err := measure(b.s.MemBig)
+	if err != nil {
+		return nil, err
+	}
+	describe := func(size int64, s sample) map[string]any {
+		return map[string]any{"object_mib": size / mib, "chunks": s.chunks, "seconds": round(s.seconds),
+			"peak_rss_mib": round(float64(s.hwm) / mib), "rss_after_mib": round(float64(s.rss) / mib),
+			"idle_rss_mib": round(float64(s.idle) / mib), "mib_per_s": round(float64(size) / mib / s.seconds)}
+	}
+	params := map[string]any{
+		"big": describe(b.s.MemBig, big), "small": describe(b.s.MemSmall, small),
+		"measure":    "VmHWM of /proc/PID/status of a fresh `protostar worker` process per object, after its one job finished",
+		"object":     "one generated mixed Korean/English Markdown document, streamed into MinIO with its exact size",
+		"hnsw_index": "dropped in this figure's database (see docs/benchmarks.md); GIN and btree indexes kept",
+	}
+	if b.s.MemBig != gib {
+		params["note"] = fmt.Sprintf("scale %s streams %d MiB instead of 1 GiB to stay within its time budget", b.s.Name, b.s.MemBig/mib)
+	}
+	r := newResult(fmt.Sprintf("memory/worker_peak_rss/%dMiB", b.s.MemBig/mib), float64(big.hwm)/mib, "MiB",
+		fmt.Sprintf("memory/worker_peak_rss/%dMiB", b.s.MemSmall/mib), float64(small.hwm)/mib, params)
+	return []Result{r.withTarget("< 256 MiB and ratio <= 1.5", r.Value < 256 && r.Ratio <= 1.5)}, nil
+}
+
+// waitDocument polls until the document is ready and returns its chunk
+// count; a failed document is an error.
+func waitDocument(ctx context.Context, db *database, id string, timeout time.Duration) (int, error) {
+	var chunks int
+	err := waitFor(ctx, timeout, "document "+id, func() (bool, error) {
+		var status, msg string
+		err := db.DB.Pool().QueryRow(ctx, `SELECT status, error, chunk_count FROM documents WHERE id = $1`, id).Scan(&status, &msg, &chunks)
+		if err != nil {
+			return false, err
+		}
+		if status == "failed" {
+			return false, fmt.Errorf("document failed: %s", msg)
+		}
+		return status == "ready", nil
+	})
+	return chunks, err
+}

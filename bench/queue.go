@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/queue"
+	"github.com/protostar/protostar/internal/redis"
+)
+
+// The service's queue settings (internal/config defaults, wired as in
+// internal/cli/daemon.go).
+const (
+	queuePollInterval = 20 * time.Millisecond // PROTOSTAR_QUEUE_POLL_INTERVAL
+	queueMaxRetry     = 5 + 3                 // PROTOSTAR_JOB_MAX_ATTEMPTS + 3
+	queueJobTimeout   = 2 * time.Hour         // PROTOSTAR_JOB_TIMEOUT
+)
+
+// queueFigure measures figure 4 with internal/queue itself, configured as
+// the worker configures it, on the private Redis: the time from enqueue
+// to the start of a no-op handler, and jobs/s.
+func (b *bench) queueFigure(ctx context.Context) ([]Result, error) {
+	rc, err := redis.NewClient(b.h.redis.URL(2))
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	client := queue.NewClient(rc, queueMaxRetry, queueJobTimeout)
+
+	n := b.s.QueueJobs
+	var (
+		enqueued = [2][]atomic.Int64{make([]atomic.Int64, n), make([]atomic.Int64, n)}
+		started  = [2][]atomic.Int64{make([]atomic.Int64, n), make([]atomic.Int64, n)}
+		count    [2]atomic.Int64
+	)
+	handler := func(ctx context.Context, jobID string) error {
+		now := time.Now().UnixNano()
+		p, i, err := parseJobID(jobID)
+		if err != nil {
+			return err
+		}
+		started[p][i].Store(now)
+		count[p].Add(1)
+		return nil
+	}
+	srv := queue.NewServer(b.logger, rc, queue.ServerConfig{
+		Concurrency: defaultWorkerConcurrency, PollInterval: queuePollInterval,
+		Queues:       map[string]int{queue.QueueKnowledge: 3, queue.QueueSummary: 1},
+		ShutdownWait: 10 * time.Second,
+	}, map[string]queue.HandlerFunc{protostar.JobIngest: handler})
+	if err := srv.Start(ctx); err != nil {
+		return nil, err
+	}
+	defer srv.Stop()
+	enqueue := func(ctx context.Context, p, i int) error {
+		enqueued[p][i].Store(time.Now().UnixNano())
+		return client.Enqueue(ctx, protostar.Job{ID: fmt.Sprintf("bench-%d-%06d", p, i), Type: protostar.JobIngest})
+	}
+	wait := func(p int) error {
+		return waitFor(ctx, time.Minute, fmt.Sprintf("%d jobs to start", n), func() (bool, error) {
+			return count[p].Load() >= int64(n), nil
+		})
+	}
+	lat := func(p int) latencies {
+		out := make(latencies, n)
+		for i := range n {
+			out[i] = time.Duration(started[p][i].Load() - enqueued[p][i].Load())
+		}
+		return out
+	}
+
+	// Phase 0, latency: jobs arrive one every 2 ms (500/s), well below
+	// what the workers can take, so the figure is the pick-up delay.
+	const gap = 2 * time.Millisecond
+	t0 := time.Now()
+	for i := range n {
+		if d := time.Until(t0.Add(time.Duration(i) * gap)); d > 0 {
+			time.Sleep(d)
+		}
+		if err := enqueue(ctx, 0, i); err != nil {
+			return nil, err
+		}
+	}
+	if err := wait(0); err != nil {
+		return nil, err
+	}
+	paced := lat(0)
+
+	// Phase 1, throughput: all jobs at once from eight producers.
+	start := time.Now()
+	err = forEach(ctx, n, 8, func(ctx context.Context, i int) error { return enqueue(ctx, 1, i) })
+	if err != nil {
+		return nil, err
+	}
+	enqueueSecs := time.Since(start).Seconds()
+	if err := wait(1); err != nil {
+		return nil, err
+	}
+	var last int64
+	for i := range n {
+		last = max(last, started[1][i].Load())
+	}
+	burstSecs := time.Duration(last - start.UnixNano()).Seconds()
+	burst := lat(1)
+
+	params := map[string]any{
+		"jobs": n, "handler": "no-op", "concurrency": defaultWorkerConcurrency, "poll_interval_ms": ms(queuePollInterval),
+		"latency_arrivals":   "one job every 2 ms (500/s)",
+		"paced":              paced.describe(),
+		"burst":              merge(burst.describe(), map[string]any{"seconds": round(burstSecs), "producers": 8}),
+		"enqueue_jobs_per_s": round(float64(n) / enqueueSecs),
+		"method":             "internal/queue Client.Enqueue and Server (asynq) on a private redis-server, in process",
+	}
+	p50 := newResult("queue/latency/p50", ms(paced.quantile(0.5)), "ms", "config/poll_interval", ms(queuePollInterval), params)
+	p99 := newResult("queue/latency/p99", ms(paced.quantile(0.99)), "ms", "config/poll_interval", ms(queuePollInterval), params)
+	tput := newResult("queue/throughput", float64(n)/burstSecs, "jobs/s", "queue/enqueue_rate", float64(n)/enqueueSecs, params)
+	return []Result{p50.withTarget("<= 100 ms", p50.Value <= 100), p99, tput}, nil
+}
+
+func parseJobID(id string) (phase, index int, err error) {
+	parts := strings.Split(id, "-")
+	if len(parts) != 3 || parts[0] != "bench" {
+		return 0, 0, fmt.Errorf("unexpected job id %q", id)
+	}
+	if phase, err = strconv.Atoi(parts[1]); err != nil {
+		return 0, 0, err
+	}
+	index, err = strconv.Atoi(parts[2])
+	return phase, index, err
+}

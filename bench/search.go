@@ -1,0 +1,482 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/hashembed"
+	"github.com/protostar/protostar/internal/lexical"
+	"github.com/protostar/protostar/internal/search"
+)
+
+const topK = 10
+
+// searchFigure measures figure 3: POST /v1/search at a fixed concurrency in
+// vector and hybrid mode against the same SQL issued directly through pgx,
+// and recall@10 of vector mode against an exact scan.
+func (b *bench) searchFigure(ctx context.Context) ([]Result, error) {
+	db := b.main
+	if err := db.reset(ctx); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	docs, err := loadSearchCorpus(ctx, db, b.s.SearchChunks, b.s.SearchDocChunks)
+	if err != nil {
+		return nil, err
+	}
+	b.logger.Info("search corpus loaded", "chunks", b.s.SearchChunks, "documents", docs, "seconds", time.Since(start).Round(time.Second).Seconds())
+
+	qs := queries(seedSearch, seedQueries, docs, b.s.RecallQueries)
+	emb, err := hashembed.New(embedDims)
+	if err != nil {
+		return nil, err
+	}
+	vecs, err := emb.Embed(ctx, qs)
+	if err != nil {
+		return nil, err
+	}
+	terms := make([][]string, len(qs))
+	for i, q := range qs {
+		terms[i] = queryTerms(q)
+	}
+	rawVector := func(ctx context.Context, i int) error {
+		hits, err := db.DB.VectorSearch(ctx, benchTenant, vecs[i%len(qs)], protostar.SearchFilter{}, topK)
+		if err == nil && len(hits) != topK {
+			err = fmt.Errorf("raw vector search returned %d hits", len(hits))
+		}
+		return err
+	}
+	// Hybrid as the service runs it: both queries at once for 3×top_k,
+	// fused by reciprocal rank.
+	rawHybrid := func(ctx context.Context, i int) error {
+		var (
+			wg         sync.WaitGroup
+			vHits      []protostar.SearchHit
+			vErr, kErr error
+			kHits      []protostar.SearchHit
+		)
+		wg.Go(func() {
+			vHits, vErr = db.DB.VectorSearch(ctx, benchTenant, vecs[i%len(qs)], protostar.SearchFilter{}, 3*topK)
+		})
+		wg.Go(func() {
+			kHits, kErr = db.DB.KeywordSearch(ctx, benchTenant, terms[i%len(qs)], protostar.SearchFilter{}, 3*topK)
+		})
+		wg.Wait()
+		if vErr != nil {
+			return vErr
+		}
+		if kErr != nil {
+			return kErr
+		}
+		if hits := search.Fuse(topK, vHits, kHits); len(hits) == 0 {
+			return fmt.Errorf("raw hybrid search found nothing for %q", qs[i%len(qs)])
+		}
+		return nil
+	}
+	// The API client only checks the status and counts the hits: decoding
+	// the JSON would put the benchmark's own CPU time, on the same two
+	// cores, into the API's latency.
+	api := func(mode string) func(context.Context, int) error {
+		bodies := make([][]byte, len(qs))
+		for i, q := range qs {
+			bodies[i], _ = json.Marshal(map[string]any{"query": q, "top_k": topK, "mode": mode})
+		}
+		return func(ctx context.Context, i int) error {
+			code, body, err := b.serve.post(ctx, "/v1/search", bodies[i%len(qs)])
+			switch {
+			case err != nil:
+				return err
+			case code != http.StatusOK:
+				return fmt.Errorf("%s search: status %d: %s", mode, code, truncate(body, 300))
+			case bytes.Count(body, []byte(`"chunk_id":`)) == 0:
+				return fmt.Errorf("%s search found nothing for %q", mode, qs[i%len(qs)])
+			}
+			return nil
+		}
+	}
+
+	type run struct {
+		name string
+		fn   func(context.Context, int) error
+		res  loadResult
+		cpu  map[string]float64
+	}
+	runs := []*run{
+		{name: "vector/raw", fn: rawVector}, {name: "vector/api", fn: api("vector")},
+		{name: "hybrid/raw", fn: rawHybrid}, {name: "hybrid/api", fn: api("hybrid")},
+	}
+	// Each mode runs raw, API, API, raw, half the duration each (an ABBA
+	// order), so that a drift in the machine's load during the runs weighs
+	// on both sides alike.
+	for m := 0; m < len(runs); m += 2 {
+		pair := runs[m : m+2]
+		for _, r := range pair {
+			if _, err := load(ctx, b.s.SearchWarmup, b.s.SearchConcurrency, r.fn); err != nil {
+				return nil, fmt.Errorf("%s warm-up: %w", r.name, err)
+			}
+			r.cpu = map[string]float64{}
+		}
+		for _, r := range []*run{pair[0], pair[1], pair[1], pair[0]} {
+			cpu := startCPU(ctx, db, map[string]*proc{"serve": b.serve})
+			res, err := load(ctx, b.s.SearchDuration/2, b.s.SearchConcurrency, r.fn)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", r.name, err)
+			}
+			for g, v := range cpu.stop(ctx) {
+				r.cpu[g] += v
+			}
+			r.res.add(res)
+		}
+		for _, r := range pair {
+			b.logger.Info("search run", "run", r.name, "requests", len(r.res.lat), "errors", r.res.errors,
+				"p50_ms", round(ms(r.res.lat.quantile(0.5))), "p99_ms", round(ms(r.res.lat.quantile(0.99))))
+		}
+	}
+	recall, rp, err := b.recall(ctx, qs)
+	if err != nil {
+		return nil, err
+	}
+
+	common := map[string]any{"chunks": b.s.SearchChunks, "documents": docs, "concurrency": b.s.SearchConcurrency,
+		"seconds_per_run": b.s.SearchDuration.Seconds(), "warmup_seconds": b.s.SearchWarmup.Seconds(), "top_k": topK,
+		"queries": len(qs), "db_pool": 10,
+		"corpus": "generated documents chunked+embedded as the worker does, loaded with COPY (HNSW and GIN indexes " +
+			"rebuilt with their own definitions after the load); documents rows ready at indexed_version 1",
+	}
+	var out []Result
+	for _, mode := range []string{"vector", "hybrid"} {
+		var raw, viaAPI *run
+		for _, r := range runs {
+			switch r.name {
+			case mode + "/raw":
+				raw = r
+			case mode + "/api":
+				viaAPI = r
+			}
+		}
+		params := clone(common)
+		params["api"] = merge(viaAPI.res.describe(), map[string]any{"cpu": cpuPerRequest(viaAPI.cpu, viaAPI.res.requests())})
+		params["raw"] = merge(raw.res.describe(), map[string]any{"cpu": cpuPerRequest(raw.cpu, raw.res.requests())})
+		params["raw_method"] = "postgres.DB.VectorSearch (the service's SQL) with precomputed query vectors through pgx"
+		if mode == "hybrid" {
+			params["raw_method"] = "VectorSearch and KeywordSearch (3×top_k each, concurrently) through pgx + search.Fuse, precomputed vectors and terms"
+		}
+		errs := viaAPI.res.errors + raw.res.errors
+		p50 := newResult("search/"+mode+"/p50", ms(viaAPI.res.lat.quantile(0.5)), "ms",
+			"search/"+mode+"/raw_sql_p50", ms(raw.res.lat.quantile(0.5)), params)
+		p99 := newResult("search/"+mode+"/p99", ms(viaAPI.res.lat.quantile(0.99)), "ms",
+			"search/"+mode+"/raw_sql_p99", ms(raw.res.lat.quantile(0.99)), params)
+		if mode == "vector" {
+			p99 = p99.withTarget("ratio <= 1.5, no errors", p99.Ratio <= 1.5 && errs == 0)
+		}
+		out = append(out, p50, p99)
+	}
+	rr := newResult("search/vector/recall@10", recall, "recall", "search/exact_scan", 1, merge(clone(common), rp))
+	out = append(out, rr.withTarget(">= 0.95", recall >= 0.95))
+	return out, nil
+}
+
+// queryTerms is the service's query analysis: distinct terms, at most 64.
+func queryTerms(q string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range lexical.Terms(q) {
+		if !seen[t] && len(out) < 64 {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// recall compares vector-mode API results with an exact scan (index scans
+// disabled, so Postgres computes every distance) for each query. A hit
+// counts when it is in the exact top 10 or ties with the exact 10th
+// distance: the generated corpus has duplicate chunks, and which of
+// several equal-distance chunks comes first is arbitrary.
+func (b *bench) recall(ctx context.Context, qs []string) (float64, map[string]any, error) {
+	emb, _ := hashembed.New(embedDims)
+	var found, total atomic.Int64
+	start := time.Now()
+	err := forEach(ctx, len(qs), runtime.NumCPU(), func(ctx context.Context, i int) error {
+		var out struct {
+			Results []protostar.SearchHit `json:"results"`
+		}
+		err := b.serve.call(ctx, http.MethodPost, "/v1/search", map[string]any{"query": qs[i], "top_k": topK, "mode": "vector"},
+			http.StatusOK, &out)
+		if err != nil {
+			return err
+		}
+		vec, err := emb.Embed(ctx, qs[i:i+1])
+		if err != nil {
+			return err
+		}
+		exact := map[int64]bool{}
+		var kth float64
+		err = pgx.BeginFunc(ctx, b.main.DB.Pool(), func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SET LOCAL enable_indexscan = off`); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `SELECT c.id, c.embedding <=> $2 FROM chunks c JOIN documents d ON d.id = c.document_id
+				WHERE c.tenant_id = $1 AND d.deleted_at IS NULL AND c.version = d.indexed_version
+				ORDER BY c.embedding <=> $2 LIMIT $3`, benchTenant, pgvector.NewVector(vec[0]), topK)
+			if err != nil {
+				return err
+			}
+			var (
+				id   int64
+				dist float64
+			)
+			_, err = pgx.ForEachRow(rows, []any{&id, &dist}, func() error {
+				exact[id], kth = true, dist
+				return nil
+			})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("exact scan: %w", err)
+		}
+		for _, h := range out.Results {
+			if exact[h.ChunkID] || 1-h.Score <= kth+1e-6 {
+				found.Add(1)
+			}
+		}
+		total.Add(int64(len(exact)))
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	r := float64(found.Load()) / float64(max(total.Load(), 1))
+	return r, map[string]any{"recall_queries": len(qs), "recall_seconds": round(time.Since(start).Seconds()),
+		"recall_method": "vector-mode API top 10 vs exact scan (SET enable_indexscan = off), ties at the 10th distance count"}, nil
+}
+
+// loadResult is one load run.
+type loadResult struct {
+	lat      latencies
+	errors   int
+	firstErr string
+	seconds  float64
+}
+
+// add merges another run of the same load into r.
+func (r *loadResult) add(o loadResult) {
+	r.lat = append(r.lat, o.lat...)
+	r.errors += o.errors
+	r.seconds += o.seconds
+	if r.firstErr == "" {
+		r.firstErr = o.firstErr
+	}
+}
+
+func (r loadResult) requests() int { return len(r.lat) + r.errors }
+
+func (r loadResult) describe() map[string]any {
+	d := r.lat.describe()
+	d["errors"] = r.errors
+	if r.firstErr != "" {
+		d["first_error"] = r.firstErr
+	}
+	d["requests_per_s"] = round(float64(len(r.lat)) / r.seconds)
+	return d
+}
+
+// load calls fn from concurrency goroutines for duration and records every
+// call's latency; failed calls count as errors (and are not in the
+// latencies).
+func load(ctx context.Context, duration time.Duration, concurrency int, fn func(context.Context, int) error) (loadResult, error) {
+	var (
+		mu  sync.Mutex
+		res loadResult
+		wg  sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(duration)
+	for g := range concurrency {
+		wg.Go(func() {
+			var local latencies
+			nerr, first := 0, ""
+			for i := g; time.Now().Before(deadline) && ctx.Err() == nil; i += concurrency {
+				t := time.Now()
+				if err := fn(ctx, i); err != nil {
+					if ctx.Err() != nil {
+						break
+					}
+					nerr++
+					if first == "" {
+						first = err.Error()
+					}
+					continue
+				}
+				local = append(local, time.Since(t))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.lat = append(res.lat, local...)
+			res.errors += nerr
+			if res.firstErr == "" {
+				res.firstErr = first
+			}
+		})
+	}
+	wg.Wait()
+	res.seconds = time.Since(start).Seconds()
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	if len(res.lat) == 0 {
+		return res, fmt.Errorf("every request failed, e.g. %s", res.firstErr)
+	}
+	return res, nil
+}
+
+// loadSearchCorpus fills the chunks table with about target chunks of
+// generated documents (perDoc chunks each on average) as ready documents
+// of the bench tenant, and returns the number of documents. The vector and
+// keyword indexes are dropped for the load and rebuilt afterwards from
+// their own definitions, which is much faster than maintaining them row by
+// row.
+func loadSearchCorpus(ctx context.Context, db *database, target, perDoc int) (int, error) {
+	rows, err := db.DB.Pool().Query(ctx, `SELECT indexname, indexdef FROM pg_indexes
+		WHERE tablename = 'chunks' AND indexname IN ('chunks_embedding', 'chunks_keywords')`)
+	if err != nil {
+		return 0, err
+	}
+	var name, def string
+	defs := map[string]string{}
+	if _, err := pgx.ForEachRow(rows, []any{&name, &def}, func() error { defs[name] = def; return nil }); err != nil {
+		return 0, err
+	}
+	if len(defs) != 2 {
+		return 0, fmt.Errorf("chunks indexes not found: %v", defs)
+	}
+	for name := range defs {
+		if err := db.exec(ctx, `DROP INDEX `+name); err != nil {
+			return 0, err
+		}
+	}
+
+	emb, err := hashembed.New(embedDims)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		left = atomic.Int64{}
+		docs atomic.Int64
+		next atomic.Int64
+	)
+	left.Store(int64(target))
+	// A generated section yields about one chunk of ~1 KiB.
+	docBytes := perDoc * kib
+	const batchDocs = 20
+	streams := runtime.NumCPU()
+	err = forEach(ctx, streams, streams, func(ctx context.Context, _ int) error {
+		for left.Load() > 0 {
+			var batch []docRows
+			var keys []string
+			for len(batch) < batchDocs && left.Load() > 0 {
+				j := int(next.Add(1) - 1)
+				rows, err := prepareDocument(ctx, emb, documentOfSize(seedSearch, j, docBytes))
+				if err != nil {
+					return err
+				}
+				n := int64(len(rows))
+				for {
+					l := left.Load()
+					if l <= 0 {
+						n = 0
+						break
+					}
+					if left.CompareAndSwap(l, l-min(n, l)) {
+						n = min(n, l)
+						break
+					}
+				}
+				if n == 0 {
+					break
+				}
+				batch = append(batch, docRows{TenantID: benchTenant, Rows: rows[:n]})
+				keys = append(keys, fmt.Sprintf("search/%06d.md", j))
+			}
+			if len(batch) == 0 {
+				return nil
+			}
+			counts := make([]int, len(batch))
+			for i, d := range batch {
+				counts[i] = len(d.Rows)
+			}
+			ids, err := insertDocuments(ctx, db, benchTenant, keys, counts, "ready")
+			if err != nil {
+				return err
+			}
+			for i := range batch {
+				batch[i].DocumentID = ids[i]
+			}
+			if _, err := copyRows(ctx, db, emb.Model(), batch); err != nil {
+				return err
+			}
+			docs.Add(int64(len(batch)))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+
+	// Rebuild the indexes with enough memory to build the graph in RAM.
+	conn, err := db.DB.Pool().Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Release()
+	mem := "1GB"
+	if target > 200_000 {
+		mem = "6GB"
+	}
+	if _, err := conn.Exec(ctx, `SET maintenance_work_mem = '`+mem+`'`); err != nil {
+		return 0, err
+	}
+	for name, def := range defs {
+		if _, err := conn.Exec(ctx, def); err != nil {
+			return 0, fmt.Errorf("rebuild %s: %w", name, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `RESET maintenance_work_mem`); err != nil {
+		return 0, err
+	}
+	// Vacuumed and checkpointed now, so that neither autovacuum nor a
+	// checkpoint of the load runs during the measurements.
+	for _, stmt := range []string{`VACUUM (ANALYZE) chunks`, `VACUUM (ANALYZE) documents`, `CHECKPOINT`} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return 0, fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	return int(docs.Load()), nil
+}
+
+func clone(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func merge(dst, src map[string]any) map[string]any {
+	for k, v := range src {
+		dst[k] = v
+	}
+	return dst
+}

@@ -1,0 +1,482 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/protostar/protostar/internal/postgres"
+)
+
+// API keys of the benchmark's tenants.
+const (
+	benchTenant = "bench"
+	benchKey    = "bench-key-0123456789abcdef"
+)
+
+// stackEnv is the local stack as `scripts/stack.sh env` describes it.
+type stackEnv struct {
+	AdminDB  string // URL of a database the bench may create databases from
+	S3       string // host:port
+	S3Key    string
+	S3Secret string
+	S3TLS    bool
+	RedisBin string // redis-server for the private Redis
+}
+
+func loadStackEnv() (stackEnv, error) {
+	e := stackEnv{
+		AdminDB: os.Getenv("PROTOSTAR_DATABASE_URL"), S3: os.Getenv("PROTOSTAR_S3_ENDPOINT"),
+		S3Key: os.Getenv("PROTOSTAR_S3_ACCESS_KEY"), S3Secret: os.Getenv("PROTOSTAR_S3_SECRET_KEY"),
+		S3TLS: os.Getenv("PROTOSTAR_S3_USE_TLS") == "true", RedisBin: os.Getenv("PROTOSTAR_STACK_REDIS_BIN"),
+	}
+	var missing []string
+	for name, v := range map[string]string{"PROTOSTAR_DATABASE_URL": e.AdminDB, "PROTOSTAR_S3_ENDPOINT": e.S3,
+		"PROTOSTAR_STACK_REDIS_BIN": e.RedisBin} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return e, fmt.Errorf("%s not set: run `make bench`, or eval \"$(scripts/stack.sh env)\" first", joinNames(missing))
+	}
+	return e, nil
+}
+
+// harness owns everything the benchmark creates — a temporary directory,
+// the protostar binary, a private Redis, a bucket, databases and processes —
+// and removes all of it in Close, in reverse order of creation.
+type harness struct {
+	logger *slog.Logger
+	env    stackEnv
+	dir    string
+	logDir string // where process logs go
+	binary string
+	redis  *redisServer
+	s3     *minio.Client
+	bucket string
+
+	mu       sync.Mutex
+	cleanups []cleanup
+	procs    []*proc
+}
+
+type cleanup struct {
+	what string
+	fn   func(context.Context) error
+}
+
+func newHarness(ctx context.Context, logger *slog.Logger, logDir string) (_ *harness, err error) {
+	env, err := loadStackEnv()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "protostar-bench-")
+	if err != nil {
+		return nil, err
+	}
+	h := &harness{logger: logger, env: env, dir: dir, logDir: cmp.Or(logDir, dir)}
+	h.onClose("temporary directory", func(context.Context) error { return os.RemoveAll(dir) })
+	if err := os.MkdirAll(h.logDir, 0o755); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			h.Close()
+		}
+	}()
+	if h.binary, err = buildBinary(ctx, dir); err != nil {
+		return nil, err
+	}
+	if h.redis, err = h.startRedis(ctx); err != nil {
+		return nil, err
+	}
+	if err := h.makeBucket(ctx); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// onClose registers fn to run in Close.
+func (h *harness) onClose(what string, fn func(context.Context) error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cleanups = append(h.cleanups, cleanup{what, fn})
+}
+
+// Close stops every process and removes every resource, even after a
+// failure or an interrupt; it logs what it could not remove.
+func (h *harness) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h.mu.Lock()
+	procs, cleanups := h.procs, h.cleanups
+	h.procs, h.cleanups = nil, nil
+	h.mu.Unlock()
+	for _, p := range procs {
+		p.Stop()
+	}
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		if err := cleanups[i].fn(ctx); err != nil {
+			h.logger.Warn("cleanup failed", "what", cleanups[i].what, "error", err)
+		}
+	}
+}
+
+// moduleRoot is the directory of the go.mod the bench belongs to.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("run the benchmark from inside the protostar module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+func buildBinary(ctx context.Context, dir string) (string, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "protostar")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/protostar")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build protostar: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// uniqueName returns prefix followed by random hex, safe for databases and
+// buckets.
+func uniqueName(prefix string) string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitFor polls cond every 20ms until it returns true, returns an error, or
+// timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		ok, err := cond()
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, context.Cause(ctx))
+		case <-t.C:
+		}
+	}
+}
+
+// redisServer is the benchmark's private redis-server, configured as
+// production Redis is (AOF, noeviction).
+type redisServer struct {
+	port int
+	cmd  *exec.Cmd
+}
+
+// URL returns the URL of logical database db.
+func (r *redisServer) URL(db int) string { return fmt.Sprintf("redis://127.0.0.1:%d/%d", r.port, db) }
+
+func (h *harness) startRedis(ctx context.Context) (*redisServer, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(h.dir, "redis")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	r := &redisServer{port: port}
+	r.cmd = exec.Command(h.env.RedisBin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--appendonly", "yes", "--maxmemory-policy", "noeviction", "--save", "")
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := r.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start redis-server: %w", err)
+	}
+	h.onClose("redis-server", func(context.Context) error {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		return nil
+	})
+	err = waitFor(ctx, 10*time.Second, "redis to listen", func() (bool, error) {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil, nil
+	})
+	return r, err
+}
+
+func (h *harness) makeBucket(ctx context.Context) error {
+	c, err := minio.New(h.env.S3, &minio.Options{Creds: credentials.NewStaticV4(h.env.S3Key, h.env.S3Secret, ""), Secure: h.env.S3TLS})
+	if err != nil {
+		return fmt.Errorf("minio client: %w", err)
+	}
+	h.s3, h.bucket = c, uniqueName("bench-")
+	if err := c.MakeBucket(ctx, h.bucket, minio.MakeBucketOptions{}); err != nil {
+		return fmt.Errorf("create bucket %s: %w", h.bucket, err)
+	}
+	h.onClose("bucket "+h.bucket, func(ctx context.Context) error {
+		objects := c.ListObjects(ctx, h.bucket, minio.ListObjectsOptions{Recursive: true})
+		for e := range c.RemoveObjects(ctx, h.bucket, objects, minio.RemoveObjectsOptions{}) {
+			if e.Err != nil {
+				return fmt.Errorf("remove %s: %w", e.ObjectName, e.Err)
+			}
+		}
+		return c.RemoveBucket(ctx, h.bucket)
+	})
+	return nil
+}
+
+// database is a fresh, migrated database of the stack's Postgres.
+type database struct {
+	URL  string
+	Name string
+	DB   *postgres.DB // pool with pgvector types, 10 connections
+}
+
+// newDatabase creates and migrates a database, dropped in Close.
+func (h *harness) newDatabase(ctx context.Context, dims int) (*database, error) {
+	conn, err := pgx.Connect(ctx, h.env.AdminDB)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the stack's postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	name := uniqueName("bench_")
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	d := &database{Name: name}
+	h.onClose("database "+name, func(ctx context.Context) error {
+		if d.DB != nil {
+			d.DB.Close()
+		}
+		c, err := pgx.Connect(ctx, h.env.AdminDB)
+		if err != nil {
+			return err
+		}
+		defer c.Close(ctx)
+		_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		return err
+	})
+	u, err := url.Parse(h.env.AdminDB)
+	if err != nil {
+		return nil, fmt.Errorf("parse PROTOSTAR_DATABASE_URL: %w", err)
+	}
+	u.Path = "/" + name
+	d.URL = u.String()
+	m, err := postgres.NewMigrator(slog.New(slog.DiscardHandler), d.URL, dims)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	if _, err := m.Up(ctx); err != nil {
+		return nil, fmt.Errorf("migrate %s: %w", name, err)
+	}
+	if d.DB, err = postgres.Open(slog.New(slog.DiscardHandler), d.URL, 10); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// exec runs one statement on the database.
+func (d *database) exec(ctx context.Context, sql string, args ...any) error {
+	if _, err := d.DB.Pool().Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("%s: %w", firstLine(sql), err)
+	}
+	return nil
+}
+
+// reset empties the chunks table (and so its indexes) and checkpoints, so
+// that every measured write starts from the same state.
+func (d *database) reset(ctx context.Context) error {
+	if err := d.exec(ctx, `TRUNCATE chunks`); err != nil {
+		return err
+	}
+	return d.exec(ctx, `CHECKPOINT`)
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// proc is a running protostar process.
+type proc struct {
+	role string
+	cmd  *exec.Cmd
+	URL  string
+	log  string // path of its log file
+	done chan struct{}
+	once sync.Once
+}
+
+// start runs `protostar role` against db and Redis logical database
+// redisDB, and waits until it is ready: /readyz ok for roles with an API,
+// the "workers started" log line for a worker.
+func (h *harness) start(ctx context.Context, role string, db *database, redisDB int, extraEnv ...string) (*proc, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(h.logDir, fmt.Sprintf("%s-%s-%s.log", time.Now().Format("150405"), role, uniqueName("")))
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	p := &proc{role: role, URL: fmt.Sprintf("http://127.0.0.1:%d", port), log: logPath, done: make(chan struct{})}
+	p.cmd = exec.Command(h.binary, role)
+	p.cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + os.Getenv("HOME"),
+		"PROTOSTAR_DATABASE_URL=" + db.URL,
+		"PROTOSTAR_REDIS_URL=" + h.redis.URL(redisDB),
+		"PROTOSTAR_S3_ENDPOINT=" + h.env.S3,
+		"PROTOSTAR_S3_ACCESS_KEY=" + h.env.S3Key,
+		"PROTOSTAR_S3_SECRET_KEY=" + h.env.S3Secret,
+		"PROTOSTAR_S3_USE_TLS=" + strconv.FormatBool(h.env.S3TLS),
+		"PROTOSTAR_S3_BUCKET=" + h.bucket,
+		"PROTOSTAR_API_KEYS=" + benchTenant + ":" + benchKey,
+		"PROTOSTAR_HTTP_ADDR=" + fmt.Sprintf("127.0.0.1:%d", port),
+		// The API's per-key rate limit protects a shared service from one
+		// client; the benchmark is that one client on purpose.
+		"PROTOSTAR_RATE_LIMIT=1000000",
+		"PROTOSTAR_RATE_BURST=1000000",
+		"OTEL_TRACES_EXPORTER=none",
+	}, extraEnv...)
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	// The process dies with the benchmark even if the benchmark is killed.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start protostar %s: %w", role, err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	h.mu.Lock()
+	h.procs = append(h.procs, p)
+	h.mu.Unlock()
+
+	err = waitFor(ctx, 60*time.Second, "protostar "+role+" to be ready", func() (bool, error) {
+		if p.exited() {
+			return false, fmt.Errorf("protostar %s exited:\n%s", role, p.logTail(40))
+		}
+		if role == "worker" {
+			raw, _ := os.ReadFile(logPath)
+			return bytes.Contains(raw, []byte(`"workers started"`)), nil
+		}
+		code, body, err := httpGet(ctx, p.URL+"/readyz")
+		return err == nil && code == 200 && bytes.Contains(body, []byte(`"status":"ok"`)), nil
+	})
+	if err != nil {
+		p.Stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop sends SIGTERM and waits for a graceful exit, killing the process
+// after 40s. Safe to call twice.
+func (p *proc) Stop() {
+	p.once.Do(func() {
+		if p.exited() {
+			return
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(40 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+}
+
+// logTail returns the last n lines of the process's log.
+func (p *proc) logTail(n int) string {
+	raw, _ := os.ReadFile(p.log)
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// memory returns the process's peak and current resident set size in
+// bytes (VmHWM and VmRSS of /proc/PID/status).
+func (p *proc) memory() (hwm, rss int64, err error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("read memory of protostar %s: %w", p.role, err)
+	}
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		name, val, ok := strings.Cut(line, ":")
+		if !ok || (name != "VmHWM" && name != "VmRSS") {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("parse %s %q: %w", name, val, err)
+		}
+		if name == "VmHWM" {
+			hwm = kb * kib
+		} else {
+			rss = kb * kib
+		}
+	}
+	if hwm == 0 {
+		return 0, 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
+	}
+	return hwm, rss, nil
+}
