@@ -13,6 +13,7 @@ FUZZTIME   ?= 10s
 FAULTS_SCALE ?= full
 BENCH_SCALE ?= default
 BENCH_OUT   ?= bench/results.json
+BENCH_ARGS  ?=
 # Dev defaults for `make run`; override on the command line or in the environment.
 DEMO_KEY   ?= demo-key-0123456789abcdef
 export PROTOSTAR_API_KEYS ?= demo:$(DEMO_KEY)
@@ -58,7 +59,7 @@ fuzz: ## run each fuzz target briefly (FUZZTIME=10s); longer runs: see README
 	done
 
 bench: stack ## benchmarks on the stack, BENCH_SCALE=small|default|large → table + bench/results.json (docs/benchmarks.md)
-	$(STACK_ENV); go run ./bench -scale $(BENCH_SCALE) -out $(BENCH_OUT)
+	$(STACK_ENV); go run ./bench -scale $(BENCH_SCALE) -out $(BENCH_OUT) $(BENCH_ARGS)
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

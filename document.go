@@ -84,8 +84,12 @@ func ValidateKey(key string) error {
 		}
 	}
 	for _, r := range key {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return Errorf(EINVALID, "key must not contain control characters")
+		case unicode.Is(unicode.Bidi_Control, r):
+			// Right-to-left overrides make a key display as another one.
+			return Errorf(EINVALID, "key must not contain bidirectional control characters (U+%04X)", r)
 		}
 	}
 	return nil

@@ -68,7 +68,10 @@ func (m *cpuMeter) sample(ctx context.Context, initial bool) {
 		pids[pid] = name
 	}
 	if m.db != nil {
-		rows, err := m.db.DB.Pool().Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, m.db.Name)
+		// The backend running this query is listed too: it is one of the
+		// pool's connections, and left out of the first sample it would
+		// count as born during the phase, with all its earlier CPU time.
+		rows, err := m.db.DB.Pool().Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = $1`, m.db.Name)
 		if err == nil {
 			var pid int
 			_, _ = pgx.ForEachRow(rows, []any{&pid}, func() error { pids[pid] = "postgres"; return nil })

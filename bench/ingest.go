@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,6 +85,9 @@ func (b *bench) ingestPipeline(ctx context.Context, c ingestCorpus, prefix strin
 		return pipelineRun{}, err
 	}
 	cpu := startCPU(ctx, b.main, map[string]*proc{"serve": b.serve, "worker": b.worker})
+	name := strings.Trim(prefix, "/")
+	b.prof.cpu(ctx, b.worker, "worker-"+name, 20*time.Second)
+	b.prof.cpu(ctx, b.serve, "serve-"+name, 20*time.Second)
 	start := time.Now()
 	err := forEach(ctx, len(c.keys), 8, func(ctx context.Context, i int) error {
 		_, err := b.serve.submit(ctx, prefix+c.keys[i])
@@ -272,12 +277,51 @@ func (b *bench) ingestLimit(ctx context.Context, c ingestCorpus) (yardstick, err
 			best, bestStreams = r, streams
 		}
 	}
-	b.logger.Info("limit runs", "chunks", total, "best_chunks_per_s", round(best), "streams", bestStreams)
+	// Not part of the yardstick: the same COPY without the HNSW index
+	// shows how much of Postgres's work is maintaining it.
+	var noHNSW float64
+	err = withoutIndex(ctx, b.main, "chunks_embedding", func() error {
+		if err := b.main.reset(ctx); err != nil {
+			return err
+		}
+		groups := splitByRows(prepared, bestStreams)
+		start := time.Now()
+		err := forEach(ctx, len(groups), len(groups), func(ctx context.Context, i int) error {
+			_, err := copyRows(ctx, b.main, emb.Model(), groups[i])
+			return err
+		})
+		noHNSW = float64(total) / time.Since(start).Seconds()
+		return err
+	})
+	if err != nil {
+		return yardstick{}, err
+	}
+	b.logger.Info("limit runs", "chunks", total, "best_chunks_per_s", round(best), "streams", bestStreams,
+		"without_hnsw_chunks_per_s", round(noHNSW))
 	return yardstick{rate: best, params: map[string]any{
 		"documents": len(c.docs), "chunks": total, "copy_streams": bestStreams, "by_streams": runs,
+		"without_hnsw_index_chunks_per_s": round(noHNSW),
 		"method": "rows chunked+embedded before timing; one COPY statement per stream into the emptied chunks table " +
 			"with its HNSW, GIN and btree indexes; best of 1, NumCPU and 2×NumCPU parallel streams",
 	}}, nil
+}
+
+// withoutIndex drops the index name of the chunks table, runs fn and
+// creates the index again from its definition.
+func withoutIndex(ctx context.Context, db *database, name string, fn func() error) error {
+	var def string
+	err := db.DB.Pool().QueryRow(ctx, `SELECT indexdef FROM pg_indexes WHERE tablename = 'chunks' AND indexname = $1`, name).Scan(&def)
+	if err != nil {
+		return fmt.Errorf("index %s: %w", name, err)
+	}
+	if err := db.exec(ctx, `DROP INDEX `+name); err != nil {
+		return err
+	}
+	ferr := fn()
+	if err := db.reset(ctx); err != nil {
+		return errors.Join(ferr, err)
+	}
+	return errors.Join(ferr, db.exec(ctx, def))
 }
 
 // splitByRows cuts docs into at most n contiguous groups of about equal row

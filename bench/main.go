@@ -54,6 +54,7 @@ type bench struct {
 	main   *database
 	serve  *proc
 	worker *proc
+	prof   *profiler // nil unless -profile
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -64,6 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	only := fs.String("only", strings.Join(figureNames, ","), "figures to run, comma-separated")
 	verbose := fs.Bool("v", false, "log progress in detail")
 	logs := fs.String("logs", "", "keep the protostar processes' logs in this directory")
+	profile := fs.String("profile", "", "write CPU profiles of the ingest pipeline's worker and API to this directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -94,6 +96,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer h.Close()
 	b := &bench{h: h, s: sc, logger: logger}
+	if *profile != "" {
+		if err := os.MkdirAll(*profile, 0o755); err != nil {
+			return err
+		}
+		b.prof = &profiler{dir: *profile}
+		defer b.prof.wait()
+	}
 
 	results, err := b.figures(ctx, want)
 	for i := range results {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/hashembed"
-	"github.com/protostar/protostar/internal/lexical"
 	"github.com/protostar/protostar/internal/search"
 )
 
@@ -46,9 +45,9 @@ func (b *bench) searchFigure(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	terms := make([][]string, len(qs))
+	terms := make([][][]string, len(qs))
 	for i, q := range qs {
-		terms[i] = queryTerms(q)
+		terms[i] = search.QueryWords(q)
 	}
 	rawVector := func(ctx context.Context, i int) error {
 		hits, err := db.DB.VectorSearch(ctx, benchTenant, vecs[i%len(qs)], protostar.SearchFilter{}, topK)
@@ -185,19 +184,6 @@ func (b *bench) searchFigure(ctx context.Context) ([]Result, error) {
 	rr := newResult("search/vector/recall@10", recall, "recall", "search/exact_scan", 1, merge(clone(common), rp))
 	out = append(out, rr.withTarget(">= 0.95", recall >= 0.95))
 	return out, nil
-}
-
-// queryTerms is the service's query analysis: distinct terms, at most 64.
-func queryTerms(q string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, t := range lexical.Terms(q) {
-		if !seen[t] && len(out) < 64 {
-			seen[t] = true
-			out = append(out, t)
-		}
-	}
-	return out
 }
 
 // recall compares vector-mode API results with an exact scan (index scans

@@ -349,12 +349,13 @@ func firstLine(s string) string {
 
 // proc is a running protostar process.
 type proc struct {
-	role string
-	cmd  *exec.Cmd
-	URL  string
-	log  string // path of its log file
-	done chan struct{}
-	once sync.Once
+	role     string
+	cmd      *exec.Cmd
+	URL      string
+	debugURL string // its pprof listener
+	log      string // path of its log file
+	done     chan struct{}
+	once     sync.Once
 }
 
 // start runs `protostar role` against db and Redis logical database
@@ -371,7 +372,12 @@ func (h *harness) start(ctx context.Context, role string, db *database, redisDB 
 		return nil, err
 	}
 	defer logFile.Close()
-	p := &proc{role: role, URL: fmt.Sprintf("http://127.0.0.1:%d", port), log: logPath, done: make(chan struct{})}
+	debugPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p := &proc{role: role, URL: fmt.Sprintf("http://127.0.0.1:%d", port), log: logPath, done: make(chan struct{}),
+		debugURL: fmt.Sprintf("http://127.0.0.1:%d", debugPort)}
 	p.cmd = exec.Command(h.binary, role)
 	p.cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
@@ -385,6 +391,7 @@ func (h *harness) start(ctx context.Context, role string, db *database, redisDB 
 		"PROTOSTAR_S3_BUCKET=" + h.bucket,
 		"PROTOSTAR_API_KEYS=" + benchTenant + ":" + benchKey,
 		"PROTOSTAR_HTTP_ADDR=" + fmt.Sprintf("127.0.0.1:%d", port),
+		"PROTOSTAR_DEBUG_ADDR=" + fmt.Sprintf("127.0.0.1:%d", debugPort),
 		// The API's per-key rate limit protects a shared service from one
 		// client; the benchmark is that one client on purpose.
 		"PROTOSTAR_RATE_LIMIT=1000000",

@@ -70,6 +70,12 @@ func runServer(ctx context.Context, role string, stderr io.Writer) error {
 	defer a.close()
 	logger.Info("starting protostar", "http_addr", cfg.HTTPAddr, "embed", a.embed.Model(), "generate", a.gen.Model())
 
+	stopDebug, err := startDebug(logger, cfg.DebugAddr)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
+
 	runAPI, runWorker := role != "worker", role != "serve"
 	var (
 		srv    *http.Server

@@ -34,6 +34,7 @@ type Config struct {
 	S3CreateBucket bool   `env:"PROTOSTAR_S3_CREATE_BUCKET" envDefault:"false"`
 
 	HTTPAddr        string        `env:"PROTOSTAR_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	DebugAddr       string        `env:"PROTOSTAR_DEBUG_ADDR"` // pprof listener; off when empty
 	ShutdownTimeout time.Duration `env:"PROTOSTAR_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	MaxUploadBytes  int64         `env:"PROTOSTAR_MAX_UPLOAD_BYTES" envDefault:"1073741824"`
 	MaxJSONBytes    int64         `env:"PROTOSTAR_MAX_JSON_BYTES" envDefault:"1048576"`

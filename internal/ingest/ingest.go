@@ -65,6 +65,7 @@ type Service struct {
 	embedder Embedder
 	runner   *worker.Runner
 	cfg      Config
+	tokens   *markdown.TokenCache // shared by every document's chunker
 	logger   *slog.Logger
 }
 
@@ -78,7 +79,7 @@ func New(logger *slog.Logger, store Store, objects Objects, embedder Embedder, r
 			embedder.Model(), embedder.Dimensions(), cfg.IndexDims, cfg.IndexDims)
 	}
 	return &Service{store: store, objects: objects, embedder: embedder, runner: runner, cfg: cfg,
-		logger: logger.With("component", "ingest")}, nil
+		tokens: markdown.NewTokenCache(), logger: logger.With("component", "ingest")}, nil
 }
 
 // Handle runs the ingest job with the given id; it is the queue handler.
@@ -130,8 +131,7 @@ func (s *Service) index(ctx context.Context, j protostar.Job, doc protostar.Docu
 		return protostar.Indexed{}, err
 	}
 	sum := sha256.New()
-	counter := &countingReader{r: io.TeeReader(body, sum)}
-	chunker, err := markdown.NewChunker(counter, markdown.Options{MaxTokens: s.cfg.MaxTokens, OverlapTokens: s.cfg.OverlapTokens})
+	chunker, err := markdown.NewChunker(io.TeeReader(body, sum), markdown.Options{MaxTokens: s.cfg.MaxTokens, OverlapTokens: s.cfg.OverlapTokens, Tokens: s.tokens})
 	if err != nil {
 		return protostar.Indexed{}, protostar.Wrap(protostar.EINVALID, err, "chunker options")
 	}
@@ -151,19 +151,19 @@ func (s *Service) index(ctx context.Context, j protostar.Job, doc protostar.Docu
 		}
 		if n%s.cfg.BatchSize == 0 {
 			done := int(b.written.Load())
-			p.Set(done, estimateTotal(n, counter.n, info.Size))
+			p.Set(done, estimateTotal(n, chunker.BytesRead(), info.Size))
 		}
 	}
 	res, err := b.close(ctx)
 	if err != nil {
 		return protostar.Indexed{}, err
 	}
-	res.BytesRead = counter.n
+	res.BytesRead = chunker.BytesRead()
 	p.Set(res.ChunksTotal, res.ChunksTotal)
 	return protostar.Indexed{
 		ContentHash: contentHash(sum),
 		ETag:        info.ETag,
-		Size:        counter.n,
+		Size:        res.BytesRead,
 		Chunks:      res.ChunksTotal,
 		FrontMatter: chunker.FrontMatter(),
 		Result:      res,
@@ -199,18 +199,6 @@ func estimateTotal(done int, read, size int64) int {
 		return done
 	}
 	return max(done, int(float64(done)*float64(size)/float64(read)))
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // embedText is what the embedder sees: the breadcrumbs give a chunk the

@@ -86,6 +86,8 @@ type Options struct {
 	// MaxBlockTokens is the size, fences included, up to which a fenced
 	// code block is never split. Default 4*MaxTokens.
 	MaxBlockTokens int
+	// Tokens, when set, is a token-count cache shared with other chunkers.
+	Tokens *TokenCache
 }
 
 // withDefaults fills in defaults and validates o.
@@ -160,7 +162,7 @@ func NewChunker(r io.Reader, opts Options) (*Chunker, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := newCounter()
+	c, err := newCounter(opts.Tokens)
 	if err != nil {
 		return nil, err
 	}

@@ -49,10 +49,10 @@ func TestOptions(t *testing.T) {
 		want    Options
 		wantErr string // substring naming the field
 	}{
-		{"defaults", Options{}, Options{512, 64, 2048}, ""},
-		{"small max scales overlap", Options{MaxTokens: 100}, Options{100, 25, 400}, ""},
-		{"overlap disabled", Options{OverlapTokens: -1}, Options{512, -1, 2048}, ""},
-		{"explicit", Options{64, 8, 100}, Options{64, 8, 100}, ""},
+		{"defaults", Options{}, Options{MaxTokens: 512, OverlapTokens: 64, MaxBlockTokens: 2048}, ""},
+		{"small max scales overlap", Options{MaxTokens: 100}, Options{MaxTokens: 100, OverlapTokens: 25, MaxBlockTokens: 400}, ""},
+		{"overlap disabled", Options{OverlapTokens: -1}, Options{MaxTokens: 512, OverlapTokens: -1, MaxBlockTokens: 2048}, ""},
+		{"explicit", Options{MaxTokens: 64, OverlapTokens: 8, MaxBlockTokens: 100}, Options{MaxTokens: 64, OverlapTokens: 8, MaxBlockTokens: 100}, ""},
 		{"negative max", Options{MaxTokens: -1}, Options{}, "MaxTokens"},
 		{"max below minimum", Options{MaxTokens: 4}, Options{}, "MaxTokens"},
 		{"overlap not below max", Options{MaxTokens: 64, OverlapTokens: 64}, Options{}, "OverlapTokens"},
@@ -487,7 +487,7 @@ func TestOverlap(t *testing.T) {
 	}
 	b.WriteString("\n\n```\ncode block\n```\n\nAfter code.\n\n# Two\n\nFresh section text.\n")
 	res := chunkString(t, b.String(), Options{MaxTokens: 64, OverlapTokens: 20})
-	c, err := newCounter()
+	c, err := newCounter(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -625,7 +625,7 @@ func TestFixtures(t *testing.T) {
 				t.Parallel()
 				opts := Options{MaxTokens: max}
 				want := chunkString(t, string(in), opts)
-				c, err := newCounter()
+				c, err := newCounter(nil)
 				if err != nil {
 					t.Fatal(err)
 				}

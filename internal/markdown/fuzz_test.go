@@ -27,7 +27,7 @@ func FuzzChunker(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add(s, uint8(0), uint8(3), uint8(1))
 	}
-	c, err := newCounter()
+	c, err := newCounter(nil)
 	if err != nil {
 		f.Fatal(err)
 	}

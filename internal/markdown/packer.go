@@ -3,6 +3,7 @@ package markdown
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // unitKind says where a unit comes from, which decides how it is packed.
@@ -270,7 +271,7 @@ func (p *packer) begin(u unit, rest int) unit {
 // (" Word" can be one token where "Word" is two). A lead kept at the start
 // of a chunk is in Text but not in Body.
 func (p *packer) bare(u unit) unit {
-	if u.lead == 0 {
+	if u.lead == 0 || joinsNext(u.text[u.lead:]) {
 		return u
 	}
 	b := unit{text: u.text[u.lead:], fragment: u.fragment, bound: u.bound}
@@ -283,6 +284,16 @@ func (p *packer) bare(u unit) unit {
 		return b
 	}
 	return u
+}
+
+// joinsNext reports whether content, once its lead is dropped, could form
+// one pretoken with the text that follows it, which would make the counts
+// of the two no longer add up: a lone mark such as "." or "'" takes
+// letters after it (".A" and "'s" are one pretoken each), while after a
+// space it stands alone (" ." then "A").
+func joinsNext(content string) bool {
+	r, n := utf8.DecodeRuneInString(content)
+	return n == len(content) && r != '\r' && r != '\n' && !isLetter(r) && !isNumber(r) && !isSpace(r)
 }
 
 // junctionSlack bounds how many tokens joining a fragment could save.

@@ -390,6 +390,8 @@ func (s *scanner) emitText(text string, tokens int) {
 	if lead > gapCap {
 		u.text, u.lead, u.cut = text[lead:], 0, true
 		u.tokens = s.c.count(u.text)
+		// Counted with what follows if it could join it (see joinsNext).
+		u.fragment = u.fragment || joinsNext(u.text)
 	}
 	s.held, s.hasHeld = u, true
 }

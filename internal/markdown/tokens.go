@@ -3,6 +3,7 @@ package markdown
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -12,23 +13,65 @@ import (
 // counter counts cl100k_base tokens. It splits text into pretokens itself
 // (the same split as cl100k_base's pattern, see nextPretoken) and caches
 // the BPE count of short pretokens, which makes counting several times
-// faster than the codec's own Count on natural text.
+// faster than the codec's own Count on natural text. Its own cache serves
+// one document without locking; the shared one, when given, carries counts
+// over to the next documents.
 type counter struct {
-	codec tokenizer.Codec
-	cache map[string]int
+	codec  tokenizer.Codec
+	cache  map[string]int
+	shared *TokenCache
+}
+
+// TokenCache holds token counts of words for every chunker given it in
+// Options, so that a word already counted in one document costs a map
+// lookup in the next: byte-pair encoding is most of a chunker's work. It
+// is safe for concurrent use and holds at most a fixed number of entries.
+type TokenCache struct {
+	mu sync.RWMutex
+	m  map[string]int
+}
+
+// NewTokenCache returns an empty cache.
+func NewTokenCache() *TokenCache {
+	return &TokenCache{m: make(map[string]int, 1024)}
+}
+
+// lookup and store do nothing on a nil cache.
+func (t *TokenCache) lookup(p string) (int, bool) {
+	if t == nil {
+		return 0, false
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	k, ok := t.m[p]
+	return k, ok
+}
+
+func (t *TokenCache) store(p string, k int) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.m) >= sharedEntries {
+		clear(t.m)
+	}
+	t.m[p] = k
 }
 
 const (
-	cacheEntries = 1 << 16 // the cache is cleared when it reaches this size
-	cacheKeyMax  = 64      // longer pretokens are not cached
+	cacheEntries  = 1 << 16 // a chunker's cache is cleared when it reaches this size
+	sharedEntries = 1 << 16 // and a TokenCache at this one
+	cacheKeyMax   = 64      // longer pretokens are not cached
 )
 
-func newCounter() (*counter, error) {
+// newCounter returns a counter; shared may be nil.
+func newCounter(shared *TokenCache) (*counter, error) {
 	codec, err := tokenizer.Get(tokenizer.Cl100kBase)
 	if err != nil {
 		return nil, fmt.Errorf("load cl100k_base tokenizer: %w", err)
 	}
-	return &counter{codec: codec, cache: make(map[string]int, 1024)}, nil
+	return &counter{codec: codec, cache: make(map[string]int, 1024), shared: shared}, nil
 }
 
 // count returns the number of tokens in s.
@@ -56,11 +99,15 @@ func (c *counter) next(s string, i int) (end, tokens int) {
 	}
 	k, ok := c.cache[p]
 	if !ok {
-		k = c.bpe(p)
+		key := strings.Clone(p)
+		if k, ok = c.shared.lookup(key); !ok {
+			k = c.bpe(p)
+			c.shared.store(key, k)
+		}
 		if len(c.cache) >= cacheEntries {
 			clear(c.cache)
 		}
-		c.cache[strings.Clone(p)] = k
+		c.cache[key] = k
 	}
 	return j, k
 }

@@ -4,7 +4,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 )
@@ -23,7 +25,7 @@ func checkCount(t *testing.T, c *counter, s string) {
 
 func TestCounterMatchesCodec(t *testing.T) {
 	t.Parallel()
-	c, err := newCounter()
+	c, err := newCounter(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,7 @@ func FuzzCounter(f *testing.F) {
 	for _, s := range []string{"it's 12345 ...\n\n  x", "한국어 문장이다.\n", " \t\u3000\n a"} {
 		f.Add(s)
 	}
-	c, err := newCounter()
+	c, err := newCounter(nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -72,4 +74,51 @@ func FuzzCounter(f *testing.F) {
 		}
 		checkCount(t, c, s)
 	})
+}
+
+// TestSharedTokenCache chunks documents concurrently through one shared
+// cache and expects the chunks a chunker without it makes.
+func TestSharedTokenCache(t *testing.T) {
+	t.Parallel()
+	docs := make([]string, 4)
+	for i := range docs {
+		data, err := io.ReadAll(newGenReader(64<<10, uint64(i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[i] = string(data)
+	}
+	chunks := func(doc string, shared *TokenCache) []Chunk {
+		c, err := NewChunker(strings.NewReader(doc), Options{MaxTokens: 128, Tokens: shared})
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		var out []Chunk
+		for {
+			ch, err := c.Next()
+			if err == io.EOF {
+				return out
+			}
+			if err != nil {
+				t.Error(err)
+				return out
+			}
+			out = append(out, ch)
+		}
+	}
+	shared := NewTokenCache()
+	var wg sync.WaitGroup
+	for round := range 3 {
+		for i, doc := range docs {
+			wg.Go(func() {
+				want := chunks(doc, nil)
+				got := chunks(doc, shared)
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("round %d, document %d: %d chunks through the shared cache differ from %d without", round, i, len(got), len(want))
+				}
+			})
+		}
+	}
+	wg.Wait()
 }

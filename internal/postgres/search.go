@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -87,27 +88,81 @@ func efSearch(vec []float32, k int) (ef int, sparse bool) {
 	return min(maxEfSearch, max(64, 2*k)), nonzero*4 < len(vec)
 }
 
-// KeywordSearch returns the k chunks that best match any of terms (see
-// internal/lexical), ranked by ts_rank.
-func (db *DB) KeywordSearch(ctx context.Context, tenantID string, terms []string, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error) {
-	if len(terms) == 0 {
-		return nil, nil
+// KeywordSearch returns the k chunks that best match the query words, each
+// given as its terms (see package lexical). Matching runs in tiers, each
+// only while fewer than k chunks have been found: chunks holding every term
+// of every word; then chunks holding every word without its last term, the
+// place of a Korean particle (설정을 matches 설정); then chunks holding any
+// term. Within a tier chunks are ranked by ts_rank over at most
+// keywordCandidates matches, so a query of words that half the corpus
+// contains costs a bounded amount of work instead of ranking every match.
+// A hit's score is its tier's weight plus its rank, so scores fall with
+// the order of the results.
+//
+// Each statement is planned for its actual query (QueryExecModeExec): a
+// cached generic plan cannot know how many chunks a tsquery matches and
+// may scan the whole table for a rare term.
+func (db *DB) KeywordSearch(ctx context.Context, tenantID string, words [][]string, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error) {
+	tiers := keywordTiers(words)
+	var hits []protostar.SearchHit
+	prev := ""
+	for i, q := range tiers {
+		if len(hits) >= k {
+			break
+		}
+		// Terms hold only letters and digits (lexical guarantees it), so the
+		// operators build a valid tsquery; it is still passed as a parameter.
+		args, err := filterArgs(tenantID, q, f, k-len(hits))
+		if err != nil {
+			return nil, err
+		}
+		rows, err := db.pool.Query(ctx, `SELECT id, document_id, key, heading_path, text, $8::float8 + ts_rank(keywords, q) / (1 + ts_rank(keywords, q)) AS score
+			FROM (SELECT c.id, c.document_id, d.key, c.heading_path, c.text, c.keywords
+				FROM chunks c JOIN documents d ON d.id = c.document_id
+				WHERE c.keywords @@ to_tsquery('simple', $2) AND ($7 = '' OR NOT c.keywords @@ to_tsquery('simple', $7))
+				AND `+searchFilterSQL+`
+				LIMIT `+strconv.Itoa(keywordCandidates)+`) m, to_tsquery('simple', $2) q
+			ORDER BY score DESC, id LIMIT $6`, append([]any{pgx.QueryExecModeExec}, append(args, prev, float64(len(tiers)-1-i))...)...)
+		if err != nil {
+			return nil, translate(err, "keyword search")
+		}
+		tier, err := collectHits(rows)
+		if err != nil {
+			return nil, translate(err, "keyword search")
+		}
+		hits = append(hits, tier...)
+		prev = q
 	}
-	// Terms hold only letters and digits (lexical guarantees it), so joining
-	// them with | builds a valid tsquery; it is still passed as a parameter.
-	args, err := filterArgs(tenantID, strings.Join(terms, " | "), f, k)
-	if err != nil {
-		return nil, err
+	return hits, nil
+}
+
+// keywordCandidates caps the matches ranked per keyword tier.
+const keywordCandidates = 1000
+
+// keywordTiers builds the tsqueries of KeywordSearch's tiers, strictest
+// first, leaving out a tier that would match what the one before it does.
+func keywordTiers(words [][]string) []string {
+	var all, stems []string
+	relaxed := false
+	for _, w := range words {
+		if len(w) == 0 {
+			continue
+		}
+		all = append(all, w...)
+		stems = append(stems, "("+strings.Join(w[:max(1, len(w)-1)], " & ")+")")
+		relaxed = relaxed || len(w) > 1
 	}
-	rows, err := db.pool.Query(ctx, `SELECT c.id, c.document_id, d.key, c.heading_path, c.text, ts_rank(c.keywords, q) AS rank
-		FROM chunks c JOIN documents d ON d.id = c.document_id, to_tsquery('simple', $2) q
-		WHERE c.keywords @@ q AND `+searchFilterSQL+`
-		ORDER BY rank DESC, c.id LIMIT $6`, args...)
-	if err != nil {
-		return nil, translate(err, "keyword search")
+	if len(all) == 0 {
+		return nil
 	}
-	hits, err := collectHits(rows)
-	return hits, translate(err, "keyword search")
+	tiers := []string{strings.Join(all, " & ")}
+	if relaxed {
+		tiers = append(tiers, strings.Join(stems, " & "))
+	}
+	if len(all) > 1 {
+		tiers = append(tiers, strings.Join(all, " | "))
+	}
+	return tiers
 }
 
 // filterArgs builds the positional parameters shared by both searches.

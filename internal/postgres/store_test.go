@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/protostar/protostar"
@@ -57,7 +58,7 @@ func TestSearchIsTenantScopedAndFiltersAreParameters(t *testing.T) {
 	indexDoc(t, db, "b", "docs/x.md", `{"team":"infra"}`, "데이터베이스 secrets of tenant b")
 	vec := []float32{1, 0, 0.5, 0.25}
 
-	hits, err := db.KeywordSearch(ctx, "a", lexical.Terms("데이터베이스"), protostar.SearchFilter{}, 10)
+	hits, err := db.KeywordSearch(ctx, "a", [][]string{lexical.Terms("데이터베이스")}, protostar.SearchFilter{}, 10)
 	if err != nil || len(hits) != 1 || hits[0].DocumentID != a.ID {
 		t.Fatalf("keyword hits for the stem = %+v, %v", hits, err)
 	}
@@ -167,5 +168,37 @@ func TestDocumentPaging(t *testing.T) {
 	}
 	if docs, _, _ := db.Documents(ctx, "b", protostar.DocumentFilter{Limit: 10}); len(docs) != 0 {
 		t.Fatalf("tenant b lists %d of a's documents", len(docs))
+	}
+}
+
+func TestKeywordSearchTiers(t *testing.T) {
+	t.Parallel()
+	db := testenv.NewDB(t, dims)
+	ctx := context.Background()
+	indexDoc(t, db, "a", "docs/tiers.md", `{}`,
+		"설정을 index 튜닝",      // every term of 설정을 and index
+		"설정 index 파일",       // the stem of 설정을 and index
+		"index only here",   // one term
+		"nothing to see 여기", // no term
+	)
+	hits, err := db.KeywordSearch(ctx, "a", [][]string{lexical.Terms("설정을"), lexical.Terms("index")}, protostar.SearchFilter{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range hits {
+		got = append(got, h.Text)
+	}
+	want := []string{"설정을 index 튜닝", "설정 index 파일", "index only here"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("hits = %q, want %q", got, want)
+	}
+	for i := 1; i < len(hits); i++ {
+		if hits[i].Score >= hits[i-1].Score {
+			t.Fatalf("scores do not fall with the order: %+v", hits)
+		}
+	}
+	if hits, err := db.KeywordSearch(ctx, "a", [][]string{lexical.Terms("설정을")}, protostar.SearchFilter{}, 1); err != nil || len(hits) != 1 {
+		t.Fatalf("k=1: %+v, %v", hits, err)
 	}
 }

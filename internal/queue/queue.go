@@ -118,7 +118,7 @@ func NewServer(logger *slog.Logger, rc goredis.UniversalClient, cfg ServerConfig
 		DelayedTaskCheckInterval: time.Second,
 		ShutdownTimeout:          cfg.ShutdownWait,
 		RetryDelayFunc:           retryDelay,
-		Logger:                   slogAdapter{logger},
+		Logger:                   newSlogAdapter(logger, 30*time.Second),
 		LogLevel:                 asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			if !errors.Is(err, context.Canceled) {

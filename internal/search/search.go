@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/protostar/protostar"
@@ -18,7 +19,7 @@ import (
 // own chunks of active document versions.
 type Store interface {
 	VectorSearch(ctx context.Context, tenantID string, vec []float32, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error)
-	KeywordSearch(ctx context.Context, tenantID string, terms []string, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error)
+	KeywordSearch(ctx context.Context, tenantID string, words [][]string, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error)
 }
 
 // Embedder embeds the query; it must be the one that embedded the chunks.
@@ -73,7 +74,7 @@ func (s *Service) Search(ctx context.Context, q protostar.SearchQuery) ([]protos
 	case protostar.SearchVector:
 		return s.vector(ctx, q, q.TopK)
 	case protostar.SearchKeyword:
-		return s.store.KeywordSearch(ctx, q.TenantID, queryTerms(q.Query), q.Filter, q.TopK)
+		return s.store.KeywordSearch(ctx, q.TenantID, QueryWords(q.Query), q.Filter, q.TopK)
 	}
 	return s.hybrid(ctx, q)
 }
@@ -94,7 +95,7 @@ func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery) ([]protos
 		vErr, kErr   error
 	)
 	wg.Go(func() { vHits, vErr = s.vector(ctx, q, k) })
-	wg.Go(func() { kHits, kErr = s.store.KeywordSearch(ctx, q.TenantID, queryTerms(q.Query), q.Filter, k) })
+	wg.Go(func() { kHits, kErr = s.store.KeywordSearch(ctx, q.TenantID, QueryWords(q.Query), q.Filter, k) })
 	wg.Wait()
 	if vErr != nil {
 		return nil, vErr
@@ -133,16 +134,28 @@ func Fuse(k int, lists ...[]protostar.SearchHit) []protostar.SearchHit {
 	return out[:min(k, len(out))]
 }
 
-// queryTerms returns the distinct terms of a query, capped so a huge query
-// cannot build a huge tsquery.
-func queryTerms(q string) []string {
+// QueryWords splits a query into its words, each given as its distinct
+// terms (see package lexical), leaving out repeated words, with at most
+// maxTerms terms in all so that a huge query cannot build a huge tsquery.
+func QueryWords(q string) [][]string {
 	seen := map[string]bool{}
-	var out []string
-	lexical.EachTerm(q, func(t string) {
-		if !seen[t] && len(out) < maxTerms {
-			seen[t] = true
-			out = append(out, t)
+	var words [][]string
+	n := 0
+	for _, field := range strings.Fields(q) {
+		var w []string
+		lexical.EachTerm(field, func(t string) {
+			if n < maxTerms && !slices.Contains(w, t) {
+				w = append(w, t)
+				n++
+			}
+		})
+		key := strings.Join(w, " ")
+		if len(w) == 0 || seen[key] {
+			n -= len(w)
+			continue
 		}
-	})
-	return out
+		seen[key] = true
+		words = append(words, w)
+	}
+	return words
 }

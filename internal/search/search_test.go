@@ -1,6 +1,9 @@
 package search
 
 import (
+	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -71,5 +74,34 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("code = %s, want invalid", protostar.ErrorCode(err))
 			}
 		})
+	}
+}
+
+func TestQueryWords(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		q    string
+		want [][]string
+	}{
+		{"", nil},
+		{"  !!  ", nil},
+		{"해시 해시를 Index index", [][]string{{"해시"}, {"해시", "시를"}, {"index"}}},
+		{"데이터베이스를", [][]string{{"데이", "이터", "터베", "베이", "이스", "스를"}}},
+	}
+	for _, tt := range tests {
+		if got := QueryWords(tt.q); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("QueryWords(%q) = %q, want %q", tt.q, got, tt.want)
+		}
+	}
+	var long []string
+	for i := range 100 {
+		long = append(long, fmt.Sprint("w", i), "repeated")
+	}
+	n := 0
+	for _, w := range QueryWords(strings.Join(long, " ")) {
+		n += len(w)
+	}
+	if n != maxTerms {
+		t.Errorf("a 101-word query has %d terms, want %d", n, maxTerms)
 	}
 }

@@ -1,6 +1,9 @@
 package postgres
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestEfSearchTellsSparseQueries(t *testing.T) {
 	t.Parallel()
@@ -27,6 +30,24 @@ func TestEfSearchTellsSparseQueries(t *testing.T) {
 	for _, tt := range tests {
 		if got, sparse := efSearch(tt.vec, tt.k); got != tt.want || sparse != tt.wantSparse {
 			t.Errorf("%s: efSearch = %d, %v; want %d, %v", tt.name, got, sparse, tt.want, tt.wantSparse)
+		}
+	}
+}
+
+func TestKeywordTiers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		words [][]string
+		want  []string
+	}{
+		{nil, nil},
+		{[][]string{{"index"}}, []string{"index"}},
+		{[][]string{{"index"}, {"vacuum"}}, []string{"index & vacuum", "index | vacuum"}},
+		{[][]string{{"설정", "정을"}, {"index"}}, []string{"설정 & 정을 & index", "(설정) & (index)", "설정 | 정을 | index"}},
+	}
+	for _, tt := range tests {
+		if got := keywordTiers(tt.words); !slices.Equal(got, tt.want) {
+			t.Errorf("keywordTiers(%q) = %q, want %q", tt.words, got, tt.want)
 		}
 	}
 }
