@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,33 +22,25 @@ func runDocs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(pos) > 0:
-		return cmd.usageErr("unexpected argument %q", pos[0])
-	case *limit < 1 || *limit > 100:
-		return cmd.usageErr("--limit must be between 1 and 100")
-	case !oneOf(*status, "", protostar.DocumentPending, protostar.DocumentIndexing, protostar.DocumentReady, protostar.DocumentFailed):
-		return cmd.usageErr("--status must be pending, indexing, ready or failed, not %q", *status)
+	if err := checkListArgs(cmd, pos, *limit, *status, protostar.DocumentPending, protostar.DocumentIndexing,
+		protostar.DocumentReady, protostar.DocumentFailed); err != nil {
+		return err
 	}
 	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
-	var docs []protostar.Document
 	f := protostar.DocumentFilter{Status: *status, Limit: *limit}
-	var page client.DocumentPage
-	for {
-		if page, err = c.Documents(ctx, f); err != nil {
-			return err
-		}
-		docs = append(docs, page.Documents...)
-		if !*all || page.NextCursor == "" {
-			break
-		}
-		f.Cursor = page.NextCursor
+	docs, next, err := listPages(*all, func(cursor string) ([]protostar.Document, string, error) {
+		f.Cursor = cursor
+		page, err := c.Documents(ctx, f)
+		return page.Documents, page.NextCursor, err
+	})
+	if err != nil {
+		return err
 	}
 	if cmd.json {
-		return writeJSON(stdout, client.DocumentPage{Documents: nonNil(docs), NextCursor: page.NextCursor})
+		return writeJSON(stdout, client.DocumentPage{Documents: nonNil(docs), NextCursor: next})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKEY\tSTATUS\tVERSION\tCHUNKS\tUPDATED")
@@ -57,7 +50,7 @@ func runDocs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if page.NextCursor != "" {
+	if next != "" {
 		fmt.Fprintln(stderr, "more documents: use --all")
 	}
 	return nil
@@ -79,7 +72,43 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// oneOf reports whether s is one of the options.
-func oneOf(s string, options ...string) bool {
-	return slices.Contains(options, s)
+// checkListArgs validates what the listing commands share: no positional
+// arguments, --limit within the API's page size and --status among
+// statuses (or empty).
+func checkListArgs(cmd *clientCmd, pos []string, limit int, status string, statuses ...string) error {
+	switch {
+	case len(pos) > 0:
+		return cmd.usageErr("unexpected argument %q", pos[0])
+	case limit < 1 || limit > 100:
+		return cmd.usageErr("--limit must be between 1 and 100")
+	case status != "" && !slices.Contains(statuses, status):
+		return cmd.usageErr("--status must be %s, not %q", orList(statuses), status)
+	}
+	return nil
+}
+
+// orList joins options as "a, b or c".
+func orList(options []string) string {
+	if len(options) < 2 {
+		return strings.Join(options, "")
+	}
+	return strings.Join(options[:len(options)-1], ", ") + " or " + options[len(options)-1]
+}
+
+// listPages returns the items of the first page, or of every page when all
+// is set, and the cursor of the page after the last one fetched.
+func listPages[T any](all bool, fetch func(cursor string) ([]T, string, error)) ([]T, string, error) {
+	var items []T
+	cursor := ""
+	for {
+		page, next, err := fetch(cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		items = append(items, page...)
+		if !all || next == "" {
+			return items, next, nil
+		}
+		cursor = next
+	}
 }

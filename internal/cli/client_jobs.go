@@ -19,33 +19,25 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(pos) > 0:
-		return cmd.usageErr("unexpected argument %q", pos[0])
-	case *limit < 1 || *limit > 100:
-		return cmd.usageErr("--limit must be between 1 and 100")
-	case !oneOf(*status, "", protostar.JobQueued, protostar.JobRunning, protostar.JobSucceeded, protostar.JobFailed, protostar.JobCanceled):
-		return cmd.usageErr("--status must be queued, running, succeeded, failed or canceled, not %q", *status)
+	if err := checkListArgs(cmd, pos, *limit, *status, protostar.JobQueued, protostar.JobRunning,
+		protostar.JobSucceeded, protostar.JobFailed, protostar.JobCanceled); err != nil {
+		return err
 	}
 	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
-	var jobs []protostar.Job
 	f := client.JobFilter{Status: *status, Limit: *limit}
-	var page client.JobPage
-	for {
-		if page, err = c.Jobs(ctx, f); err != nil {
-			return err
-		}
-		jobs = append(jobs, page.Jobs...)
-		if !*all || page.NextCursor == "" {
-			break
-		}
-		f.Cursor = page.NextCursor
+	jobs, next, err := listPages(*all, func(cursor string) ([]protostar.Job, string, error) {
+		f.Cursor = cursor
+		page, err := c.Jobs(ctx, f)
+		return page.Jobs, page.NextCursor, err
+	})
+	if err != nil {
+		return err
 	}
 	if cmd.json {
-		return writeJSON(stdout, client.JobPage{Jobs: nonNil(jobs), NextCursor: page.NextCursor})
+		return writeJSON(stdout, client.JobPage{Jobs: nonNil(jobs), NextCursor: next})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTYPE\tSTATUS\tPROGRESS\tATTEMPTS\tERROR")
@@ -56,7 +48,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if page.NextCursor != "" {
+	if next != "" {
 		fmt.Fprintln(stderr, "more jobs: use --all")
 	}
 	return nil

@@ -116,7 +116,7 @@ func (w *word) flush(s string, fn func(string)) {
 	var term string
 	if w.lowered {
 		if len(w.low) > 1 || w.low[0] >= utf8.RuneSelf || isDigit(w.low[0]) {
-			term = string(truncateBytes(w.low))
+			term = string(truncate(w.low))
 		}
 	} else if t := s[w.start:w.end]; len(t) > 1 || t[0] >= utf8.RuneSelf || isDigit(t[0]) {
 		term = truncate(t)
@@ -160,19 +160,8 @@ func isASCIIAlnum(b byte) bool {
 	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || isDigit(b)
 }
 
-func truncate(w string) string {
-	if len(w) <= MaxTermBytes {
-		return w
-	}
-	cut := MaxTermBytes
-	for cut > 0 && !utf8.RuneStart(w[cut]) {
-		cut--
-	}
-	return w[:cut]
-}
-
-// truncateBytes is truncate for a byte slice.
-func truncateBytes(w []byte) []byte {
+// truncate cuts w to at most MaxTermBytes, at a rune boundary.
+func truncate[S ~string | ~[]byte](w S) S {
 	if len(w) <= MaxTermBytes {
 		return w
 	}
