@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"hash"
-	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,9 +26,8 @@ type batcher struct {
 	set  protostar.ChunkSet
 	size int // rows per batch
 
-	cur    *batch
-	next   int       // ordinal of the next chunk
-	hasher hash.Hash // reused for content hashes
+	cur  *batch
+	next int // ordinal of the next chunk
 
 	queue     chan *batch
 	closeOnce sync.Once
@@ -49,7 +46,7 @@ type batch struct {
 
 // newBatcher starts the batcher's writer; close or abort must be called.
 func newBatcher(ctx context.Context, svc *Service, doc protostar.Document, set protostar.ChunkSet, size int) *batcher {
-	b := &batcher{svc: svc, doc: doc, set: set, size: size, cur: &batch{}, hasher: sha256.New(),
+	b := &batcher{svc: svc, doc: doc, set: set, size: size, cur: &batch{},
 		queue: make(chan *batch, 1), done: make(chan struct{})}
 	ctx, b.cancel = context.WithCancel(ctx)
 	go b.write(ctx)
@@ -60,8 +57,7 @@ func newBatcher(ctx context.Context, svc *Service, doc protostar.Document, set p
 // writer when it is full. It returns the writer's error once it failed.
 func (b *batcher) add(ctx context.Context, c markdown.Chunk) error {
 	text := embedText(c)
-	b.hasher.Reset()
-	_, _ = io.WriteString(b.hasher, text)
+	hash := sha256.Sum256([]byte(text))
 	var terms strings.Builder
 	terms.Grow(len(text) + len(text)/2)
 	lexical.EachTerm(text, func(t string) {
@@ -74,7 +70,7 @@ func (b *batcher) add(ctx context.Context, c markdown.Chunk) error {
 		Ordinal:     b.next,
 		HeadingPath: c.HeadingPath,
 		Text:        c.Text,
-		Hash:        b.hasher.Sum(nil),
+		Hash:        hash[:],
 		Tokens:      c.Tokens,
 		Terms:       terms.String(),
 	})
@@ -113,6 +109,7 @@ func (b *batcher) close(ctx context.Context) (protostar.IngestResult, error) {
 	if err == nil {
 		err = b.err
 	}
+	b.res.ChunksTotal = int(b.written.Load())
 	return b.res, err
 }
 
@@ -181,6 +178,5 @@ func (b *batcher) flush(ctx context.Context, bt *batch) error {
 	if err := b.svc.store.CopyChunks(ctx, b.set, bt.rows); err != nil {
 		return err
 	}
-	b.res.ChunksTotal += len(bt.rows)
 	return nil
 }

@@ -97,7 +97,7 @@ func (db *DB) ActivateVersion(ctx context.Context, j protostar.Job, ix protostar
 		}
 		tag, err := tx.Exec(ctx, `UPDATE documents SET indexed_version = $2, content_hash = $3, etag = $4, size = $5,
 				chunk_count = $6, indexed_at = now(), updated_at = now(), metadata = $7::jsonb || metadata,
-				purge_pending = purge_pending OR indexed_version > 0,
+				purge_pending = purge_pending OR $2 > 1, -- earlier versions may have left rows, active or not
 				status = CASE WHEN version = $2 THEN 'ready' ELSE status END,
 				error = CASE WHEN version = $2 THEN '' ELSE error END
 			WHERE id = $1 AND deleted_at IS NULL AND indexed_version < $2`,

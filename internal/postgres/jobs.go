@@ -220,8 +220,12 @@ func (db *DB) FailJob(ctx context.Context, j protostar.Job, reason string) error
 		if err != nil || tag.RowsAffected() == 0 || j.Type != protostar.JobIngest {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE documents SET status = 'failed', error = $3, updated_at = now()
-			WHERE id = $1 AND version = $2 AND deleted_at IS NULL`, j.DocumentID, j.Version, reason)
+		// The failed attempt may have written rows of its version: purge them.
+		_, err = tx.Exec(ctx, `UPDATE documents SET purge_pending = true,
+				status = CASE WHEN version = $2 AND deleted_at IS NULL THEN 'failed' ELSE status END,
+				error = CASE WHEN version = $2 AND deleted_at IS NULL THEN $3 ELSE error END,
+				updated_at = CASE WHEN version = $2 AND deleted_at IS NULL THEN now() ELSE updated_at END
+			WHERE id = $1`, j.DocumentID, j.Version, reason)
 		return err
 	})
 }

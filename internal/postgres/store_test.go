@@ -202,3 +202,32 @@ func TestKeywordSearchTiers(t *testing.T) {
 		t.Fatalf("k=1: %+v, %v", hits, err)
 	}
 }
+
+// TestPurgeAfterFailedFirstVersion: rows a failed attempt wrote are purged,
+// even when no version was ever active before.
+func TestPurgeAfterFailedFirstVersion(t *testing.T) {
+	t.Parallel()
+	db := testenv.NewDB(t, dims)
+	ctx := context.Background()
+	d, j, err := db.SubmitDocument(ctx, protostar.Submission{TenantID: "a", Key: "f.md", MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err = db.StartJob(ctx, j.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 1, Model: "test", Dims: dims}
+	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Hash: []byte{1}, Embedding: []float32{1, 0, 0, 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.FailJob(ctx, j, "object vanished"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.PurgeStale(ctx, 100); err != nil || n != 1 {
+		t.Fatalf("after the failure: purged %d, %v; want the failed version's row", n, err)
+	}
+	indexDoc(t, db, "a", "f.md", `{}`, "second version")
+	if n, err := db.PurgeStale(ctx, 100); err != nil || n != 0 {
+		t.Fatalf("after activation: purged %d, %v; want nothing (the active version stays)", n, err)
+	}
+}
