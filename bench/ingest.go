@@ -134,7 +134,8 @@ func waitReady(ctx context.Context, db *database, tenant, prefix string, n int, 
 		}
 		if failed > 0 {
 			var msg string
-			_ = db.DB.Pool().QueryRow(ctx, `SELECT key || ': ' || error FROM documents WHERE tenant_id = $1 AND status = 'failed' LIMIT 1`, tenant).Scan(&msg)
+			_ = db.DB.Pool().QueryRow(ctx, `SELECT key || ': ' || error FROM documents
+				WHERE tenant_id = $1 AND starts_with(key, $2) AND status = 'failed' LIMIT 1`, tenant, prefix).Scan(&msg)
 			return false, fmt.Errorf("%d documents failed, e.g. %s", failed, msg)
 		}
 		return ready >= n, nil

@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/protostar/protostar/internal/testenv"
 )
@@ -29,10 +32,17 @@ func TestWorkerKilledMidJobRecovers(t *testing.T) {
 	acc := api.mustUpload("big/crash.md", keyA, bigMarkdown(12<<20))
 
 	w1 := s.start("worker")
-	testenv.WaitFor(t, 60*time.Second, "the job to run", func() bool {
-		_, body := api.get("/v1/jobs/"+acc.Job.ID, keyA)
-		j := decode[jobJSON](t, body)
-		return j.Status == "running"
+	// Kill it mid-job: once some of the document's chunks are written.
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.DBURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	testenv.WaitFor(t, 60*time.Second, "the worker to write chunks", func() bool {
+		var n int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE document_id = $1`, acc.Document.ID).Scan(&n)
+		return err == nil && n > 0
 	})
 	w1.Kill()
 	killedAt := time.Now()
