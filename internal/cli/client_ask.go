@@ -48,7 +48,7 @@ func runAsk(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	a, err := c.AnswerStream(ctx, req, func(text string) {
 		fmt.Fprint(stdout, text)
 		flush(stdout)
-	}, nil)
+	})
 	if err != nil {
 		if a.Answer != "" {
 			fmt.Fprintln(stdout)

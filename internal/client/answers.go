@@ -38,12 +38,11 @@ func (c *Client) Answer(ctx context.Context, req AnswerRequest) (Answer, error) 
 }
 
 // AnswerStream answers a question as a stream of server-sent events. It
-// calls onDelta (if not nil) with each piece of text as it arrives and
-// onCitation (if not nil) with each citation, then returns the whole
-// answer. An error event, or a stream that ends before its done event, is
+// calls onDelta (if not nil) with each piece of text as it arrives, then
+// returns the whole answer. An error event, or a stream that ends before its done event, is
 // an error (a *StreamError for the former); failures before the stream
 // starts are *Error problems as usual.
-func (c *Client) AnswerStream(ctx context.Context, req AnswerRequest, onDelta func(string), onCitation func(protostar.Citation)) (Answer, error) {
+func (c *Client) AnswerStream(ctx context.Context, req AnswerRequest, onDelta func(string)) (Answer, error) {
 	resp, err := c.send(ctx, request{method: http.MethodPost, path: "/v1/answers", in: answerBody{AnswerRequest: req, Stream: true}, accept: "text/event-stream"})
 	if err != nil {
 		return Answer{}, err
@@ -57,11 +56,6 @@ func (c *Client) AnswerStream(ctx context.Context, req AnswerRequest, onDelta fu
 		}
 		if onDelta != nil {
 			onDelta(a.Answer)
-		}
-		if onCitation != nil {
-			for _, cit := range a.Citations {
-				onCitation(cit)
-			}
 		}
 		return a, nil
 	}
@@ -85,9 +79,6 @@ func (c *Client) AnswerStream(ctx context.Context, req AnswerRequest, onDelta fu
 				return fmt.Errorf("decode citation event: %w", err)
 			}
 			a.Citations = append(a.Citations, cit)
-			if onCitation != nil {
-				onCitation(cit)
-			}
 		case "done":
 			var d struct {
 				Cached bool `json:"cached"`

@@ -109,9 +109,6 @@ func TestUploadFile(t *testing.T) {
 	if _, err := c.UploadFile(context.Background(), "x.md", filepath.Join(t.TempDir(), "missing.md")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: err = %v, want ErrNotExist", err)
 	}
-	if _, err := c.Upload(context.Background(), "y.md", "y.md", strings.NewReader("# y")); err != nil {
-		t.Errorf("Upload from a reader: %v", err)
-	}
 }
 
 func TestRetriesTooManyRequests(t *testing.T) {
@@ -244,7 +241,7 @@ func TestAnswerStream(t *testing.T) {
 			})
 			c := setup(t, mux)
 			var deltas []string
-			a, err := c.AnswerStream(context.Background(), AnswerRequest{Question: "백업은?"}, func(s string) { deltas = append(deltas, s) }, nil)
+			a, err := c.AnswerStream(context.Background(), AnswerRequest{Question: "백업은?"}, func(s string) { deltas = append(deltas, s) })
 			if tt.wantErr != nil {
 				if err == nil || !tt.wantErr(err) {
 					t.Fatalf("err = %v, not the expected error", err)
@@ -400,8 +397,8 @@ func TestPathsAreEscapedOnce(t *testing.T) {
 		fmt.Fprint(w, `{"documents":[]}`)
 	})
 	c := setup(t, mux)
-	_, _ = c.Document(context.Background(), "a/b c")
-	if got != "/v1/documents/a%2Fb%20c" {
+	_, _ = c.Job(context.Background(), "a/b c")
+	if got != "/v1/jobs/a%2Fb%20c" {
 		t.Errorf("request URI = %q, want the id escaped once", got)
 	}
 	_, _ = c.Documents(context.Background(), protostar.DocumentFilter{Key: "가이드/a b.md", Limit: 5})

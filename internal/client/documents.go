@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -26,20 +25,6 @@ type Submission struct {
 type DocumentPage struct {
 	Documents  []protostar.Document `json:"documents"`
 	NextCursor string               `json:"next_cursor,omitempty"` // empty on the last page
-}
-
-// Upload streams content as a multipart upload stored under key (name is
-// the file name the API sees). Content is read once, never buffered whole,
-// so a 429 answer is returned rather than retried; UploadFile retries.
-func (c *Client) Upload(ctx context.Context, key, name string, content io.Reader) (Submission, error) {
-	used := false
-	return c.upload(ctx, func() (io.ReadCloser, string, error) {
-		if used {
-			return nil, "", errors.New("upload content cannot be sent twice")
-		}
-		used = true
-		return multipartBody(key, name, io.NopCloser(content))
-	})
 }
 
 // UploadFile uploads the file at path under key, opening it again for each
@@ -99,14 +84,6 @@ func baseName(p string) string {
 		}
 	}
 	return p
-}
-
-// Document returns one document. A missing document is an *Error with
-// status 404 (errors.Is(err, ErrNotFound)).
-func (c *Client) Document(ctx context.Context, id string) (protostar.Document, error) {
-	var d protostar.Document
-	_, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/documents/" + pathID(id)}, &d)
-	return d, err
 }
 
 // Documents returns one page of the tenant's documents that match f
