@@ -458,23 +458,21 @@ func (c *cluster) verify(docIDs, jobIDs []string) verdict {
 		(SELECT count(*) FROM chunks c WHERE c.document_id = d.id AND c.version = d.indexed_version) <> d.chunk_count`).Scan(&v.badChunks))
 	must(c.db.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM chunks
 		GROUP BY document_id, version, ordinal HAVING count(*) > 1) d`).Scan(&v.dupChunks))
-	must(c.db.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')`).Scan(&v.activeJobs))
+	v.activeJobs, err = c.activeJobs(ctx)
+	must(err)
 	must(c.db.QueryRow(ctx, `SELECT count(*) FROM documents WHERE deleted_at IS NULL AND status <> 'ready'
 		AND NOT id = ANY($1::uuid[])`, docIDs).Scan(&v.otherNotReady))
 	must(c.db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE attempts > 1), coalesce(max(attempts), 0) FROM jobs`).Scan(&v.retriedJobs, &v.maxAttempts))
-	rows, err = c.db.Query(ctx, `SELECT id::text, status, attempts, error FROM jobs WHERE id = ANY($1::uuid[])`, jobIDs)
+	states, err := c.jobStates(ctx, jobIDs)
 	must(err)
-	for rows.Next() {
-		var id, status, msg string
-		var attempts int
-		must(rows.Scan(&id, &status, &attempts, &msg))
-		if status == "succeeded" {
+	for _, id := range jobIDs {
+		s, ok := states[id]
+		if ok && s.status == "succeeded" {
 			v.jobsOK++
 		} else if len(v.jobsNotOK) < 5 {
-			v.jobsNotOK = append(v.jobsNotOK, fmt.Sprintf("%s %s attempts=%d %q", id, status, attempts, msg))
+			v.jobsNotOK = append(v.jobsNotOK, fmt.Sprintf("%s %s attempts=%d %q", id, s.status, s.attempts, s.err))
 		}
 	}
-	must(rows.Err())
 	return v
 }
 

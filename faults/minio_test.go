@@ -50,9 +50,9 @@ func scenarioMinIOOutage(t *testing.T, sc scale, _ *rand.Rand, fig *figure) {
 	// Keep it down until every job has failed at least once and waits for
 	// its retry; MinIO then takes a few seconds to start, during which the
 	// retries keep failing.
-	sample := c.waitJobs(t, jobsA, time.Minute, "every job to fail once", func(s jobState) bool {
+	sample := anyState(c.waitJobs(t, jobsA, time.Minute, "every job to fail once", func(s jobState) bool {
 		return s.attempts >= 2 || s.attempts == 1 && s.status == "queued"
-	})
+	}))
 	time.Sleep(time.Until(downA.Add(3 * time.Second))) // an outage of at least 3 s
 	startA := time.Now()
 	c.minio.Start()
@@ -89,14 +89,10 @@ func scenarioMinIOOutage(t *testing.T, sc scale, _ *rand.Rand, fig *figure) {
 		}
 	}
 	docsB, jobsB := wb.ids()
-	failed := c.waitJobs(t, jobsB, 3*time.Minute, "every job to fail", func(s jobState) bool { return s.status == "failed" })
+	// Failed is final: these states are the ones to check.
+	statesB := c.waitJobs(t, jobsB, 3*time.Minute, "every job to fail", func(s jobState) bool { return s.status == "failed" })
 	failedAfter := time.Since(downB)
-	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	statesB, err := c.jobStates(ctx, jobsB)
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	failed := anyState(statesB)
 	for id, s := range statesB {
 		if s.attempts != minioMaxAttempts || !strings.Contains(s.err, fmt.Sprintf("gave up after %d attempts", minioMaxAttempts)) ||
 			!strings.Contains(strings.ToLower(s.err), "object store") {
@@ -159,8 +155,8 @@ func (c *cluster) seedObjects(t *testing.T, prefix string, n, sections int) []st
 }
 
 // waitJobs waits until cond holds for every listed job and returns the
-// state of one of them.
-func (c *cluster) waitJobs(t *testing.T, ids []string, timeout time.Duration, what string, cond func(jobState) bool) jobState {
+// states of all of them.
+func (c *cluster) waitJobs(t *testing.T, ids []string, timeout time.Duration, what string, cond func(jobState) bool) map[string]jobState {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -168,14 +164,12 @@ func (c *cluster) waitJobs(t *testing.T, ids []string, timeout time.Duration, wh
 		states, err := c.jobStates(ctx, ids)
 		cancel()
 		if err == nil && len(states) == len(ids) {
-			var any jobState
 			all := true
 			for _, s := range states {
 				all = all && cond(s)
-				any = s
 			}
 			if all {
-				return any
+				return states
 			}
 		}
 		if time.Now().After(deadline) {
@@ -183,6 +177,14 @@ func (c *cluster) waitJobs(t *testing.T, ids []string, timeout time.Duration, wh
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// anyState returns one of states, to quote.
+func anyState(states map[string]jobState) jobState {
+	for _, s := range states {
+		return s
+	}
+	return jobState{}
 }
 
 type documentJSON struct {
