@@ -45,7 +45,7 @@ func (sc *termScanner) scan(s string, fn func(term []byte)) {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
 		switch {
-		case isBigramScript(r):
+		case lexical.IsBigramScript(r):
 			sc.endWord(fn)
 			if sc.nSyll > 0 {
 				n := utf8.EncodeRune(sc.pair[:], sc.prev)
@@ -106,17 +106,6 @@ func (sc *termScanner) addWordRune(r rune) {
 		// rune may be appended either, even a shorter one.
 		sc.wordFull = true
 	}
-}
-
-// isBigramScript mirrors lexical: Hangul, Han, Hiragana and Katakana are
-// indexed as syllable bigrams. Precomposed Hangul syllables, by far the
-// commonest case, skip the table look-ups.
-func isBigramScript(r rune) bool {
-	if 0xAC00 <= r && r <= 0xD7A3 {
-		return true
-	}
-	return unicode.Is(unicode.Hangul, r) || unicode.Is(unicode.Han, r) ||
-		unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r)
 }
 
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }

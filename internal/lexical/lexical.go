@@ -62,7 +62,7 @@ func EachTerm(s string, fn func(term string)) {
 		case r < utf8.RuneSelf:
 			flushRun()
 			w.flush(s, fn)
-		case isBigramScript(r):
+		case IsBigramScript(r):
 			w.flush(s, fn)
 			if nSyll > 0 {
 				// The previous rune ends where r starts: the bigram is a
@@ -113,16 +113,14 @@ func (w *word) flush(s string, fn func(string)) {
 	if w.start < 0 {
 		return
 	}
-	var term string
+	term := s[w.start:w.end]
 	if w.lowered {
-		if len(w.low) > 1 || w.low[0] >= utf8.RuneSelf || isDigit(w.low[0]) {
-			term = string(truncate(w.low))
-		}
-	} else if t := s[w.start:w.end]; len(t) > 1 || t[0] >= utf8.RuneSelf || isDigit(t[0]) {
-		term = truncate(t)
+		term = string(truncate(w.low))
+	} else {
+		term = truncate(term)
 	}
 	w.start, w.lowered = -1, false
-	if term != "" {
+	if len(term) > 1 || term[0] >= utf8.RuneSelf || isDigit(term[0]) {
 		fn(term)
 	}
 }
@@ -142,10 +140,11 @@ func Sentences(s string) []string {
 	return out
 }
 
-// isBigramScript reports whether r is written without spaces between
-// morphemes: Hangul, Han, Hiragana or Katakana. Precomposed Hangul
-// syllables, by far the commonest case, skip the table look-ups.
-func isBigramScript(r rune) bool {
+// IsBigramScript reports whether r is written without spaces between
+// morphemes, so that its runs are indexed as bigrams: Hangul, Han,
+// Hiragana or Katakana. Precomposed Hangul syllables, by far the commonest
+// case, skip the table look-ups.
+func IsBigramScript(r rune) bool {
 	if 0xAC00 <= r && r <= 0xD7A3 {
 		return true
 	}
