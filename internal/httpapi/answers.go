@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -102,20 +103,6 @@ func (s *Server) logged(ctx context.Context, err error) error {
 	return err
 }
 
-// comment writes an SSE comment line (ignored by clients, keeps the
-// connection visibly alive).
-func (e *eventWriter) comment(text string) error {
-	e.start()
-	w := e.hctx.BodyWriter()
-	if _, err := fmt.Fprintf(w, ": %s\n\n", text); err != nil {
-		return fmt.Errorf("write comment: %w", err)
-	}
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
-	return nil
-}
-
 // eventWriter writes text/event-stream events, flushing each one.
 type eventWriter struct {
 	hctx    huma.Context
@@ -134,15 +121,27 @@ func (e *eventWriter) start() {
 	e.hctx.SetStatus(http.StatusOK)
 }
 
+// send writes one event with data as JSON.
 func (e *eventWriter) send(event string, data any) error {
-	e.start()
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", event, err)
 	}
+	return e.write(event+" event", fmt.Sprintf("event: %s\ndata: %s\n\n", event, raw))
+}
+
+// comment writes an SSE comment line (ignored by clients, keeps the
+// connection visibly alive).
+func (e *eventWriter) comment(text string) error {
+	return e.write("comment", ": "+text+"\n\n")
+}
+
+// write starts the stream if need be, writes frame and flushes it.
+func (e *eventWriter) write(what, frame string) error {
+	e.start()
 	w := e.hctx.BodyWriter()
-	if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, raw); err != nil {
-		return fmt.Errorf("write %s event: %w", event, err)
+	if _, err := io.WriteString(w, frame); err != nil {
+		return fmt.Errorf("write %s: %w", what, err)
 	}
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
