@@ -153,6 +153,9 @@ func (p *packer) addPieces(kind unitKind, text string, first int) {
 			continue
 		}
 		u := unit{text: pc.text, tokens: pc.tokens, fragment: true}
+		if lead := skipSpace(pc.text, 0); lead < len(pc.text) {
+			u.lead = lead // dropped, or kept out of Body, should the piece start a chunk
+		}
 		cost := 0
 		if i == 0 && p.n > 0 {
 			cost = p.cost(u)
