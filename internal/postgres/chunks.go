@@ -82,12 +82,8 @@ func (db *DB) IndexDims(ctx context.Context) (int, error) {
 // a newer version is already active, the job ends canceled and false is
 // returned.
 func (db *DB) ActivateVersion(ctx context.Context, j protostar.Job, ix protostar.Indexed) (bool, error) {
-	result, err := json.Marshal(ix.Result)
-	if err != nil {
-		return false, fmt.Errorf("encode ingest result: %w", err)
-	}
 	activated := false
-	err = db.inTx(ctx, "activate version", func(tx pgx.Tx) error {
+	err := db.inTx(ctx, "activate version", func(tx pgx.Tx) error {
 		if err := fenceJob(ctx, tx, j); err != nil {
 			return err
 		}
@@ -118,9 +114,7 @@ func (db *DB) ActivateVersion(ctx context.Context, j protostar.Job, ix protostar
 		if err := bumpCorpus(ctx, tx, j.TenantID); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE jobs SET status = 'succeeded', result = $2, error = '', progress_done = $3,
-			progress_total = $3, finished_at = now(), updated_at = now() WHERE id = $1`, j.ID, result, ix.Result.ChunksTotal)
-		return err
+		return succeedJob(ctx, tx, j.ID, ix.Result, ix.Result.ChunksTotal)
 	})
 	return activated, err
 }
@@ -180,10 +174,6 @@ func (db *DB) PurgeStale(ctx context.Context, limit int) (int64, error) {
 // CompleteUnchanged finishes an ingest job whose object is unchanged since
 // the active version: the document is ready again with the chunks it has.
 func (db *DB) CompleteUnchanged(ctx context.Context, j protostar.Job, res protostar.IngestResult) error {
-	result, err := json.Marshal(res)
-	if err != nil {
-		return fmt.Errorf("encode ingest result: %w", err)
-	}
 	return db.inTx(ctx, "complete unchanged", func(tx pgx.Tx) error {
 		if err := fenceJob(ctx, tx, j); err != nil {
 			return err
@@ -192,9 +182,7 @@ func (db *DB) CompleteUnchanged(ctx context.Context, j protostar.Job, res protos
 			WHERE id = $1 AND version = $2 AND deleted_at IS NULL`, j.DocumentID, j.Version); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE jobs SET status = 'succeeded', result = $2, error = '', progress_done = $3,
-			progress_total = $3, finished_at = now(), updated_at = now() WHERE id = $1`, j.ID, result, res.ChunksTotal)
-		return err
+		return succeedJob(ctx, tx, j.ID, res, res.ChunksTotal)
 	})
 }
 

@@ -230,15 +230,16 @@ func (db *DB) FailJob(ctx context.Context, j protostar.Job, reason string) error
 	})
 }
 
-// FinishJob ends a non-ingest job as succeeded with its result.
-func (db *DB) FinishJob(ctx context.Context, id string, result any, p protostar.Progress) error {
+// succeedJob ends job id as succeeded with its result, done of done units,
+// inside the transaction that stored that result (after fenceJob).
+func succeedJob(ctx context.Context, tx pgx.Tx, id string, result any, done int) error {
 	raw, err := json.Marshal(result)
 	if err != nil {
 		return fmt.Errorf("encode job result: %w", err)
 	}
-	_, err = db.pool.Exec(ctx, `UPDATE jobs SET status = 'succeeded', result = $2, error = '', progress_done = $3,
-		progress_total = $4, finished_at = now(), updated_at = now() WHERE id = $1 AND status = 'running'`, id, raw, p.Done, p.Total)
-	return translate(err, "finish job")
+	_, err = tx.Exec(ctx, `UPDATE jobs SET status = 'succeeded', result = $2, error = '', progress_done = $3,
+		progress_total = $3, finished_at = now(), updated_at = now() WHERE id = $1`, id, raw, done)
+	return err
 }
 
 // CancelJob ends a job as canceled with a reason.

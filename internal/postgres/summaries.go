@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -127,12 +125,8 @@ func (db *DB) SaveSectionSummary(ctx context.Context, tenantID string, hash []by
 // SaveSummary stores a document summary and finishes its job in one
 // transaction.
 func (db *DB) SaveSummary(ctx context.Context, j protostar.Job, s protostar.Summary, res protostar.SummaryResult) (protostar.Summary, error) {
-	raw, err := json.Marshal(res)
-	if err != nil {
-		return s, fmt.Errorf("encode summary result: %w", err)
-	}
 	var out protostar.Summary
-	err = db.inTx(ctx, "save summary", func(tx pgx.Tx) error {
+	err := db.inTx(ctx, "save summary", func(tx pgx.Tx) error {
 		if err := fenceJob(ctx, tx, j); err != nil {
 			return err
 		}
@@ -147,9 +141,7 @@ func (db *DB) SaveSummary(ctx context.Context, j protostar.Job, s protostar.Summ
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE jobs SET status = 'succeeded', result = $2, error = '', progress_done = $3,
-			progress_total = $3, finished_at = now(), updated_at = now() WHERE id = $1`, j.ID, raw, res.SectionsTotal)
-		return err
+		return succeedJob(ctx, tx, j.ID, res, res.SectionsTotal)
 	})
 	return out, err
 }
