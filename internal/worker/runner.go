@@ -85,7 +85,7 @@ func (r *Runner) Run(ctx context.Context, id string, task Task) error {
 	case taskErr == nil:
 		log.Info("job finished", "duration_ms", time.Since(start).Milliseconds())
 		return nil
-	case errors.Is(taskErr, errClaimLost), errors.Is(taskErr, protostar.ErrJobNotClaimable):
+	case errors.Is(taskErr, protostar.ErrJobNotClaimable):
 		// Whoever holds the job now records its outcome; this delivery is
 		// done with.
 		log.Warn("job no longer held by this attempt (recovered after missed heartbeats, canceled or finished); stopped it",
@@ -94,10 +94,6 @@ func (r *Runner) Run(ctx context.Context, id string, task Task) error {
 	}
 	return r.recordFailure(ctx, log, j, taskErr)
 }
-
-// errClaimLost is the cause with which a task's context is canceled when
-// its heartbeat finds that the attempt no longer holds the job.
-var errClaimLost = errors.New("attempt no longer holds the job")
 
 func (r *Runner) recordFailure(ctx context.Context, log *slog.Logger, j protostar.Job, taskErr error) error {
 	// Bookkeeping must happen even when ctx was canceled by shutdown.
@@ -135,37 +131,37 @@ func (r *Runner) recordFailure(ctx context.Context, log *slog.Logger, j protosta
 // withHeartbeat runs fn while a goroutine it owns reports progress. When a
 // heartbeat finds that the attempt no longer holds the job — the worker
 // was presumed dead (paused, starved or cut off for longer than staleAfter)
-// and the job recovered — it cancels fn's context, and the error returned
-// wraps errClaimLost: two attempts must not write the same job's results.
+// and the job recovered — it cancels fn's context with that error, and the
+// error returned wraps protostar.ErrJobNotClaimable: two attempts must not
+// write the same job's results.
 func (r *Runner) withHeartbeat(ctx context.Context, j protostar.Job, p *Progress, fn func(context.Context) error) error {
 	taskCtx, cancelTask := context.WithCancelCause(ctx)
 	defer cancelTask(nil)
-	hbCtx, stop := context.WithCancel(taskCtx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		t := time.NewTicker(r.beat)
 		defer t.Stop()
 		for {
 			select {
-			case <-hbCtx.Done():
+			case <-taskCtx.Done():
 				return
 			case <-t.C:
-				err := r.store.Heartbeat(hbCtx, j.ID, j.Attempts, p.snapshot())
+				err := r.store.Heartbeat(taskCtx, j.ID, j.Attempts, p.snapshot())
 				switch {
 				case errors.Is(err, protostar.ErrJobNotClaimable):
-					cancelTask(errClaimLost)
+					cancelTask(err)
 					return
-				case err != nil && hbCtx.Err() == nil:
+				case err != nil && taskCtx.Err() == nil:
 					r.logger.Warn("heartbeat failed", "job_id", j.ID, "error", err)
 				}
 			}
 		}
 	})
 	err := fn(taskCtx)
-	stop()
+	cancelTask(nil) // stops the heartbeat; a cause set before stays
 	wg.Wait()
-	if err != nil && errors.Is(context.Cause(taskCtx), errClaimLost) {
-		return fmt.Errorf("%w: %w", errClaimLost, err)
+	if cause := context.Cause(taskCtx); err != nil && errors.Is(cause, protostar.ErrJobNotClaimable) {
+		return fmt.Errorf("%w: %w", cause, err)
 	}
 	return err
 }
