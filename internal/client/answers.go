@@ -59,8 +59,7 @@ func (c *Client) AnswerStream(ctx context.Context, req AnswerRequest, onDelta fu
 		}
 		return a, nil
 	}
-	done := false
-	err = readEvents(resp.Body, func(ev event) error {
+	err = readStream(resp.Body, func(ev event) error {
 		switch ev.Name {
 		case "delta":
 			var d struct {
@@ -86,16 +85,11 @@ func (c *Client) AnswerStream(ctx context.Context, req AnswerRequest, onDelta fu
 			if err := json.Unmarshal(ev.Data, &d); err != nil {
 				return fmt.Errorf("decode done event: %w", err)
 			}
-			a.Cached, done = d.Cached, true
+			a.Cached = d.Cached
 			return errStop
-		case "error":
-			return streamError(ev.Data)
 		}
 		return nil
 	})
-	if err == nil && !done {
-		err = errStreamEnded
-	}
 	if err != nil {
 		return a, fmt.Errorf("answer stream: %w", err)
 	}

@@ -122,28 +122,22 @@ func (c *Client) followJob(ctx context.Context, id string, notify func(protostar
 		return job, false, err
 	}
 	defer resp.Body.Close()
-	done := false
-	err = readEvents(resp.Body, func(ev event) error {
+	err = readStream(resp.Body, func(ev event) error {
 		got = true
-		switch ev.Name {
-		case "progress", "done":
-			var j protostar.Job
-			if err := json.Unmarshal(ev.Data, &j); err != nil {
-				return fmt.Errorf("decode job %s event: %w", ev.Name, err)
-			}
-			notify(j)
-			if ev.Name == "done" {
-				job, done = j, true
-				return errStop
-			}
-		case "error":
-			return streamError(ev.Data)
+		if ev.Name != "progress" && ev.Name != "done" {
+			return nil
+		}
+		var j protostar.Job
+		if err := json.Unmarshal(ev.Data, &j); err != nil {
+			return fmt.Errorf("decode job %s event: %w", ev.Name, err)
+		}
+		notify(j)
+		if ev.Name == "done" {
+			job = j
+			return errStop
 		}
 		return nil
 	})
-	if err == nil && !done {
-		err = errStreamEnded
-	}
 	return job, got, err
 }
 

@@ -77,6 +77,28 @@ func readEvents(r io.Reader, fn func(event) error) error {
 	return nil
 }
 
+// readStream reads a stream that ends with a final event: fn sees every
+// event and returns errStop on the final one. An "error" event, after fn
+// has seen it, ends the stream as a *StreamError, and a stream that closes
+// before its final event as errStreamEnded.
+func readStream(r io.Reader, fn func(event) error) error {
+	stopped := false
+	err := readEvents(r, func(ev event) error {
+		if err := fn(ev); err != nil {
+			stopped = errors.Is(err, errStop)
+			return err
+		}
+		if ev.Name == "error" {
+			return streamError(ev.Data)
+		}
+		return nil
+	})
+	if err == nil && !stopped {
+		return errStreamEnded
+	}
+	return err
+}
+
 // errStop ends readEvents early without an error.
 var errStop = errors.New("stop reading events")
 
