@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +23,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/protostar/protostar/internal/postgres"
+	"github.com/protostar/protostar/internal/testenv"
 )
 
 // API keys of the benchmark's tenants.
@@ -171,21 +170,6 @@ func buildBinary(ctx context.Context, dir string) (string, error) {
 
 // uniqueName returns prefix followed by random hex, safe for databases and
 // buckets.
-func uniqueName(prefix string) string {
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // waitFor polls cond every 20ms until it returns true, returns an error, or
 // timeout passes.
 func waitFor(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
@@ -220,7 +204,7 @@ type redisServer struct {
 func (r *redisServer) URL(db int) string { return fmt.Sprintf("redis://127.0.0.1:%d/%d", r.port, db) }
 
 func (h *harness) startRedis(ctx context.Context) (*redisServer, error) {
-	port, err := freePort()
+	port, err := testenv.PickPort()
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +239,7 @@ func (h *harness) makeBucket(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("minio client: %w", err)
 	}
-	h.s3, h.bucket = c, uniqueName("bench-")
+	h.s3, h.bucket = c, testenv.Name("bench-")
 	if err := c.MakeBucket(ctx, h.bucket, minio.MakeBucketOptions{}); err != nil {
 		return fmt.Errorf("create bucket %s: %w", h.bucket, err)
 	}
@@ -285,7 +269,7 @@ func (h *harness) newDatabase(ctx context.Context, dims int) (*database, error) 
 		return nil, fmt.Errorf("connect to the stack's postgres: %w", err)
 	}
 	defer conn.Close(ctx)
-	name := uniqueName("bench_")
+	name := testenv.Name("bench_")
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		return nil, fmt.Errorf("create database %s: %w", name, err)
 	}
@@ -362,17 +346,17 @@ type proc struct {
 // redisDB, and waits until it is ready: /readyz ok for roles with an API,
 // the "workers started" log line for a worker.
 func (h *harness) start(ctx context.Context, role string, db *database, redisDB int, extraEnv ...string) (*proc, error) {
-	port, err := freePort()
+	port, err := testenv.PickPort()
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(h.logDir, fmt.Sprintf("%s-%s-%s.log", time.Now().Format("150405"), role, uniqueName("")))
+	logPath := filepath.Join(h.logDir, fmt.Sprintf("%s-%s-%s.log", time.Now().Format("150405"), role, testenv.Name("")))
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close()
-	debugPort, err := freePort()
+	debugPort, err := testenv.PickPort()
 	if err != nil {
 		return nil, err
 	}
