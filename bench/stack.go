@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -103,7 +102,7 @@ func newHarness(ctx context.Context, logger *slog.Logger, logDir string) (_ *har
 			h.Close()
 		}
 	}()
-	if h.binary, err = buildBinary(ctx, dir); err != nil {
+	if h.binary, err = testenv.BuildProtostar(ctx, dir); err != nil {
 		return nil, err
 	}
 	if h.redis, err = h.startRedis(ctx); err != nil {
@@ -141,35 +140,6 @@ func (h *harness) Close() {
 	}
 }
 
-// moduleRoot is the directory of the go.mod the bench belongs to.
-func moduleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("run the benchmark from inside the protostar module")
-	}
-	return filepath.Dir(mod), nil
-}
-
-func buildBinary(ctx context.Context, dir string) (string, error) {
-	root, err := moduleRoot(ctx)
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "protostar")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/protostar")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build protostar: %w\n%s", err, out)
-	}
-	return bin, nil
-}
-
-// uniqueName returns prefix followed by random hex, safe for databases and
-// buckets.
 // waitFor polls cond every 20ms until it returns true, returns an error, or
 // timeout passes.
 func waitFor(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {

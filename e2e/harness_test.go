@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,11 +34,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "protostar")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/protostar")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build protostar:", err)
+	if binary, err = testenv.BuildProtostar(context.Background(), dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -64,17 +60,8 @@ func newStack(t *testing.T, extraEnv ...string) *stack {
 }
 
 func (s *stack) env() []string {
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + os.Getenv("HOME"),
-		"PROTOSTAR_DATABASE_URL=" + s.DBURL,
-		"PROTOSTAR_REDIS_URL=" + s.Redis.URL(),
-		"PROTOSTAR_S3_ENDPOINT=" + s.S3.Endpoint,
-		"PROTOSTAR_S3_ACCESS_KEY=" + s.S3.AccessKey,
-		"PROTOSTAR_S3_SECRET_KEY=" + s.S3.SecretKey,
-		"PROTOSTAR_S3_BUCKET=" + s.S3.Bucket,
-		"PROTOSTAR_S3_CREATE_BUCKET=true",
-		"PROTOSTAR_API_KEYS=acme:" + keyA + ",beta:" + keyB,
+	env := append(testenv.ProtostarEnv(s.DBURL, s.Redis.URL(), s.S3),
+		"PROTOSTAR_API_KEYS=acme:"+keyA+",beta:"+keyB,
 		"PROTOSTAR_LOG_FORMAT=text",
 		"PROTOSTAR_LOG_LEVEL=debug",
 		"PROTOSTAR_EMBED_DIMENSIONS=64",
@@ -82,8 +69,7 @@ func (s *stack) env() []string {
 		"PROTOSTAR_DATABASE_MAX_CONNS=8",
 		"PROTOSTAR_RATE_LIMIT=1000",
 		"PROTOSTAR_RATE_BURST=1000",
-		"OTEL_TRACES_EXPORTER=none",
-	}
+	)
 	return append(env, s.extra...)
 }
 

@@ -83,17 +83,8 @@ func newCluster(t *testing.T, opts clusterOpts) *cluster {
 	} else {
 		c.s3 = testenv.NewS3(t)
 	}
-	c.env = append([]string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + os.Getenv("HOME"),
-		"PROTOSTAR_DATABASE_URL=" + c.dbURL,
-		"PROTOSTAR_REDIS_URL=" + c.redis.URL(),
-		"PROTOSTAR_S3_ENDPOINT=" + c.s3.Endpoint,
-		"PROTOSTAR_S3_ACCESS_KEY=" + c.s3.AccessKey,
-		"PROTOSTAR_S3_SECRET_KEY=" + c.s3.SecretKey,
-		"PROTOSTAR_S3_BUCKET=" + c.s3.Bucket,
-		"PROTOSTAR_S3_CREATE_BUCKET=true",
-		"PROTOSTAR_API_KEYS=" + tenant + ":" + apiKey,
+	c.env = append(testenv.ProtostarEnv(c.dbURL, c.redis.URL(), c.s3),
+		"PROTOSTAR_API_KEYS="+tenant+":"+apiKey,
 		"PROTOSTAR_LOG_FORMAT=text",
 		"PROTOSTAR_LOG_LEVEL=info",
 		"PROTOSTAR_EMBED_DIMENSIONS=64",
@@ -102,8 +93,8 @@ func newCluster(t *testing.T, opts clusterOpts) *cluster {
 		"PROTOSTAR_DATABASE_MAX_CONNS=6",
 		"PROTOSTAR_RATE_LIMIT=500",
 		"PROTOSTAR_RATE_BURST=1000",
-		"OTEL_TRACES_EXPORTER=none",
-	}, opts.env...)
+	)
+	c.env = append(c.env, opts.env...)
 	c.migrate()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

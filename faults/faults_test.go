@@ -3,10 +3,10 @@
 package faults
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/protostar/protostar/internal/testenv"
 )
 
 var binary string
@@ -24,14 +26,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "protostar")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/protostar")
 	if prebuilt := os.Getenv("FAULTS_BINARY"); prebuilt != "" { // e.g. an older build, to compare
-		build = exec.Command("cp", prebuilt, binary)
-	}
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build protostar:", err)
+		binary = prebuilt
+	} else if binary, err = testenv.BuildProtostar(context.Background(), dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
