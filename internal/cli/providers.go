@@ -31,7 +31,7 @@ type generator interface {
 func newProviders(cfg config.Config, logger *slog.Logger) (embedder, generator, error) {
 	oc := openai.Config{
 		BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, EmbedModel: cfg.EmbedModel,
-		Dimensions: cfg.EmbedDimensions, ChatModel: cfg.ChatModel, BatchSize: cfg.EmbedBatchSize,
+		Dimensions: cfg.EmbedDimensions, OmitDimensions: !cfg.EmbedSendDimensions, ChatModel: cfg.ChatModel, BatchSize: cfg.EmbedBatchSize,
 		RequestsPerSecond: cfg.OpenAIRateLimit,
 	}
 	var (

@@ -61,6 +61,9 @@ type Config struct {
 	EmbedModel      string `env:"PROTOSTAR_EMBED_MODEL" envDefault:"text-embedding-3-small"`
 	EmbedDimensions int    `env:"PROTOSTAR_EMBED_DIMENSIONS" envDefault:"384"`
 	EmbedBatchSize  int    `env:"PROTOSTAR_EMBED_BATCH_SIZE" envDefault:"64"`
+	// EmbedSendDimensions sends `dimensions` to an openai embedder; models
+	// with a fixed size may reject it.
+	EmbedSendDimensions bool `env:"PROTOSTAR_EMBED_SEND_DIMENSIONS" envDefault:"true"`
 
 	GenerateProvider string `env:"PROTOSTAR_GENERATE_PROVIDER" envDefault:"extractive"`
 	ChatModel        string `env:"PROTOSTAR_CHAT_MODEL" envDefault:"gpt-4o-mini"`

@@ -76,11 +76,11 @@ func (e *Embedder) embedBatch(ctx context.Context, what string, batch []string) 
 	e.c.logger.Debug("embeddings request", "op", what, "texts", len(batch))
 	// EmbeddingRequest rather than EmbeddingRequestStrings: the latter
 	// always sends "user":"", which some servers reject.
-	resp, err := e.c.api.CreateEmbeddings(ctx, goopenai.EmbeddingRequest{
-		Input:      batch,
-		Model:      goopenai.EmbeddingModel(e.Model()),
-		Dimensions: e.Dimensions(),
-	})
+	req := goopenai.EmbeddingRequest{Input: batch, Model: goopenai.EmbeddingModel(e.Model())}
+	if !e.c.cfg.OmitDimensions {
+		req.Dimensions = e.Dimensions()
+	}
+	resp, err := e.c.api.CreateEmbeddings(ctx, req)
 	if err != nil {
 		return nil, err
 	}

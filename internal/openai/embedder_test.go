@@ -383,3 +383,28 @@ func TestEmbedThrottle(t *testing.T) {
 		t.Errorf("4 requests at 20/s took %s, want about 150ms", d)
 	}
 }
+
+func TestEmbedDimensionsField(t *testing.T) {
+	t.Parallel()
+	for _, omit := range []bool{false, true} {
+		t.Run(fmt.Sprintf("omit=%t", omit), func(t *testing.T) {
+			t.Parallel()
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int, req wireRequest) {
+				writeEmbeddings(w, req, 4)
+			})
+			cfg := f.config()
+			cfg.OmitDimensions = omit
+			e, err := NewEmbedder(testLogger(t), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Embed(t.Context(), texts(2)); err != nil {
+				t.Fatal(err)
+			}
+			dims, sent := f.requests()[0].Body.Raw["dimensions"]
+			if sent == omit || (sent && dims != float64(4)) {
+				t.Errorf("request dimensions = %v (sent %t), want sent %t with 4", dims, sent, !omit)
+			}
+		})
+	}
+}

@@ -51,6 +51,10 @@ type Config struct {
 	// Dimensions is the embedding size, sent as `dimensions` and checked on
 	// every returned vector; required (> 0) by NewEmbedder.
 	Dimensions int
+	// OmitDimensions leaves `dimensions` out of embedding requests, for
+	// models with a fixed size that reject the field (text-embedding-ada-002,
+	// many Ollama and vLLM models). Dimensions must then be the model's size.
+	OmitDimensions bool
 	// ChatModel is the chat model; required by NewGenerator.
 	ChatModel string
 	// BatchSize is the number of texts per embeddings request.
@@ -75,8 +79,8 @@ type Config struct {
 
 // String prints the configuration with the API key masked.
 func (c Config) String() string {
-	return fmt.Sprintf("openai.Config{BaseURL:%s APIKey:%s EmbedModel:%s Dimensions:%d ChatModel:%s BatchSize:%d RequestsPerSecond:%g MaxAttempts:%d MaxElapsed:%s Timeout:%s}",
-		c.BaseURL, maskKey(c.APIKey), c.EmbedModel, c.Dimensions, c.ChatModel, c.BatchSize, c.RequestsPerSecond, c.MaxAttempts, c.MaxElapsed, c.Timeout)
+	return fmt.Sprintf("openai.Config{BaseURL:%s APIKey:%s EmbedModel:%s Dimensions:%d OmitDimensions:%t ChatModel:%s BatchSize:%d RequestsPerSecond:%g MaxAttempts:%d MaxElapsed:%s Timeout:%s}",
+		c.BaseURL, maskKey(c.APIKey), c.EmbedModel, c.Dimensions, c.OmitDimensions, c.ChatModel, c.BatchSize, c.RequestsPerSecond, c.MaxAttempts, c.MaxElapsed, c.Timeout)
 }
 
 // LogValue logs the configuration with the API key masked.
@@ -86,6 +90,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("api_key", maskKey(c.APIKey)),
 		slog.String("embed_model", c.EmbedModel),
 		slog.Int("dimensions", c.Dimensions),
+		slog.Bool("omit_dimensions", c.OmitDimensions),
 		slog.String("chat_model", c.ChatModel),
 		slog.Int("batch_size", c.BatchSize),
 		slog.Float64("requests_per_second", c.RequestsPerSecond),
