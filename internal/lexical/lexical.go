@@ -126,18 +126,44 @@ func (w *word) flush(s string, fn func(string)) {
 }
 
 // Sentences splits s into sentences following Unicode UAX #29, which treats
-// Korean sentence endings (다. ? !) correctly. Surrounding white space is
-// trimmed and empty sentences are dropped. Concatenating the untrimmed
-// pieces gives back s.
+// Korean sentence endings (다. ? !) correctly, plus one rule for mixed text:
+// a full stop after a Hangul syllable ends the sentence even when a
+// lowercase word follows ("설정합니다. kubectl을 …"), where UAX #29, built
+// for "e.g. this", sees none. Surrounding white space is trimmed and empty
+// sentences are dropped. Concatenating the untrimmed pieces gives back s.
 func Sentences(s string) []string {
 	var out []string
-	it := sentences.FromString(s)
-	for it.Next() {
-		if t := strings.TrimSpace(it.Value()); t != "" {
+	add := func(piece string) {
+		if t := strings.TrimSpace(piece); t != "" {
 			out = append(out, t)
 		}
 	}
+	it := sentences.FromString(s)
+	for it.Next() {
+		splitHangulStops(it.Value(), add)
+	}
 	return out
+}
+
+// splitHangulStops passes seg to emit in pieces, cut after the white space
+// that follows a Hangul syllable's full stop when a lowercase letter comes
+// next.
+func splitHangulStops(seg string, emit func(string)) {
+	start := 0
+	for dot := 0; dot < len(seg); dot++ {
+		if seg[dot] != '.' { // never part of a multi-byte rune
+			continue
+		}
+		if r, _ := utf8.DecodeLastRuneInString(seg[:dot]); r < 0xAC00 || r > 0xD7A3 {
+			continue
+		}
+		word := len(seg) - len(strings.TrimLeftFunc(seg[dot+1:], unicode.IsSpace))
+		if r, _ := utf8.DecodeRuneInString(seg[word:]); word > dot+1 && unicode.IsLower(r) {
+			emit(seg[start:word])
+			start = word
+		}
+	}
+	emit(seg[start:])
 }
 
 // IsBigramScript reports whether r is written without spaces between

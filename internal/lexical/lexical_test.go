@@ -54,10 +54,22 @@ func TestTermsTruncatesLongRuns(t *testing.T) {
 
 func TestSentences(t *testing.T) {
 	t.Parallel()
-	got := Sentences("벡터 검색은 빠르다. 정말 그럴까? Yes! It is fast.")
-	want := []string{"벡터 검색은 빠르다.", "정말 그럴까?", "Yes!", "It is fast."}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Sentences mismatch (-want +got):\n%s", diff)
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"벡터 검색은 빠르다. 정말 그럴까? Yes! It is fast.", []string{"벡터 검색은 빠르다.", "정말 그럴까?", "Yes!", "It is fast."}},
+		// UAX #29 sees no boundary before a lowercase word; after 다. there is one.
+		{"먼저 설정합니다. kubectl을 실행하세요.", []string{"먼저 설정합니다.", "kubectl을 실행하세요."}},
+		{"저장했다.\t pgvector를 쓴다.", []string{"저장했다.", "pgvector를 쓴다."}},
+		{"Use e.g. kubectl here. Then go.", []string{"Use e.g. kubectl here.", "Then go."}},
+		{"설정.md 파일과 값 3.14를 쓴다.", []string{"설정.md 파일과 값 3.14를 쓴다."}},
+		{"  ", nil},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, Sentences(tt.in)); diff != "" {
+			t.Errorf("Sentences(%q) mismatch (-want +got):\n%s", tt.in, diff)
+		}
 	}
 }
 

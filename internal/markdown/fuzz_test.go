@@ -74,6 +74,7 @@ var fuzzSeeds = []string{
 	"```go\ncode\n```\n~~~~\nunclosed\n",
 	"| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\nafter",
 	"우리는 데이터베이스를 튜닝했다. 그리고 결과를 확인했다! 정말인가? 네.",
+	"먼저 설정합니다. kubectl을 실행하세요.  pgvector를 켭니다.\n다음 단계입니다. e.g. 이것.",
 	"- item one\n- item two\n  continued.\n> quote\n> more",
 	"a\x00b",
 	"bad \xff byte",
