@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func TestWorkerKilledMidJobRecovers(t *testing.T) {
 	w1.Kill()
 	killedAt := time.Now()
 
-	s.start("worker")
+	w2 := s.start("worker")
 	j := api.waitJob(acc.Job.ID, keyA, 3*time.Minute)
 	if j.Status != "succeeded" || j.Attempts < 2 {
 		t.Fatalf("job after worker crash = %+v, want succeeded on a later attempt", j)
@@ -58,4 +59,11 @@ func TestWorkerKilledMidJobRecovers(t *testing.T) {
 		t.Fatalf("document = %+v", d)
 	}
 	assertNoDuplicateChunks(t, s.DBURL)
+
+	// The worker's own listener counts the attempt it finished.
+	want := `protostar_job_attempts_total{outcome="succeeded",type="ingest"} 1`
+	testenv.WaitFor(t, 5*time.Second, "the worker's /metrics to count the attempt", func() bool {
+		code, body := w2.get("/metrics", "")
+		return code == http.StatusOK && strings.Contains(string(body), want)
+	})
 }

@@ -91,20 +91,19 @@ type proc struct {
 	done chan struct{}
 }
 
-// start runs `protostar role` and, for roles with an API, waits until
-// /readyz says ok.
+// start runs `protostar role` and waits until its /readyz says ok: the
+// API's, or for a worker that of its PROTOSTAR_WORKER_HTTP_ADDR listener,
+// which is ok once the workers consume the queue.
 func (s *stack) start(role string, extraEnv ...string) *proc {
 	s.t.Helper()
 	p := s.spawn(role, extraEnv...)
-	if role != "worker" {
-		testenv.WaitFor(s.t, 30*time.Second, "protostar /readyz", func() bool {
-			if p.exited() {
-				s.t.Fatalf("protostar %s exited early:\n%s", role, p.logs.String())
-			}
-			code, body := p.get("/readyz", "")
-			return code == http.StatusOK && strings.Contains(string(body), `"status":"ok"`)
-		})
-	}
+	testenv.WaitFor(s.t, 30*time.Second, "protostar "+role+" /readyz", func() bool {
+		if p.exited() {
+			s.t.Fatalf("protostar %s exited early:\n%s", role, p.logs.String())
+		}
+		code, body := p.get("/readyz", "")
+		return code == http.StatusOK && strings.Contains(string(body), `"status":"ok"`)
+	})
 	return p
 }
 
@@ -114,7 +113,11 @@ func (s *stack) spawn(role string, extraEnv ...string) *proc {
 	port := testenv.FreePort(s.t)
 	p := &proc{t: s.t, URL: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binary, role)
-	p.cmd.Env = append(append(s.env(), fmt.Sprintf("PROTOSTAR_HTTP_ADDR=127.0.0.1:%d", port)), extraEnv...)
+	addrVar := "PROTOSTAR_HTTP_ADDR"
+	if role == "worker" {
+		addrVar = "PROTOSTAR_WORKER_HTTP_ADDR" // health and metrics only
+	}
+	p.cmd.Env = append(append(s.env(), fmt.Sprintf("%s=127.0.0.1:%d", addrVar, port)), extraEnv...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		s.t.Fatalf("start %s: %v", role, err)

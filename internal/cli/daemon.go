@@ -41,8 +41,9 @@ type app struct {
 	embed   embedder
 	gen     generator
 
-	draining atomic.Bool  // the API is stopping: /readyz fails, answers close their connection
-	conns    atomic.Int64 // open client connections of the API
+	draining  atomic.Bool  // the API is stopping: /readyz fails, answers close their connection
+	conns     atomic.Int64 // open client connections of the API
+	consuming atomic.Bool  // the workers take jobs from the queue
 }
 
 // drainFor bounds how long a stopping API keeps serving before it closes
@@ -82,9 +83,18 @@ func runServer(ctx context.Context, role string, stderr io.Writer) error {
 		srvErr = make(chan error, 1)
 	)
 	if runAPI {
+		if cfg.WorkerHTTPAddr != "" {
+			logger.Warn("PROTOSTAR_WORKER_HTTP_ADDR is ignored: this process serves /healthz, /readyz and /metrics on PROTOSTAR_HTTP_ADDR")
+		}
 		if srv, err = a.startHTTP(srvErr); err != nil {
 			return err
 		}
+	} else {
+		stopOps, err := a.startWorkerHTTP()
+		if err != nil {
+			return err
+		}
+		defer stopOps()
 	}
 	// Everything below needs Postgres; wait for it with backoff.
 	if err := postgres.WaitReady(ctx, logger, "postgres", cfg.DatabaseWaitTimeout, a.db.Ready); err != nil {
@@ -115,6 +125,7 @@ func runServer(ctx context.Context, role string, stderr io.Writer) error {
 	}
 	a.shutdownHTTP(srv)
 	if consumer != nil {
+		a.consuming.Store(false)
 		consumer.Stop()
 	}
 	return err
@@ -171,17 +182,12 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		Summaries:  a.summaries(),
 		Answers:    a.answers(),
 		Registry:   a.reg,
-		Checks: []httpapi.Check{
-			{Name: "postgres", Required: true, Probe: a.db.Ready},
-			{Name: "redis", Probe: func(ctx context.Context) error { return redis.Ping(ctx, a.redis) }},
-			{Name: "s3", Probe: a.objects.Ping},
-			{Name: "http", Required: true, Probe: func(context.Context) error {
-				if a.draining.Load() {
-					return protostar.Errorf(protostar.EUNAVAILABLE, "shutting down")
-				}
-				return nil
-			}},
-		},
+		Checks: append(a.dependencyChecks(), httpapi.Check{Name: "http", Required: true, Probe: func(context.Context) error {
+			if a.draining.Load() {
+				return protostar.Errorf(protostar.EUNAVAILABLE, "shutting down")
+			}
+			return nil
+		}}),
 	}, httpapi.Config{
 		Keys: tenants, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst,
 		MaxUploadBytes: a.cfg.MaxUploadBytes, MaxJSONBytes: a.cfg.MaxJSONBytes,
@@ -216,6 +222,30 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 	return srv, nil
 }
 
+// dependencyChecks probes the dependencies for /readyz: Postgres is
+// required, Redis and S3 only degrade the service.
+func (a *app) dependencyChecks() []httpapi.Check {
+	return []httpapi.Check{
+		{Name: "postgres", Required: true, Probe: a.db.Ready},
+		{Name: "redis", Probe: func(ctx context.Context) error { return redis.Ping(ctx, a.redis) }},
+		{Name: "s3", Probe: a.objects.Ping},
+	}
+}
+
+// startWorkerHTTP serves /healthz, /readyz and /metrics for a process
+// without the API on PROTOSTAR_WORKER_HTTP_ADDR, if set, until the
+// returned stop is called. Its /readyz also requires that the workers
+// consume the queue.
+func (a *app) startWorkerHTTP() (stop func(), err error) {
+	checks := append(a.dependencyChecks(), httpapi.Check{Name: "workers", Required: true, Probe: func(context.Context) error {
+		if !a.consuming.Load() {
+			return protostar.Errorf(protostar.EUNAVAILABLE, "not consuming the queue (starting or stopping)")
+		}
+		return nil
+	}})
+	return serveSide(a.logger, "PROTOSTAR_WORKER_HTTP_ADDR", "health and metrics", a.cfg.WorkerHTTPAddr, httpapi.Ops(checks, a.reg))
+}
+
 // shutdownHTTP drains the API (see drainFor), then stops accepting
 // connections and lets in-flight requests finish within the shutdown
 // timeout.
@@ -240,7 +270,7 @@ func (a *app) startWorkers(ctx context.Context) (*queue.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	runner := worker.NewRunner(a.logger, a.db, a.cfg.JobStaleAfter)
+	runner := worker.NewRunner(a.logger, a.db, a.cfg.JobStaleAfter, worker.NewMetrics(a.reg))
 	ing, err := ingest.New(a.logger, a.db, a.objects, a.embed, runner, ingest.Config{
 		MaxTokens: a.cfg.ChunkMaxTokens, OverlapTokens: a.cfg.ChunkOverlapTokens,
 		BatchSize: a.cfg.EmbedBatchSize * 4, IndexDims: dims,
@@ -259,6 +289,7 @@ func (a *app) startWorkers(ctx context.Context) (*queue.Server, error) {
 	if err := consumer.Start(ctx); err != nil {
 		return nil, err
 	}
+	a.consuming.Store(true)
 	a.logger.Info("workers started", "concurrency", a.cfg.WorkerConcurrency, "index_dims", dims)
 	return consumer, nil
 }

@@ -34,7 +34,8 @@ type Config struct {
 	S3CreateBucket bool   `env:"PROTOSTAR_S3_CREATE_BUCKET" envDefault:"false"`
 
 	HTTPAddr        string        `env:"PROTOSTAR_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
-	DebugAddr       string        `env:"PROTOSTAR_DEBUG_ADDR"` // pprof listener; off when empty
+	DebugAddr       string        `env:"PROTOSTAR_DEBUG_ADDR"`       // pprof listener; off when empty
+	WorkerHTTPAddr  string        `env:"PROTOSTAR_WORKER_HTTP_ADDR"` // worker role: /healthz, /readyz, /metrics; off when empty
 	ShutdownTimeout time.Duration `env:"PROTOSTAR_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	MaxUploadBytes  int64         `env:"PROTOSTAR_MAX_UPLOAD_BYTES" envDefault:"1073741824"`
 	MaxJSONBytes    int64         `env:"PROTOSTAR_MAX_JSON_BYTES" envDefault:"1048576"`

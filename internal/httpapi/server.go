@@ -17,7 +17,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/protostar/protostar"
 )
@@ -80,7 +79,6 @@ type Server struct {
 	mux     *http.ServeMux // public and operational routes
 	apiMux  *http.ServeMux // /v1 routes, behind authentication
 	v1      http.Handler   // apiMux behind authentication and routing checks
-	checks  []Check
 	handler http.Handler
 }
 
@@ -99,7 +97,6 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 		limits: newLimiters(cfg.RateLimit, cfg.RateBurst),
 		mux:    http.NewServeMux(),
 		apiMux: http.NewServeMux(),
-		checks: deps.Checks,
 	}
 	reg := deps.Registry
 	if reg == nil {
@@ -115,9 +112,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	s.registerSummaries(api)
 	s.registerAnswers(api)
 
-	s.mux.HandleFunc("GET /healthz", healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	handleOps(s.mux, deps.Checks, reg)
 	s.mux.Handle("GET /openapi.json", s.apiMux)
 	s.mux.Handle("GET /openapi.yaml", s.apiMux)
 	s.mux.HandleFunc("GET /docs", docsPage)

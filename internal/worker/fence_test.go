@@ -63,8 +63,8 @@ func TestRunnerStaleAttemptStopsAndKeepsOff(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db, _, j := setup(t)
-			r := worker.NewRunner(slog.New(slog.DiscardHandler), db, 400*time.Millisecond) // beats every 100ms
+			db, _, j, _ := setup(t)
+			r := worker.NewRunner(slog.New(slog.DiscardHandler), db, 400*time.Millisecond, nil) // beats every 100ms
 			_ = r.Run(context.Background(), j.ID, tt.task(t, db))
 			got, err := db.JobByID(context.Background(), j.ID)
 			if err != nil {

@@ -52,12 +52,14 @@ type Runner struct {
 	logger     *slog.Logger
 	staleAfter time.Duration
 	beat       time.Duration
+	metrics    *Metrics
 }
 
 // NewRunner returns a runner. A job whose heartbeat is older than
 // staleAfter is considered abandoned; heartbeats go out every staleAfter/4.
-func NewRunner(logger *slog.Logger, store Store, staleAfter time.Duration) *Runner {
-	return &Runner{store: store, logger: logger, staleAfter: staleAfter, beat: max(staleAfter/4, 100*time.Millisecond)}
+// Every attempt is recorded in metrics, which may be nil.
+func NewRunner(logger *slog.Logger, store Store, staleAfter time.Duration, metrics *Metrics) *Runner {
+	return &Runner{store: store, logger: logger, staleAfter: staleAfter, beat: max(staleAfter/4, 100*time.Millisecond), metrics: metrics}
 }
 
 // Run claims job id and runs task. It returns nil when the delivery is
@@ -81,6 +83,8 @@ func (r *Runner) Run(ctx context.Context, id string, task Task) error {
 
 	var p Progress
 	taskErr := r.withHeartbeat(ctx, j, &p, func(ctx context.Context) error { return task(ctx, j, &p) })
+	outcome := outcomeSucceeded
+	defer func() { r.metrics.observe(j.Type, outcome, time.Since(start)) }()
 	switch {
 	case taskErr == nil:
 		log.Info("job finished", "duration_ms", time.Since(start).Milliseconds())
@@ -88,14 +92,19 @@ func (r *Runner) Run(ctx context.Context, id string, task Task) error {
 	case errors.Is(taskErr, protostar.ErrJobNotClaimable):
 		// Whoever holds the job now records its outcome; this delivery is
 		// done with.
+		outcome = outcomeSuperseded
 		log.Warn("job no longer held by this attempt (recovered after missed heartbeats, canceled or finished); stopped it",
 			"error", taskErr)
 		return nil
 	}
-	return r.recordFailure(ctx, log, j, taskErr)
+	outcome, err = r.recordFailure(ctx, log, j, taskErr)
+	return err
 }
 
-func (r *Runner) recordFailure(ctx context.Context, log *slog.Logger, j protostar.Job, taskErr error) error {
+// recordFailure records a failed attempt: a retry, the job's failure, or
+// an interruption. It returns the attempt's outcome and the error for the
+// queue (nil when the job must not be delivered again).
+func (r *Runner) recordFailure(ctx context.Context, log *slog.Logger, j protostar.Job, taskErr error) (string, error) {
 	// Bookkeeping must happen even when ctx was canceled by shutdown.
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -109,22 +118,22 @@ func (r *Runner) recordFailure(ctx context.Context, log *slog.Logger, j protosta
 		if err := r.store.RetryJob(bg, j.ID, j.Attempts, "interrupted: worker stopped; will resume"); err != nil {
 			log.Warn("could not record interruption", "error", err)
 		}
-		return taskErr
+		return outcomeInterrupted, taskErr
 	case protostar.IsPermanent(taskErr) || j.Attempts >= j.MaxAttempts:
 		if !protostar.IsPermanent(taskErr) {
 			reason = fmt.Sprintf("gave up after %d attempts: %s", j.Attempts, reason)
 		}
 		log.Warn("job failed", "error", taskErr, "permanent", protostar.IsPermanent(taskErr))
 		if err := r.store.FailJob(bg, j, reason); err != nil {
-			return fmt.Errorf("record failure of job %s: %w", j.ID, err)
+			return outcomeFailed, fmt.Errorf("record failure of job %s: %w", j.ID, err)
 		}
-		return nil
+		return outcomeFailed, nil
 	default:
 		log.Warn("job attempt failed, will retry", "error", taskErr)
 		if err := r.store.RetryJob(bg, j.ID, j.Attempts, fmt.Sprintf("attempt %d of %d failed, retrying: %s", j.Attempts, j.MaxAttempts, reason)); err != nil {
 			log.Warn("could not record retry", "error", err)
 		}
-		return taskErr
+		return outcomeRetried, taskErr
 	}
 }
 

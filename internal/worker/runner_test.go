@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/protostar/protostar"
@@ -15,14 +17,40 @@ import (
 	"github.com/protostar/protostar/internal/worker"
 )
 
-func setup(t *testing.T) (*postgres.DB, *worker.Runner, protostar.Job) {
+// setup returns a database with one submitted job and a runner whose
+// metrics are registered with reg.
+func setup(t *testing.T) (db *postgres.DB, r *worker.Runner, j protostar.Job, reg *prometheus.Registry) {
 	t.Helper()
-	db := testenv.NewDB(t, 8)
+	db = testenv.NewDB(t, 8)
 	_, j, err := db.SubmitDocument(context.Background(), protostar.Submission{TenantID: "t1", Key: "a.md", MaxAttempts: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return db, worker.NewRunner(slog.New(slog.DiscardHandler), db, 10*time.Second), j
+	reg = prometheus.NewRegistry()
+	return db, worker.NewRunner(slog.New(slog.DiscardHandler), db, 10*time.Second, worker.NewMetrics(reg)), j, reg
+}
+
+// attempts returns protostar_job_attempts_total by "type/outcome".
+func attempts(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "protostar_job_attempts_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			out[labels["type"]+"/"+labels["outcome"]] = m.GetCounter().GetValue()
+		}
+	}
+	return out
 }
 
 func TestRunnerOutcomes(t *testing.T) {
@@ -35,23 +63,28 @@ func TestRunnerOutcomes(t *testing.T) {
 		wantErr    bool
 		wantStatus string
 		wantText   string
+		wantCounts map[string]float64 // protostar_job_attempts_total
 	}{
 		{"success", func(ctx context.Context, j protostar.Job, p *worker.Progress) error {
 			return nil
-		}, 1, false, protostar.JobRunning, ""}, // the task records success itself
+		}, 1, false, protostar.JobRunning, "", // the task records success itself
+			map[string]float64{"ingest/succeeded": 1}},
 		{"transient failure retries", func(context.Context, protostar.Job, *worker.Progress) error {
 			return transient
-		}, 1, true, protostar.JobQueued, "attempt 1 of 3 failed, retrying: store down"},
+		}, 1, true, protostar.JobQueued, "attempt 1 of 3 failed, retrying: store down",
+			map[string]float64{"ingest/retried": 1}},
 		{"permanent failure fails at once", func(context.Context, protostar.Job, *worker.Progress) error {
 			return protostar.Errorf(protostar.EINVALID, "object is not UTF-8")
-		}, 1, false, protostar.JobFailed, "object is not UTF-8"},
+		}, 1, false, protostar.JobFailed, "object is not UTF-8",
+			map[string]float64{"ingest/failed": 1}},
 		{"attempts exhausted", func(context.Context, protostar.Job, *worker.Progress) error {
 			return transient
-		}, 3, false, protostar.JobFailed, "gave up after 3 attempts: store down"},
+		}, 3, false, protostar.JobFailed, "gave up after 3 attempts: store down",
+			map[string]float64{"ingest/retried": 2, "ingest/failed": 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db, r, j := setup(t)
+			db, r, j, reg := setup(t)
 			ctx := context.Background()
 			var err error
 			for range tt.runs {
@@ -64,12 +97,15 @@ func TestRunnerOutcomes(t *testing.T) {
 			if got.Status != tt.wantStatus || got.Error != tt.wantText || got.Attempts != tt.runs {
 				t.Fatalf("job = status %q error %q attempts %d; want %q %q %d", got.Status, got.Error, got.Attempts, tt.wantStatus, tt.wantText, tt.runs)
 			}
+			if diff := cmp.Diff(tt.wantCounts, attempts(t, reg)); diff != "" {
+				t.Errorf("attempt metrics (-want +got):\n%s", diff)
+			}
 		})
 	}
 }
 
 func TestRunnerSkipsFinishedAndHeldJobs(t *testing.T) {
-	db, r, j := setup(t)
+	db, r, j, reg := setup(t)
 	ctx := context.Background()
 	ran := 0
 	task := func(context.Context, protostar.Job, *worker.Progress) error { ran++; return nil }
@@ -91,6 +127,10 @@ func TestRunnerSkipsFinishedAndHeldJobs(t *testing.T) {
 	if err := r.Run(ctx, "00000000-0000-0000-0000-000000000000", task); err != nil {
 		t.Fatalf("unknown job: %v", err)
 	}
+	// Skipped deliveries run no attempt.
+	if got := attempts(t, reg); !cmp.Equal(got, map[string]float64{"ingest/succeeded": 1}) {
+		t.Errorf("attempt metrics = %v, want one success", got)
+	}
 }
 
 func TestRunnerHeartbeatsProgress(t *testing.T) {
@@ -100,7 +140,7 @@ func TestRunnerHeartbeatsProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := worker.NewRunner(slog.New(slog.DiscardHandler), db, 400*time.Millisecond) // beats every 100ms
+	r := worker.NewRunner(slog.New(slog.DiscardHandler), db, 400*time.Millisecond, nil) // beats every 100ms
 	err = r.Run(ctx, j.ID, func(ctx context.Context, _ protostar.Job, p *worker.Progress) error {
 		p.Set(7, 10)
 		deadline := time.Now().Add(5 * time.Second)
