@@ -46,6 +46,14 @@ type Job struct {
 	Dispatches int `json:"-"`
 }
 
+// JobBacklog counts the unfinished jobs of one type in one status
+// (queued or running) and gives the age of the oldest of them.
+type JobBacklog struct {
+	Type, Status string
+	Count        int
+	OldestAge    time.Duration // since it was submitted
+}
+
 // Progress counts units of work: chunks for ingest, sections for summaries.
 type Progress struct {
 	Done  int `json:"done"`

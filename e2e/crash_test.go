@@ -60,10 +60,11 @@ func TestWorkerKilledMidJobRecovers(t *testing.T) {
 	}
 	assertNoDuplicateChunks(t, s.DBURL)
 
-	// The worker's own listener counts the attempt it finished.
-	want := `protostar_job_attempts_total{outcome="succeeded",type="ingest"} 1`
+	// The worker's own listener counts the attempt it finished, and the
+	// backlog read from Postgres is empty again.
 	testenv.WaitFor(t, 5*time.Second, "the worker's /metrics to count the attempt", func() bool {
 		code, body := w2.get("/metrics", "")
-		return code == http.StatusOK && strings.Contains(string(body), want)
+		return code == http.StatusOK && strings.Contains(string(body), `protostar_job_attempts_total{outcome="succeeded",type="ingest"} 1`) &&
+			strings.Contains(string(body), `protostar_jobs{status="running",type="ingest"} 0`)
 	})
 }

@@ -154,6 +154,7 @@ func newApp(cfg config.Config, logger *slog.Logger) (*app, error) {
 	}
 	a.queue = queue.NewClient(a.redis, cfg.JobMaxAttempts+3, cfg.JobTimeout)
 	a.outbox = outbox.New(logger, a.db, a.queue, outbox.Config{Interval: cfg.DispatchInterval, StaleAfter: cfg.JobStaleAfter})
+	a.reg.MustRegister(outbox.NewBacklogCollector(logger, a.db))
 	return a, nil
 }
 

@@ -82,6 +82,27 @@ func (db *DB) JobByID(ctx context.Context, id string) (protostar.Job, error) {
 	return j, nil
 }
 
+// JobBacklog counts the queued and running jobs of every tenant by type and
+// status, with the age of the oldest; it reads only the jobs_active index's
+// rows.
+func (db *DB) JobBacklog(ctx context.Context) ([]protostar.JobBacklog, error) {
+	rows, err := db.pool.Query(ctx, `SELECT type, status, count(*), EXTRACT(EPOCH FROM now() - min(created_at))::float8
+		FROM jobs WHERE status IN ('queued', 'running') GROUP BY type, status ORDER BY type, status`)
+	if err != nil {
+		return nil, translate(err, "job backlog")
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (protostar.JobBacklog, error) {
+		var (
+			b   protostar.JobBacklog
+			age float64
+		)
+		err := row.Scan(&b.Type, &b.Status, &b.Count, &age)
+		b.OldestAge = time.Duration(age * float64(time.Second))
+		return b, err
+	})
+	return out, translate(err, "job backlog")
+}
+
 // Jobs lists the tenant's jobs, newest first, with cursor paging.
 func (db *DB) Jobs(ctx context.Context, tenantID, status string, limit int, cursor string) ([]protostar.Job, string, error) {
 	at, id, err := decodeCursor(cursor)

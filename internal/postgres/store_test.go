@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/lexical"
@@ -229,5 +230,38 @@ func TestPurgeAfterFailedFirstVersion(t *testing.T) {
 	indexDoc(t, db, "a", "f.md", `{}`, "second version")
 	if n, err := db.PurgeStale(ctx, 100); err != nil || n != 0 {
 		t.Fatalf("after activation: purged %d, %v; want nothing (the active version stays)", n, err)
+	}
+}
+
+func TestJobBacklog(t *testing.T) {
+	t.Parallel()
+	db := testenv.NewDB(t, dims)
+	ctx := context.Background()
+	var jobs []protostar.Job
+	for _, s := range []protostar.Submission{{TenantID: "a", Key: "1.md"}, {TenantID: "b", Key: "2.md"}, {TenantID: "b", Key: "3.md"}} {
+		s.MaxAttempts = 3
+		_, j, err := db.SubmitDocument(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, j)
+	}
+	if _, err := db.StartJob(ctx, jobs[0].ID, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CancelJob(ctx, jobs[1].ID, "finished jobs are not backlog"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.JobBacklog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Status != protostar.JobQueued || got[1].Status != protostar.JobRunning {
+		t.Fatalf("backlog = %+v, want one queued and one running ingest job", got)
+	}
+	for _, b := range got {
+		if b.Type != protostar.JobIngest || b.Count != 1 || b.OldestAge < 0 || b.OldestAge > time.Minute {
+			t.Errorf("backlog row %+v, want 1 ingest job submitted just now", b)
+		}
 	}
 }

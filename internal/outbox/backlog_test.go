@@ -1,0 +1,51 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/outbox"
+)
+
+type backlogStore struct {
+	rows []protostar.JobBacklog
+	err  error
+}
+
+func (s backlogStore) JobBacklog(context.Context) ([]protostar.JobBacklog, error) { return s.rows, s.err }
+
+func TestBacklogCollector(t *testing.T) {
+	t.Parallel()
+	c := outbox.NewBacklogCollector(slog.New(slog.DiscardHandler), backlogStore{rows: []protostar.JobBacklog{
+		{Type: protostar.JobIngest, Status: protostar.JobQueued, Count: 7, OldestAge: 90 * time.Second},
+		{Type: protostar.JobSummary, Status: protostar.JobRunning, Count: 1, OldestAge: 2 * time.Second},
+	}})
+	// Every type and status is reported, absent ones as 0.
+	want := `
+# HELP protostar_jobs Unfinished jobs of all tenants by type and status (queued, running), read from Postgres at scrape time.
+# TYPE protostar_jobs gauge
+protostar_jobs{status="queued",type="ingest"} 7
+protostar_jobs{status="queued",type="summary"} 0
+protostar_jobs{status="running",type="ingest"} 0
+protostar_jobs{status="running",type="summary"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "protostar_jobs"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(c, "protostar_job_oldest_age_seconds"); n != 4 {
+		t.Errorf("%d age series, want 4", n)
+	}
+
+	// With Postgres down the collector reports nothing rather than zeros.
+	down := outbox.NewBacklogCollector(slog.New(slog.DiscardHandler), backlogStore{err: errors.New("connection refused")})
+	if n := testutil.CollectAndCount(down); n != 0 {
+		t.Errorf("%d series while the store fails, want 0", n)
+	}
+}
