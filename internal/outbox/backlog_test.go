@@ -19,7 +19,9 @@ type backlogStore struct {
 	err  error
 }
 
-func (s backlogStore) JobBacklog(context.Context) ([]protostar.JobBacklog, error) { return s.rows, s.err }
+func (s backlogStore) JobBacklog(context.Context) ([]protostar.JobBacklog, error) {
+	return s.rows, s.err
+}
 
 func TestBacklogCollector(t *testing.T) {
 	t.Parallel()
