@@ -397,13 +397,7 @@ func (p *proc) Stop() {
 		if p.exited() {
 			return
 		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(40 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
+		testenv.Terminate(p.cmd.Process, p.done, 40*time.Second)
 	})
 }
 

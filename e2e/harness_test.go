@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -146,12 +145,7 @@ func (p *proc) Stop() {
 	if p.exited() {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(40 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	if testenv.Terminate(p.cmd.Process, p.done, 40*time.Second) {
 		p.t.Errorf("protostar did not stop within 40s of SIGTERM")
 	}
 }

@@ -292,15 +292,10 @@ func (p *proc) term(timeout time.Duration) (time.Duration, error) {
 		return 0, nil
 	}
 	start := time.Now()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-		return time.Since(start), p.exitError()
-	case <-time.After(timeout):
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		<-done
+	if testenv.Terminate(cmd.Process, done, timeout) {
 		return time.Since(start), fmt.Errorf("%s did not exit within %s of SIGTERM", p.name, timeout)
 	}
+	return time.Since(start), p.exitError()
 }
 
 func (p *proc) stopForCleanup(t testing.TB) {

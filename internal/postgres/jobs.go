@@ -83,8 +83,8 @@ func (db *DB) JobByID(ctx context.Context, id string) (protostar.Job, error) {
 }
 
 // JobBacklog counts the queued and running jobs of every tenant by type and
-// status, with the age of the oldest; it reads only the jobs_active index's
-// rows.
+// status, with the age of the oldest. The jobs_active partial index limits
+// it to unfinished jobs.
 func (db *DB) JobBacklog(ctx context.Context) ([]protostar.JobBacklog, error) {
 	rows, err := db.pool.Query(ctx, `SELECT type, status, count(*), EXTRACT(EPOCH FROM now() - min(created_at))::float8
 		FROM jobs WHERE status IN ('queued', 'running') GROUP BY type, status ORDER BY type, status`)

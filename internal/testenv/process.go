@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -30,6 +31,21 @@ func PickPort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Terminate stops a process as a service manager would: SIGTERM, then
+// SIGKILL if done has not closed within grace. done must close when the
+// process has exited. It reports whether the process had to be killed.
+func Terminate(p *os.Process, done <-chan struct{}, grace time.Duration) (killed bool) {
+	_ = p.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+		return false
+	case <-time.After(grace):
+		_ = p.Kill()
+		<-done
+		return true
+	}
 }
 
 // WaitFor polls cond every 50ms until it is true or timeout passes.
