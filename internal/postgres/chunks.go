@@ -130,45 +130,61 @@ func (db *DB) MarkIndexing(ctx context.Context, documentID string, version int) 
 // other than the active one that no live job is writing, and every chunk of
 // a deleted document — visiting only documents flagged purge_pending. It
 // removes at most limit rows per call and reports how many.
+//
+// Which version is active is read inside the DELETE itself, never carried
+// over from an earlier statement: a version activated meanwhile commits its
+// job's success and indexed_version together, so the DELETE either still
+// sees the live job writing that version or already sees it active.
 func (db *DB) PurgeStale(ctx context.Context, limit int) (int64, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, indexed_version, deleted_at IS NOT NULL FROM documents
-		WHERE purge_pending LIMIT 50`)
+	rows, err := db.pool.Query(ctx, `SELECT id FROM documents WHERE purge_pending LIMIT 50`)
 	if err != nil {
 		return 0, translate(err, "find documents to purge")
 	}
-	type doc struct {
-		id      string
-		version int
-		deleted bool
-	}
-	docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (doc, error) {
-		var d doc
-		err := r.Scan(&d.id, &d.version, &d.deleted)
-		return d, err
-	})
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return 0, translate(err, "find documents to purge")
 	}
 	var total int64
-	for _, d := range docs {
-		tag, err := db.pool.Exec(ctx, `DELETE FROM chunks WHERE id IN (
-			SELECT c.id FROM chunks c WHERE c.document_id = $1 AND ($3 OR (c.version <> $2 AND NOT EXISTS (
-				SELECT 1 FROM jobs j WHERE j.document_id = $1 AND j.version = c.version AND j.status IN ('queued', 'running'))))
-			LIMIT $4)`, d.id, d.version, d.deleted, limit-int(total))
-		if err != nil {
-			return total, translate(err, "purge stale chunks")
-		}
-		total += tag.RowsAffected()
-		if total >= int64(limit) {
-			return total, nil
-		}
-		// Done with this document, unless it changed meanwhile.
-		if _, err := db.pool.Exec(ctx, `UPDATE documents SET purge_pending = false
-			WHERE id = $1 AND indexed_version = $2 AND (deleted_at IS NOT NULL) = $3`, d.id, d.version, d.deleted); err != nil {
-			return total, translate(err, "clear purge flag")
+	for _, id := range ids {
+		n, done, err := db.purgeDocument(ctx, id, limit-int(total))
+		total += n
+		if err != nil || !done {
+			return total, err
 		}
 	}
 	return total, nil
+}
+
+// purgeDocument deletes up to limit stale rows of one document and clears
+// its purge flag once none is left; done is false when limit cut it short.
+func (db *DB) purgeDocument(ctx context.Context, id string, limit int) (n int64, done bool, err error) {
+	var version int
+	var deleted bool
+	err = db.pool.QueryRow(ctx, `WITH d AS (
+			SELECT id, indexed_version, deleted_at IS NOT NULL AS deleted FROM documents WHERE id = $1),
+		gone AS (
+			DELETE FROM chunks WHERE id IN (
+				SELECT c.id FROM chunks c, d WHERE c.document_id = d.id AND (d.deleted OR (c.version <> d.indexed_version
+					AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.document_id = d.id AND j.version = c.version
+						AND j.status IN ('queued', 'running'))))
+				LIMIT $2)
+			RETURNING 1)
+		SELECT d.indexed_version, d.deleted, (SELECT count(*) FROM gone) FROM d`, id, limit).Scan(&version, &deleted, &n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, true, nil
+	}
+	if err != nil {
+		return 0, false, translate(err, "purge stale chunks")
+	}
+	if n >= int64(limit) {
+		return n, false, nil
+	}
+	// Done with this document, unless it changed since the DELETE's snapshot.
+	if _, err := db.pool.Exec(ctx, `UPDATE documents SET purge_pending = false
+		WHERE id = $1 AND indexed_version = $2 AND (deleted_at IS NOT NULL) = $3`, id, version, deleted); err != nil {
+		return n, false, translate(err, "clear purge flag")
+	}
+	return n, true, nil
 }
 
 // CompleteUnchanged finishes an ingest job whose object is unchanged since

@@ -29,11 +29,23 @@ type DB struct {
 	logger *slog.Logger
 }
 
+// Option changes how Open builds the pool.
+type Option func(*pgxpool.Config)
+
+// WithTracer traces every query of the pool with t (combine several with
+// pgx's multitracer). Tests use it to act between two statements.
+func WithTracer(t pgx.QueryTracer) Option {
+	return func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = t }
+}
+
 // Open builds the pool without connecting. maxConns caps its size.
-func Open(logger *slog.Logger, dsn string, maxConns int32) (*DB, error) {
+func Open(logger *slog.Logger, dsn string, maxConns int32, opts ...Option) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	cfg.MaxConns = maxConns
 	cfg.MinConns = 0

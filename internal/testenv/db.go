@@ -9,8 +9,8 @@ import (
 )
 
 // NewDB returns a pool on a fresh, fully migrated database with the given
-// embedding dimension, closed when the test ends.
-func NewDB(t testing.TB, dims int) *postgres.DB {
+// embedding dimension, closed when the test ends. opts reach postgres.Open.
+func NewDB(t testing.TB, dims int, opts ...postgres.Option) *postgres.DB {
 	t.Helper()
 	dsn := NewDatabase(t)
 	logger := slog.New(slog.DiscardHandler)
@@ -22,7 +22,7 @@ func NewDB(t testing.TB, dims int) *postgres.DB {
 	if _, err := m.Up(context.Background()); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	db, err := postgres.Open(logger, dsn, 8)
+	db, err := postgres.Open(logger, dsn, 8, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

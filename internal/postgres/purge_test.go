@@ -1,0 +1,77 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/postgres"
+	"github.com/protostar/protostar/internal/testenv"
+)
+
+// beforeStatement runs fn once, just before the first statement whose SQL
+// contains marker starts: a deterministic way to commit another
+// transaction between two statements of the code under test.
+type beforeStatement struct {
+	marker string
+	once   sync.Once
+	fn     func()
+}
+
+func (b *beforeStatement) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if b.fn != nil && strings.Contains(d.SQL, b.marker) {
+		b.once.Do(b.fn)
+	}
+	return ctx
+}
+
+func (b *beforeStatement) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TestPurgeRacesActivation: a version activated while the purge runs keeps
+// its rows. The purge used to read indexed_version first and delete
+// "version <> what it read" later, so activation in between deleted the
+// new active version's rows, leaving a ready document with no chunks.
+func TestPurgeRacesActivation(t *testing.T) {
+	t.Parallel()
+	hook := &beforeStatement{marker: "DELETE FROM chunks"}
+	db := testenv.NewDB(t, dims, postgres.WithTracer(hook))
+	ctx := context.Background()
+	d := indexDoc(t, db, "a", "race.md", `{}`, "old one", "old two")
+
+	_, j2, err := db.SubmitDocument(ctx, protostar.Submission{TenantID: "a", Key: "race.md", MaxAttempts: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j2, err = db.StartJob(ctx, j2.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 2, Model: "test", Dims: dims}
+	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Ordinal: 0, Text: "new", Hash: []byte{9}, Embedding: []float32{1, 1, 1, 1}, Terms: "new"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool().Exec(ctx, `UPDATE documents SET purge_pending = true WHERE id = $1`, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	hook.fn = func() {
+		if ok, err := db.ActivateVersion(ctx, j2, protostar.Indexed{Chunks: 1}); !ok || err != nil {
+			t.Errorf("activate during purge: %v %v", ok, err)
+		}
+	}
+	for range 3 {
+		if _, err := db.PurgeStale(ctx, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var v1, v2 int
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FILTER (WHERE version = 1), count(*) FILTER (WHERE version = 2)
+		FROM chunks WHERE document_id = $1`, d.ID).Scan(&v1, &v2); err != nil {
+		t.Fatal(err)
+	}
+	if v2 != 1 || v1 != 0 {
+		t.Fatalf("after purge: %d rows of the active version 2 (want 1), %d of the old version 1 (want 0)", v2, v1)
+	}
+}
