@@ -152,7 +152,9 @@ func newApp(cfg config.Config, logger *slog.Logger) (*app, error) {
 		a.close()
 		return nil, err
 	}
-	a.queue = queue.NewClient(a.redis, cfg.JobMaxAttempts+3, cfg.JobTimeout)
+	// The runner times an attempt out itself (and records it as failed);
+	// asynq's own deadline is only a backstop behind it.
+	a.queue = queue.NewClient(a.redis, cfg.JobMaxAttempts+3, cfg.JobTimeout+time.Minute)
 	a.outbox = outbox.New(logger, a.db, a.queue, outbox.Config{Interval: cfg.DispatchInterval, StaleAfter: cfg.JobStaleAfter})
 	a.reg.MustRegister(outbox.NewBacklogCollector(logger, a.db))
 	return a, nil
@@ -271,7 +273,7 @@ func (a *app) startWorkers(ctx context.Context) (*queue.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	runner := worker.NewRunner(a.logger, a.db, a.cfg.JobStaleAfter, worker.NewMetrics(a.reg))
+	runner := worker.NewRunner(a.logger, a.db, worker.RunnerConfig{StaleAfter: a.cfg.JobStaleAfter, Timeout: a.cfg.JobTimeout}, worker.NewMetrics(a.reg))
 	ing, err := ingest.New(a.logger, a.db, a.objects, a.embed, runner, ingest.Config{
 		MaxTokens: a.cfg.ChunkMaxTokens, OverlapTokens: a.cfg.ChunkOverlapTokens,
 		BatchSize: a.cfg.EmbedBatchSize * 4, IndexDims: dims,

@@ -33,7 +33,7 @@ func setup(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	emb, _ := hashembed.New(16)
-	svc, err := ingest.New(logger, db, store, emb, worker.NewRunner(logger, db, time.Minute, nil), ingest.Config{MaxTokens: 64, OverlapTokens: 8, IndexDims: 16})
+	svc, err := ingest.New(logger, db, store, emb, worker.NewRunner(logger, db, worker.RunnerConfig{StaleAfter: time.Minute}, nil), ingest.Config{MaxTokens: 64, OverlapTokens: 8, IndexDims: 16})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -184,12 +184,15 @@ func (db *DB) MarkDispatched(ctx context.Context, id string) error {
 
 // StartJob claims a job for a worker: queued jobs, or running jobs whose
 // worker stopped heart-beating for staleAfter (it died). It counts the
-// attempt. A finished job, or one a live worker holds, gives
-// ErrJobNotClaimable together with the job as it is.
+// attempt, and never claims one past max_attempts, whatever the queue
+// delivers: a queued job that has used all its attempts (its last one was
+// interrupted) fails instead. A finished job, or one a live worker holds,
+// gives ErrJobNotClaimable together with the job as it is.
 func (db *DB) StartJob(ctx context.Context, id string, staleAfter time.Duration) (protostar.Job, error) {
 	j, err := scanJob(db.pool.QueryRow(ctx, `UPDATE jobs SET status = 'running', attempts = attempts + 1,
 			started_at = coalesce(started_at, now()), heartbeat_at = now(), updated_at = now()
-		WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND heartbeat_at < now() - $2::interval))
+		WHERE id = $1 AND attempts < max_attempts
+		  AND (status = 'queued' OR (status = 'running' AND heartbeat_at < now() - $2::interval))
 		RETURNING `+jobColumns, id, staleAfter))
 	if err == nil {
 		return j, nil
@@ -200,6 +203,13 @@ func (db *DB) StartJob(ctx context.Context, id string, staleAfter time.Duration)
 	cur, err := db.JobByID(ctx, id)
 	if err != nil {
 		return cur, err
+	}
+	if cur.Status == protostar.JobQueued && cur.Attempts >= cur.MaxAttempts {
+		reason := fmt.Sprintf("gave up after %d attempts: %s", cur.Attempts, cur.Error)
+		if err := db.FailJob(ctx, cur, reason); err != nil {
+			return cur, err
+		}
+		cur.Status, cur.Error = protostar.JobFailed, reason
 	}
 	return cur, fmt.Errorf("start job %s (status %s): %w", id, cur.Status, protostar.ErrJobNotClaimable)
 }
@@ -283,10 +293,15 @@ func (db *DB) ReapStale(ctx context.Context, staleAfter, lostAfter time.Duration
 				UPDATE jobs SET status = 'failed', finished_at = now(), updated_at = now(),
 					error = 'worker lost after ' || attempts || ' attempts'
 				WHERE status = 'running' AND heartbeat_at < now() - $1::interval AND attempts >= max_attempts
-				RETURNING document_id, version, error),
+				RETURNING document_id, version, error, type),
 			docs AS (
-				UPDATE documents d SET status = 'failed', error = f.error, updated_at = now()
-				FROM failed f WHERE d.id = f.document_id AND d.version = f.version AND d.deleted_at IS NULL
+				-- As FailJob: the lost attempts may have written rows, so flag
+				-- them for the purge; only an ingest job fails its document.
+				UPDATE documents d SET purge_pending = true,
+					status = CASE WHEN d.version = f.version AND d.deleted_at IS NULL THEN 'failed' ELSE d.status END,
+					error = CASE WHEN d.version = f.version AND d.deleted_at IS NULL THEN f.error ELSE d.error END,
+					updated_at = now()
+				FROM failed f WHERE d.id = f.document_id AND f.type = 'ingest'
 				RETURNING 1)
 			SELECT count(*) FROM failed`, staleAfter).Scan(&failed)
 		if err != nil {

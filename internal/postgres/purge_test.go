@@ -2,9 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -73,5 +75,58 @@ func TestPurgeRacesActivation(t *testing.T) {
 	}
 	if v2 != 1 || v1 != 0 {
 		t.Fatalf("after purge: %d rows of the active version 2 (want 1), %d of the old version 1 (want 0)", v2, v1)
+	}
+}
+
+// TestStartJobPastMaxAttempts: whatever the queue delivers, no attempt
+// past max_attempts starts; a queued job that has used them all (its last
+// attempt was interrupted) fails instead of waiting forever.
+func TestStartJobPastMaxAttempts(t *testing.T) {
+	t.Parallel()
+	db := testenv.NewDB(t, dims)
+	ctx := context.Background()
+	d, j, err := db.SubmitDocument(ctx, protostar.Submission{TenantID: "a", Key: "max.md", MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err = db.StartJob(ctx, j.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RetryJob(ctx, j.ID, j.Attempts, "interrupted: worker stopped; will resume"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.StartJob(ctx, j.ID, 0)
+	if !errors.Is(err, protostar.ErrJobNotClaimable) || got.Attempts != 1 || got.Status != protostar.JobFailed {
+		t.Fatalf("StartJob past max_attempts = status %q attempts %d, %v; want failed, 1, not claimable", got.Status, got.Attempts, err)
+	}
+	if doc, _ := db.Document(ctx, "a", d.ID); doc.Status != protostar.DocumentFailed {
+		t.Fatalf("document status %q, want failed", doc.Status)
+	}
+}
+
+// TestReaperFlagsPurge: a job the reaper fails (its worker was lost on the
+// last attempt) leaves its rows flagged for the purge, as FailJob does.
+// They used to stay forever.
+func TestReaperFlagsPurge(t *testing.T) {
+	t.Parallel()
+	db := testenv.NewDB(t, dims)
+	ctx := context.Background()
+	d, j, err := db.SubmitDocument(ctx, protostar.Submission{TenantID: "a", Key: "lost.md", MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err = db.StartJob(ctx, j.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: j.Version, Model: "test", Dims: dims}
+	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Hash: []byte{1}, Embedding: []float32{1, 0, 0, 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n, err := db.ReapStale(ctx, time.Millisecond, time.Hour); err != nil || n != 1 {
+		t.Fatalf("reaped %d, %v; want the lost job", n, err)
+	}
+	if n, err := db.PurgeStale(ctx, 100); err != nil || n != 1 {
+		t.Fatalf("purged %d, %v; want the lost attempt's row", n, err)
 	}
 }

@@ -64,7 +64,7 @@ func TestRunnerStaleAttemptStopsAndKeepsOff(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db, _, j, _ := setup(t)
-			r := worker.NewRunner(slog.New(slog.DiscardHandler), db, 400*time.Millisecond, nil) // beats every 100ms
+			r := worker.NewRunner(slog.New(slog.DiscardHandler), db, worker.RunnerConfig{StaleAfter: 400 * time.Millisecond}, nil) // beats every 100ms
 			_ = r.Run(context.Background(), j.ID, tt.task(t, db))
 			got, err := db.JobByID(context.Background(), j.ID)
 			if err != nil {

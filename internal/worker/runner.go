@@ -51,15 +51,30 @@ type Runner struct {
 	store      Store
 	logger     *slog.Logger
 	staleAfter time.Duration
+	timeout    time.Duration
 	beat       time.Duration
 	metrics    *Metrics
 }
 
-// NewRunner returns a runner. A job whose heartbeat is older than
-// staleAfter is considered abandoned; heartbeats go out every staleAfter/4.
-// Every attempt is recorded in metrics, which may be nil.
-func NewRunner(logger *slog.Logger, store Store, staleAfter time.Duration, metrics *Metrics) *Runner {
-	return &Runner{store: store, logger: logger, staleAfter: staleAfter, beat: max(staleAfter/4, 100*time.Millisecond), metrics: metrics}
+// RunnerConfig bounds the runner's attempts.
+type RunnerConfig struct {
+	// StaleAfter: a job whose heartbeat is older is considered abandoned;
+	// heartbeats go out every StaleAfter/4.
+	StaleAfter time.Duration
+	// Timeout bounds one attempt (PROTOSTAR_JOB_TIMEOUT); an attempt that
+	// runs longer fails like any other failed attempt. Zero means none.
+	Timeout time.Duration
+}
+
+// errAttemptTimeout is the cause of an attempt's context when it ran out
+// of its timeout, as opposed to a worker shutdown.
+var errAttemptTimeout = errors.New("attempt timed out")
+
+// NewRunner returns a runner. Every attempt is recorded in metrics, which
+// may be nil.
+func NewRunner(logger *slog.Logger, store Store, cfg RunnerConfig, metrics *Metrics) *Runner {
+	return &Runner{store: store, logger: logger, staleAfter: cfg.StaleAfter, timeout: cfg.Timeout,
+		beat: max(cfg.StaleAfter/4, 100*time.Millisecond), metrics: metrics}
 }
 
 // Run claims job id and runs task. It returns nil when the delivery is
@@ -82,7 +97,16 @@ func (r *Runner) Run(ctx context.Context, id string, task Task) error {
 	start := time.Now()
 
 	var p Progress
-	taskErr := r.withHeartbeat(ctx, j, &p, func(ctx context.Context) error { return task(ctx, j, &p) })
+	attemptCtx, cancel := r.attemptContext(ctx)
+	defer cancel()
+	taskErr := r.withHeartbeat(attemptCtx, j, &p, func(ctx context.Context) error { return task(ctx, j, &p) })
+	switch {
+	case taskErr == nil:
+	case errors.Is(context.Cause(attemptCtx), errAttemptTimeout):
+		taskErr = fmt.Errorf("attempt %d ran longer than the job timeout (%s, PROTOSTAR_JOB_TIMEOUT): %w", j.Attempts, r.timeout, errAttemptTimeout)
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		taskErr = fmt.Errorf("attempt %d ran past its delivery's deadline: %w", j.Attempts, errAttemptTimeout)
+	}
 	outcome := outcomeSucceeded
 	defer func() { r.metrics.observe(j.Type, outcome, time.Since(start)) }()
 	switch {
@@ -101,6 +125,16 @@ func (r *Runner) Run(ctx context.Context, id string, task Task) error {
 	return err
 }
 
+// attemptContext bounds one attempt by the runner's timeout, with
+// errAttemptTimeout as the cause, so that a timed-out attempt is told
+// apart from a shutdown (which cancels ctx).
+func (r *Runner) attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeoutCause(ctx, r.timeout, errAttemptTimeout)
+}
+
 // recordFailure records a failed attempt: a retry, the job's failure, or
 // an interruption. It returns the attempt's outcome and the error for the
 // queue (nil when the job must not be delivered again).
@@ -113,7 +147,9 @@ func (r *Runner) recordFailure(ctx context.Context, log *slog.Logger, j protosta
 		reason = taskErr.Error()
 	}
 	switch {
-	case ctx.Err() != nil:
+	case errors.Is(ctx.Err(), context.Canceled):
+		// The worker stops: not the job's fault. A deadline is not this
+		// case: an attempt that runs out of time has failed.
 		log.Info("job interrupted, returning it to the queue", "error", taskErr)
 		if err := r.store.RetryJob(bg, j.ID, j.Attempts, "interrupted: worker stopped; will resume"); err != nil {
 			log.Warn("could not record interruption", "error", err)

@@ -27,7 +27,7 @@ func setup(t *testing.T) (db *postgres.DB, r *worker.Runner, j protostar.Job, re
 		t.Fatal(err)
 	}
 	reg = prometheus.NewRegistry()
-	return db, worker.NewRunner(slog.New(slog.DiscardHandler), db, 10*time.Second, worker.NewMetrics(reg)), j, reg
+	return db, worker.NewRunner(slog.New(slog.DiscardHandler), db, worker.RunnerConfig{StaleAfter: 10 * time.Second}, worker.NewMetrics(reg)), j, reg
 }
 
 // attempts returns protostar_job_attempts_total by "type/outcome".
@@ -140,7 +140,7 @@ func TestRunnerHeartbeatsProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := worker.NewRunner(slog.New(slog.DiscardHandler), db, 400*time.Millisecond, nil) // beats every 100ms
+	r := worker.NewRunner(slog.New(slog.DiscardHandler), db, worker.RunnerConfig{StaleAfter: 400 * time.Millisecond}, nil) // beats every 100ms
 	err = r.Run(ctx, j.ID, func(ctx context.Context, _ protostar.Job, p *worker.Progress) error {
 		p.Set(7, 10)
 		deadline := time.Now().Add(5 * time.Second)
@@ -155,5 +155,45 @@ func TestRunnerHeartbeatsProgress(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRunnerTimeout: an attempt that runs out of time is a failed attempt,
+// retried until max_attempts and then failed with an error that names the
+// timeout. It used to be treated like a worker shutdown and requeued with
+// no attempt limit, so a job longer than the timeout ran forever.
+func TestRunnerTimeout(t *testing.T) {
+	block := func(ctx context.Context, _ protostar.Job, _ *worker.Progress) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	tests := []struct {
+		name     string
+		timeout  time.Duration // the runner's own (PROTOSTAR_JOB_TIMEOUT)
+		deadline time.Duration // the queue's deadline on the delivery's ctx
+		wantText string
+	}{
+		{"runner timeout", 150 * time.Millisecond, time.Minute, "gave up after 3 attempts: attempt 3 ran longer than the job timeout (150ms, PROTOSTAR_JOB_TIMEOUT): attempt timed out"},
+		{"queue deadline", 0, 150 * time.Millisecond, "gave up after 3 attempts: attempt 3 ran past its delivery's deadline: attempt timed out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := testenv.NewDB(t, 8)
+			ctx := context.Background()
+			_, j, err := db.SubmitDocument(ctx, protostar.Submission{TenantID: "t1", Key: "a.md", MaxAttempts: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := worker.NewRunner(slog.New(slog.DiscardHandler), db, worker.RunnerConfig{StaleAfter: 10 * time.Second, Timeout: tt.timeout}, nil)
+			for range 5 { // the queue may deliver more often than max_attempts
+				dctx, cancel := context.WithTimeout(ctx, tt.deadline)
+				_ = r.Run(dctx, j.ID, block)
+				cancel()
+			}
+			got, _ := db.JobByID(ctx, j.ID)
+			if got.Status != protostar.JobFailed || got.Attempts != 3 || got.Error != tt.wantText {
+				t.Fatalf("job = status %q attempts %d error %q; want failed after 3 attempts with %q", got.Status, got.Attempts, got.Error, tt.wantText)
+			}
+		})
 	}
 }
