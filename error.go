@@ -3,6 +3,7 @@ package protostar
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 )
 
 // Error codes. They are transport-neutral; internal/httpapi maps them to
@@ -102,4 +103,14 @@ func (e *Error) Is(target error) bool {
 		return false
 	}
 	return (t == ErrNotFound || t == ErrUnavailable) && t.Code == e.Code
+}
+
+// Recover, deferred directly (defer protostar.Recover(&err, "op")), turns a
+// panic of the goroutine into an internal error in *err that carries the
+// panic value and stack for the log, so one bad input or bug fails one job
+// or request instead of the process.
+func Recover(err *error, op string) {
+	if v := recover(); v != nil {
+		*err = &Error{Code: EINTERNAL, Err: fmt.Errorf("%s: panic: %v\n%s", op, v, debug.Stack())}
+	}
 }

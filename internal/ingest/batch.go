@@ -125,6 +125,7 @@ func (b *batcher) abort() {
 // closed or a write fails.
 func (b *batcher) write(ctx context.Context) {
 	defer close(b.done)
+	defer protostar.Recover(&b.err, "write chunk batch")
 	for bt := range b.queue {
 		if err := b.flush(ctx, bt); err != nil {
 			b.err = err

@@ -125,3 +125,32 @@ func TestEmbedderDimensionMismatchIsAClearError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// panickyEmbedder panics, as a bug in a provider adapter might.
+type panickyEmbedder struct{ ingest.Embedder }
+
+func (panickyEmbedder) Embed(context.Context, []string) ([][]float32, error) { panic("nil map") }
+
+// TestBatchWriterPanicFailsTheAttempt: a panic in the batch writer's
+// goroutine fails that attempt (retried, then failed) instead of killing
+// the worker process, and job.error does not leak the panic.
+func TestBatchWriterPanicFailsTheAttempt(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	logger := slog.New(slog.DiscardHandler)
+	emb, _ := hashembed.New(16)
+	svc, err := ingest.New(logger, f.db, f.store, panickyEmbedder{emb}, worker.NewRunner(logger, f.db, worker.RunnerConfig{StaleAfter: time.Minute}, nil),
+		ingest.Config{MaxTokens: 64, OverlapTokens: 8, IndexDims: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.put(t, "p.md", doc)
+	j := f.submit(t, "p.md", false)
+	if err := svc.Handle(context.Background(), j.ID); err == nil {
+		t.Fatal("handle: no error, want the attempt to fail")
+	}
+	got, _ := f.db.JobByID(context.Background(), j.ID)
+	if got.Status != protostar.JobQueued || got.Error != "attempt 1 of 4 failed, retrying: internal error" {
+		t.Fatalf("job = %q %q, want queued for a retry with an internal error", got.Status, got.Error)
+	}
+}

@@ -94,8 +94,14 @@ func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery) ([]protos
 		vHits, kHits []protostar.SearchHit
 		vErr, kErr   error
 	)
-	wg.Go(func() { vHits, vErr = s.vector(ctx, q, k) })
-	wg.Go(func() { kHits, kErr = s.store.KeywordSearch(ctx, q.TenantID, QueryWords(q.Query), q.Filter, k) })
+	wg.Go(func() {
+		defer protostar.Recover(&vErr, "vector search")
+		vHits, vErr = s.vector(ctx, q, k)
+	})
+	wg.Go(func() {
+		defer protostar.Recover(&kErr, "keyword search")
+		kHits, kErr = s.store.KeywordSearch(ctx, q.TenantID, QueryWords(q.Query), q.Filter, k)
+	})
 	wg.Wait()
 	if vErr != nil {
 		return nil, vErr

@@ -103,9 +103,11 @@ func (r *Runner) Run(ctx context.Context, id string, task Task) error {
 	switch {
 	case taskErr == nil:
 	case errors.Is(context.Cause(attemptCtx), errAttemptTimeout):
-		taskErr = fmt.Errorf("attempt %d ran longer than the job timeout (%s, PROTOSTAR_JOB_TIMEOUT): %w", j.Attempts, r.timeout, errAttemptTimeout)
+		taskErr = protostar.Wrap(protostar.EUNAVAILABLE, errAttemptTimeout,
+			"attempt %d ran longer than the job timeout (%s, PROTOSTAR_JOB_TIMEOUT)", j.Attempts, r.timeout)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		taskErr = fmt.Errorf("attempt %d ran past its delivery's deadline: %w", j.Attempts, errAttemptTimeout)
+		taskErr = protostar.Wrap(protostar.EUNAVAILABLE, errAttemptTimeout,
+			"attempt %d ran past its delivery's deadline", j.Attempts)
 	}
 	outcome := outcomeSucceeded
 	defer func() { r.metrics.observe(j.Type, outcome, time.Since(start)) }()
@@ -142,10 +144,10 @@ func (r *Runner) recordFailure(ctx context.Context, log *slog.Logger, j protosta
 	// Bookkeeping must happen even when ctx was canceled by shutdown.
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	// Only the client-safe message reaches job.error (and document.error):
+	// an internal error reads "internal error"; its details (driver text,
+	// a panic's stack) go to the log below, never to API clients.
 	reason := protostar.ErrorMessage(taskErr)
-	if protostar.ErrorCode(taskErr) == protostar.EINTERNAL {
-		reason = taskErr.Error()
-	}
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
 		// The worker stops: not the job's fault. A deadline is not this
