@@ -55,6 +55,13 @@ func (db *DB) SubmitDocument(ctx context.Context, s protostar.Submission) (proto
 		if doc, err = scanDocument(row); err != nil {
 			return err
 		}
+		// New metadata applies to the active version's chunks at once (search
+		// filters read it live), so cached answers and searches are stale.
+		if s.Metadata != nil && doc.Version > 1 {
+			if err := bumpCorpus(ctx, tx, s.TenantID); err != nil {
+				return err
+			}
+		}
 		job, err = insertJob(ctx, tx, protostar.Job{
 			TenantID: s.TenantID, Type: protostar.JobIngest, DocumentID: doc.ID, Version: doc.Version,
 			Params: forceParams(s.Force), MaxAttempts: s.MaxAttempts,

@@ -130,3 +130,24 @@ func TestReaperFlagsPurge(t *testing.T) {
 		t.Fatalf("purged %d, %v; want the lost attempt's row", n, err)
 	}
 }
+
+// TestMetadataChangeBumpsCorpus: re-tagging a document changes what a
+// filtered search returns at once, so the corpus version (part of every
+// answer and search cache key) must change. It used to stay, and cached
+// filtered answers kept the re-tagged document for the TTL.
+func TestMetadataChangeBumpsCorpus(t *testing.T) {
+	t.Parallel()
+	db := testenv.NewDB(t, dims)
+	ctx := context.Background()
+	indexDoc(t, db, "a", "tagged.md", `{"team":"infra"}`, "text")
+	before, err := db.CorpusVersion(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.SubmitDocument(ctx, protostar.Submission{TenantID: "a", Key: "tagged.md", Metadata: []byte(`{"team":"sales"}`), MaxAttempts: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := db.CorpusVersion(ctx, "a"); after == before {
+		t.Fatalf("corpus version stayed %d after the metadata changed", after)
+	}
+}
