@@ -139,7 +139,7 @@ func FuzzDecodeSubmission(f *testing.F) {
 			if !utf8.Valid(sub.Metadata) || json.Unmarshal(sub.Metadata, &meta) != nil || meta == nil {
 				t.Fatalf("submitted metadata that is not a UTF-8 JSON object: %q", sub.Metadata)
 			}
-			if err := validateMetadata(meta); err != nil {
+			if err := protostar.ValidateMetadata("metadata", meta); err != nil {
 				t.Fatalf("submitted invalid metadata %s: %v", sub.Metadata, err)
 			}
 			if bytes.Contains(sub.Metadata, []byte(`\u0000`)) {
@@ -182,7 +182,7 @@ func FuzzSearchRequest(f *testing.F) {
 			t.Fatalf("searched with key_prefix %q", q.Filter.KeyPrefix)
 		}
 		for k, v := range q.Filter.Metadata {
-			if validMetadataKey("k", k) != nil || validLabel("v", v, 1024) != nil {
+			if protostar.ValidMetadataKey("k", k) != nil || validLabel("v", v, 1024) != nil {
 				t.Fatalf("searched with metadata filter %q=%q", k, v)
 			}
 		}

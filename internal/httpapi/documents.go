@@ -176,7 +176,7 @@ func (s *Server) readSubmission(ctx context.Context, w http.ResponseWriter, r *h
 		if err := protostar.ValidateKey(sub.Key); err != nil {
 			return sub, err
 		}
-		if err := validateMetadata(meta); err != nil {
+		if err := protostar.ValidateMetadata("metadata", meta); err != nil {
 			return sub, err
 		}
 	case "multipart/form-data":
@@ -228,7 +228,7 @@ func (s *Server) upload(ctx context.Context, r *http.Request) (string, map[strin
 			return "", nil, protostar.Wrap(protostar.EINVALID, err, "metadata must be a JSON object: %s", protostar.ErrorMessage(err))
 		}
 	}
-	if err := validateMetadata(meta); err != nil {
+	if err := protostar.ValidateMetadata("metadata", meta); err != nil {
 		return "", nil, err
 	}
 	f, err := fh.Open()
@@ -295,77 +295,6 @@ func bodyError(err error, what string) error {
 		return protostar.Errorf(protostar.EINVALID, "%s is empty", what)
 	}
 	return protostar.Wrap(protostar.EINVALID, err, "%s is malformed: %v", what, err)
-}
-
-// Metadata limits.
-const (
-	maxMetadataKeys   = 64
-	maxMetadataKeyLen = 128 // bytes
-	maxMetadataDepth  = 8   // nested arrays and objects under a top-level key
-)
-
-// validateMetadata keeps metadata small, its top-level keys identifiers
-// (see validMetadataKey) and every string storable in jsonb, which refuses
-// NUL characters.
-func validateMetadata(m map[string]any) error {
-	if len(m) > maxMetadataKeys {
-		return protostar.Errorf(protostar.EINVALID, "metadata has %d keys, at most %d are allowed", len(m), maxMetadataKeys)
-	}
-	for k, v := range m {
-		if err := validMetadataKey("metadata key", k); err != nil {
-			return err
-		}
-		if err := validMetadataValue(k, v, 1); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// validMetadataKey allows letters, digits, marks and _ - . : / @ in a
-// metadata key (1 to 128 bytes): keys are names that filters match, so
-// quotes, operators and whitespace have no business in them. Values reach
-// SQL only as parameters either way.
-func validMetadataKey(what, k string) error {
-	if k == "" || len(k) > maxMetadataKeyLen {
-		return protostar.Errorf(protostar.EINVALID, "%s must be 1 to %d bytes", what, maxMetadataKeyLen)
-	}
-	for _, r := range k {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r) && !strings.ContainsRune("_-.:/@", r) {
-			return protostar.Errorf(protostar.EINVALID, "%s %q may contain only letters, digits and _ - . : / @", what, k)
-		}
-	}
-	return nil
-}
-
-// validMetadataValue rejects NUL characters anywhere in v and nesting
-// deeper than maxMetadataDepth.
-func validMetadataValue(key string, v any, depth int) error {
-	if depth > maxMetadataDepth {
-		return protostar.Errorf(protostar.EINVALID, "metadata %q nests deeper than %d levels", key, maxMetadataDepth)
-	}
-	switch v := v.(type) {
-	case string:
-		if strings.ContainsRune(v, 0) {
-			return protostar.Errorf(protostar.EINVALID, "metadata %q contains a NUL character", key)
-		}
-	case []any:
-		for _, e := range v {
-			if err := validMetadataValue(key, e, depth+1); err != nil {
-				return err
-			}
-		}
-	case map[string]any:
-		for k, e := range v {
-			if strings.ContainsRune(k, 0) {
-				return protostar.Errorf(protostar.EINVALID, "metadata %q contains a NUL character", key)
-			}
-			if err := validMetadataValue(key, e, depth+1); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 func validLabel(what, s string, maxLen int) error {

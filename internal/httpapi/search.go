@@ -38,7 +38,7 @@ func (f searchFilter) domain() (protostar.SearchFilter, error) {
 		}
 	}
 	for k, v := range f.Metadata {
-		if err := validMetadataKey("filter.metadata key", k); err != nil {
+		if err := protostar.ValidMetadataKey("filter.metadata key", k); err != nil {
 			return protostar.SearchFilter{}, err
 		}
 		if err := validLabel("filter.metadata value", v, 1024); err != nil {

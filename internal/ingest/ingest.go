@@ -159,6 +159,11 @@ func (s *Service) index(ctx context.Context, j protostar.Job, doc protostar.Docu
 		return protostar.Indexed{}, err
 	}
 	res.BytesRead = chunker.BytesRead()
+	if fm := chunker.FrontMatter(); fm != nil {
+		if err := protostar.ValidateMetadata("front matter", fm); err != nil {
+			return protostar.Indexed{}, fmt.Errorf("object %q: %w", doc.Key, err)
+		}
+	}
 	p.Set(res.ChunksTotal, res.ChunksTotal)
 	return protostar.Indexed{
 		ContentHash: contentHash(sum),

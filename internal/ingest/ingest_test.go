@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"log/slog"
 	"strings"
@@ -153,4 +154,33 @@ func TestBatchWriterPanicFailsTheAttempt(t *testing.T) {
 	if got.Status != protostar.JobQueued || got.Error != "attempt 1 of 4 failed, retrying: internal error" {
 		t.Fatalf("job = %q %q, want queued for a retry with an internal error", got.Status, got.Error)
 	}
+}
+
+// TestBadFrontMatterFailsAtOnce: front matter is metadata and is held to
+// the same limits. A NUL or deep nesting used to reach jsonb, fail as an
+// internal error with the driver's text in job.error, and be retried.
+func TestBadFrontMatterFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, fm, wantErr string }{
+		{"NUL", "title: \"a\\0b\"\n", "NUL"},
+		{"deep", "a: {b: {c: {d: {e: {f: 1}}}}}\n", "nests deeper"},
+		{"many keys", strings.Repeat("k: 1\n", 1)+manyKeys(100), "at most 64"},
+	}
+	f := setup(t)
+	for _, tt := range tests {
+		key := "fm-" + tt.name + ".md"
+		f.put(t, key, "---\n"+tt.fm+"---\n# Title\n\nBody text.\n")
+		j, _ := f.run(t, f.submit(t, key, false))
+		if j.Status != protostar.JobFailed || j.Attempts != 1 || !strings.Contains(j.Error, "front matter") || !strings.Contains(j.Error, tt.wantErr) {
+			t.Errorf("%s: job = %q after %d attempts, error %q; want failed at once naming front matter and %q", tt.name, j.Status, j.Attempts, j.Error, tt.wantErr)
+		}
+	}
+}
+
+func manyKeys(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "key%d: %d\n", i, i)
+	}
+	return b.String()
 }
