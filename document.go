@@ -52,6 +52,7 @@ type Submission struct {
 	Key         string
 	Metadata    json.RawMessage // nil keeps the current metadata of an existing document
 	Force       bool            // re-read the object even if its ETag is unchanged
+	Staged      string          // an upload's staging key (StagingKey), which the job reads first
 	MaxAttempts int
 	MaxActive   int // the tenant's cap on queued+running jobs
 }
@@ -93,6 +94,13 @@ func ValidateKey(key string) error {
 		}
 	}
 	return nil
+}
+
+// StagingKey is where an upload waits until its document and job are
+// committed, so that a refused upload never touches the live object: under
+// a prefix of protostar's own, outside every tenant's, with a unique name.
+func StagingKey(tenantID, id string) string {
+	return ".protostar/staging/" + tenantID + "/" + id
 }
 
 // ObjectKey is where a tenant's document key lives in the bucket: under a

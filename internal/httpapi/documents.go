@@ -17,12 +17,16 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/google/uuid"
+
 	"github.com/protostar/protostar"
 )
 
 // Objects stores uploaded files.
 type Objects interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) (protostar.ObjectInfo, error)
+	Copy(ctx context.Context, src, dst string) error
+	Delete(ctx context.Context, key string) error
 }
 
 type createDocumentJSON struct {
@@ -142,13 +146,46 @@ func (s *Server) createDocument(ctx context.Context, in *createDocumentInput) (*
 	r, w := humago.Unwrap(in.hctx)
 	sub, err := s.readSubmission(ctx, w, r)
 	if err != nil {
+		s.discardStaged(ctx, sub.Staged)
 		return nil, s.problem(ctx, err)
 	}
 	d, j, err := s.deps.Store.SubmitDocument(ctx, sub)
 	if err != nil {
+		s.discardStaged(ctx, sub.Staged)
 		return nil, s.problem(ctx, err)
 	}
+	s.promoteStaged(ctx, sub)
 	return s.accepted(ctx, d, j), nil
+}
+
+// promoteStaged makes an accepted upload the live object at its key, once
+// its document and job are committed. The job reads the staged copy while
+// it exists, so a failed promotion (logged) costs the live object's
+// freshness, never the index's correctness; the staged copy is kept then.
+func (s *Server) promoteStaged(ctx context.Context, sub protostar.Submission) {
+	if sub.Staged == "" {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	live := protostar.ObjectKey(sub.TenantID, sub.Key)
+	if err := s.deps.Objects.Copy(ctx, sub.Staged, live); err != nil {
+		s.logger.Warn("could not promote an accepted upload; its job reads the staged copy", "staged", sub.Staged, "error", err)
+		return
+	}
+	if err := s.deps.Objects.Delete(ctx, sub.Staged); err != nil {
+		s.logger.Warn("could not delete a promoted upload's staged copy", "staged", sub.Staged, "error", err)
+	}
+}
+
+// discardStaged deletes the staged upload of a refused request, so the
+// bucket is as it was.
+func (s *Server) discardStaged(ctx context.Context, staged string) {
+	if staged == "" {
+		return
+	}
+	if err := s.deps.Objects.Delete(context.WithoutCancel(ctx), staged); err != nil {
+		s.logger.Warn("could not delete a refused upload's staged copy", "staged", staged, "error", err)
+	}
 }
 
 // accepted dispatches the committed job (best effort) and builds the 202.
@@ -181,7 +218,7 @@ func (s *Server) readSubmission(ctx context.Context, w http.ResponseWriter, r *h
 		}
 	case "multipart/form-data":
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadBytes+1<<20)
-		if sub.Key, meta, err = s.upload(ctx, r); err != nil {
+		if sub.Key, sub.Staged, meta, err = s.upload(ctx, r); err != nil {
 			return sub, err
 		}
 	default:
@@ -197,49 +234,52 @@ func (s *Server) readSubmission(ctx context.Context, w http.ResponseWriter, r *h
 	return sub, nil
 }
 
-// upload stores the multipart file part in the object store, after every
-// other part has been validated so that a refused upload stores nothing.
+// upload stores the multipart file part in the object store under a
+// staging key (protostar.StagingKey), after every other part has been
+// validated. Only once the document and job are committed does the staged
+// copy become the live object, so a refused upload leaves the bucket as it
+// was.
 // Go's multipart parser spools large files to disk, so memory stays bounded
 // and the object store gets the exact size it needs to stream the upload.
-func (s *Server) upload(ctx context.Context, r *http.Request) (string, map[string]any, error) {
+func (s *Server) upload(ctx context.Context, r *http.Request) (key, staged string, meta map[string]any, err error) {
 	if err := r.ParseMultipartForm(8 << 20); err != nil {
-		return "", nil, bodyError(err, "multipart body")
+		return "", "", nil, bodyError(err, "multipart body")
 	}
 	defer r.MultipartForm.RemoveAll()
 	files := r.MultipartForm.File["file"]
 	if len(files) != 1 {
-		return "", nil, protostar.Errorf(protostar.EINVALID, "multipart body needs exactly one part named file")
+		return "", "", nil, protostar.Errorf(protostar.EINVALID, "multipart body needs exactly one part named file")
 	}
 	fh := files[0]
 	if fh.Size > s.cfg.MaxUploadBytes {
-		return "", nil, protostar.Errorf(protostar.ETOOLARGE, "file is larger than the %d-byte limit", s.cfg.MaxUploadBytes)
+		return "", "", nil, protostar.Errorf(protostar.ETOOLARGE, "file is larger than the %d-byte limit", s.cfg.MaxUploadBytes)
 	}
 	// Only the body's parts count; r.FormValue would also read the URL query.
-	key := formValue(r.MultipartForm, "key")
+	key = formValue(r.MultipartForm, "key")
 	if key == "" {
 		key = fh.Filename
 	}
 	if err := protostar.ValidateKey(key); err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
-	var meta map[string]any
 	if raw := formValue(r.MultipartForm, "metadata"); raw != "" {
 		if err := decodeJSON(strings.NewReader(raw), &meta); err != nil {
-			return "", nil, protostar.Wrap(protostar.EINVALID, err, "metadata must be a JSON object: %s", protostar.ErrorMessage(err))
+			return "", "", nil, protostar.Wrap(protostar.EINVALID, err, "metadata must be a JSON object: %s", protostar.ErrorMessage(err))
 		}
 	}
 	if err := protostar.ValidateMetadata("metadata", meta); err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	f, err := fh.Open()
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	defer f.Close()
-	if _, err := s.deps.Objects.Put(ctx, protostar.ObjectKey(TenantFrom(ctx), key), f, fh.Size, contentType(fh)); err != nil {
-		return "", nil, err
+	staged = protostar.StagingKey(TenantFrom(ctx), uuid.NewString())
+	if _, err := s.deps.Objects.Put(ctx, staged, f, fh.Size, contentType(fh)); err != nil {
+		return "", "", nil, err
 	}
-	return key, meta, nil
+	return key, staged, meta, nil
 }
 
 func formValue(form *multipart.Form, name string) string {

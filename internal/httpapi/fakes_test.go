@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ const (
 type calls struct {
 	mu          sync.Mutex
 	submissions []protostar.Submission
-	puts        []string
+	puts        []string // the objects in the fake bucket, in the order they were stored
 	searches    []protostar.SearchQuery
 	answers     []answer.Request
 	mutations   int // reindex, delete and summary requests that succeeded
@@ -102,6 +103,20 @@ func (f fakeStore) Jobs(_ context.Context, _, _ string, _ int, cursor string) ([
 }
 
 type fakeObjects struct{ c *calls }
+
+func (f fakeObjects) Copy(_ context.Context, _, dst string) error {
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	f.c.puts = append(f.c.puts, dst)
+	return nil
+}
+
+func (f fakeObjects) Delete(_ context.Context, key string) error {
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	f.c.puts = slices.DeleteFunc(f.c.puts, func(k string) bool { return k == key })
+	return nil
+}
 
 func (f fakeObjects) Put(_ context.Context, key string, r io.Reader, size int64, _ string) (protostar.ObjectInfo, error) {
 	n, err := io.Copy(io.Discard, r)

@@ -101,13 +101,13 @@ func (s *Service) ingest(ctx context.Context, j protostar.Job, p *worker.Progres
 	if err := s.store.MarkIndexing(ctx, doc.ID, j.Version); err != nil {
 		return err
 	}
-	body, info, err := s.objects.Open(ctx, protostar.ObjectKey(doc.TenantID, doc.Key))
+	body, info, err := s.open(ctx, j, doc)
 	if err != nil {
 		return fmt.Errorf("open object %q: %w", doc.Key, err)
 	}
 	defer body.Close()
 
-	if !forced(j) && doc.IndexedVersion > 0 && info.ETag != "" && info.ETag == doc.ETag {
+	if !params(j).Force && doc.IndexedVersion > 0 && info.ETag != "" && info.ETag == doc.ETag {
 		res := protostar.IngestResult{ChunksTotal: doc.ChunkCount, ChunksReused: doc.ChunkCount}
 		s.logger.Info("object unchanged, keeping indexed version", "document_id", doc.ID, "etag", info.ETag)
 		return s.store.CompleteUnchanged(ctx, j, res)
@@ -188,11 +188,33 @@ func readError(key string, err error) error {
 	return protostar.Wrap(protostar.EUNAVAILABLE, err, "reading object %q failed", key)
 }
 
-// forced reports whether the job must re-read its object even when the
-// object's ETag is unchanged (reindex).
-func forced(j protostar.Job) bool {
-	var p struct{ Force bool }
-	return json.Unmarshal(j.Params, &p) == nil && p.Force
+// jobParams are an ingest job's parameters.
+type jobParams struct {
+	// Force re-reads the object even when its ETag is unchanged (reindex).
+	Force bool `json:"force"`
+	// Staged is the upload's staging key: the API promotes it to the live
+	// key after the commit, and the job reads it while it is there, so the
+	// job indexes exactly the upload that was accepted.
+	Staged string `json:"staged"`
+}
+
+func params(j protostar.Job) jobParams {
+	var p jobParams
+	_ = json.Unmarshal(j.Params, &p)
+	return p
+}
+
+// open opens the object the job indexes: its staged upload while that is
+// still there, else the document's live object (the promoted copy of the
+// same bytes, or, for a submission by key, what the producer wrote).
+func (s *Service) open(ctx context.Context, j protostar.Job, doc protostar.Document) (io.ReadCloser, protostar.ObjectInfo, error) {
+	if staged := params(j).Staged; staged != "" {
+		body, info, err := s.objects.Open(ctx, staged)
+		if protostar.ErrorCode(err) != protostar.ENOTFOUND {
+			return body, info, err
+		}
+	}
+	return s.objects.Open(ctx, protostar.ObjectKey(doc.TenantID, doc.Key))
 }
 
 func contentHash(h hash.Hash) string {

@@ -2,8 +2,8 @@ package ingest_test
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -164,7 +164,7 @@ func TestBadFrontMatterFailsAtOnce(t *testing.T) {
 	tests := []struct{ name, fm, wantErr string }{
 		{"NUL", "title: \"a\\0b\"\n", "NUL"},
 		{"deep", "a: {b: {c: {d: {e: {f: 1}}}}}\n", "nests deeper"},
-		{"many keys", strings.Repeat("k: 1\n", 1)+manyKeys(100), "at most 64"},
+		{"many keys", strings.Repeat("k: 1\n", 1) + manyKeys(100), "at most 64"},
 	}
 	f := setup(t)
 	for _, tt := range tests {

@@ -64,7 +64,7 @@ func (db *DB) SubmitDocument(ctx context.Context, s protostar.Submission) (proto
 		}
 		job, err = insertJob(ctx, tx, protostar.Job{
 			TenantID: s.TenantID, Type: protostar.JobIngest, DocumentID: doc.ID, Version: doc.Version,
-			Params: forceParams(s.Force), MaxAttempts: s.MaxAttempts,
+			Params: jobParams(s.Force, s.Staged), MaxAttempts: s.MaxAttempts,
 		})
 		return err
 	})
@@ -95,7 +95,7 @@ func (db *DB) ReindexDocument(ctx context.Context, tenantID, id string, maxAttem
 		}
 		job, err = insertJob(ctx, tx, protostar.Job{
 			TenantID: tenantID, Type: protostar.JobIngest, DocumentID: doc.ID, Version: doc.Version,
-			Params: forceParams(true), MaxAttempts: maxAttempts,
+			Params: jobParams(true, ""), MaxAttempts: maxAttempts,
 		})
 		return err
 	})
@@ -200,11 +200,13 @@ func checkActiveJobs(ctx context.Context, tx pgx.Tx, tenantID string, maxActive 
 	return nil
 }
 
-func forceParams(force bool) json.RawMessage {
-	if force {
-		return json.RawMessage(`{"force":true}`)
-	}
-	return json.RawMessage(`{}`)
+// jobParams are an ingest job's parameters (see ingest.params).
+func jobParams(force bool, staged string) json.RawMessage {
+	raw, _ := json.Marshal(struct {
+		Force  bool   `json:"force,omitempty"`
+		Staged string `json:"staged,omitempty"`
+	}{force, staged})
+	return raw
 }
 
 func documentNotFound(id string) error {

@@ -178,6 +178,17 @@ func (s *sizedReader) failure() error {
 	return s.err
 }
 
+// Copy copies the object at src to dst on the server side (objects up to
+// 5 GiB, well above the upload limit).
+func (s *Store) Copy(ctx context.Context, src, dst string) error {
+	_, err := s.client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.bucket, Object: dst},
+		minio.CopySrcOptions{Bucket: s.bucket, Object: src})
+	if err != nil {
+		return fmt.Errorf("copy %q to %q: %w", src, dst, translate(ctx, err, src))
+	}
+	return nil
+}
+
 // Delete removes the object at key. A missing key is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{})
