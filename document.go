@@ -6,6 +6,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Document statuses.
@@ -60,9 +62,20 @@ type Submission struct {
 // MaxKeyBytes caps an object key, as S3 does.
 const MaxKeyBytes = 1024
 
+// NormalizeKey returns key in Unicode NFC, validated by ValidateKey: the
+// NFC and NFD spellings of one name (macOS writes NFD) are one document.
+func NormalizeKey(key string) (string, error) {
+	if !utf8.ValidString(key) {
+		return key, Errorf(EINVALID, "key is not valid UTF-8")
+	}
+	key = norm.NFC.String(key)
+	return key, ValidateKey(key)
+}
+
 // ValidateKey rejects object keys that could escape the tenant's space or
 // confuse the store: empty or overlong keys, a leading '/', '..' segments,
-// backslashes, invalid UTF-8 and control characters.
+// backslashes, invalid UTF-8, control and format characters (zero-width
+// spaces and joiners, bidi overrides), which make two keys look the same.
 func ValidateKey(key string) error {
 	switch {
 	case key == "":
@@ -91,6 +104,8 @@ func ValidateKey(key string) error {
 		case unicode.Is(unicode.Bidi_Control, r):
 			// Right-to-left overrides make a key display as another one.
 			return Errorf(EINVALID, "key must not contain bidirectional control characters (U+%04X)", r)
+		case unicode.Is(unicode.Cf, r):
+			return Errorf(EINVALID, "key must not contain invisible format characters (U+%04X)", r)
 		}
 	}
 	return nil

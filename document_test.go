@@ -26,10 +26,27 @@ func TestValidateKey(t *testing.T) {
 		{"invoice-\u202eFDP.md", false},
 		{"a\u2066b.md", false},
 		{"\xff.md", false},
+		{"a\u200bb.md", false}, // zero-width space
+		{"a\u200db.md", false}, // zero-width joiner
+		{"\ufeffa.md", false},  // byte-order mark
 	}
 	for _, tt := range tests {
 		if err := protostar.ValidateKey(tt.key); (err == nil) != tt.ok {
 			t.Errorf("ValidateKey(%q) = %v, want ok=%v", tt.key, err, tt.ok)
 		}
+	}
+}
+
+// TestNormalizeKey: the NFD spelling of a name (as macOS writes it) is the
+// same document as its NFC spelling; they used to be two.
+func TestNormalizeKey(t *testing.T) {
+	t.Parallel()
+	nfd, nfc := "\u1112\u1161\u11ab.md", "\ud55c.md" // 한.md decomposed and composed
+	got, err := protostar.NormalizeKey(nfd)
+	if err != nil || got != nfc {
+		t.Fatalf("NormalizeKey(NFD) = %q, %v; want %q", got, err, nfc)
+	}
+	if _, err := protostar.NormalizeKey("a\u200bb.md"); protostar.ErrorCode(err) != protostar.EINVALID {
+		t.Fatalf("zero-width key: %v, want EINVALID", err)
 	}
 }

@@ -156,8 +156,9 @@ func (c Config) Tenants() (map[string]string, error) {
 		switch {
 		case !ok:
 			return nil, fmt.Errorf("%s: entry %d is not tenant:key", name, i+1)
-		case !tenantRE.MatchString(tenant):
-			return nil, fmt.Errorf("%s: entry %d: tenant must match %s", name, i+1, tenantRE)
+		case !tenantRE.MatchString(tenant) || strings.Trim(tenant, ".") == "":
+			// "." and ".." would make object prefixes that are path tricks.
+			return nil, fmt.Errorf("%s: entry %d: tenant must match %s and not be only dots", name, i+1, tenantRE)
 		case len(key) < 16:
 			return nil, fmt.Errorf("%s: entry %d (tenant %s): key must be at least 16 characters", name, i+1, tenant)
 		case out[key] != "":

@@ -39,6 +39,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"bad url", "PROTOSTAR_DATABASE_URL", "mysql://x"},
 		{"short key", "PROTOSTAR_API_KEYS", "acme:short"},
 		{"no colon", "PROTOSTAR_API_KEYS", "acme-key-0123456789"},
+		{"dot tenant", "PROTOSTAR_API_KEYS", ".:acme-key-0123456789"},
+		{"dot-dot tenant", "PROTOSTAR_API_KEYS", "..:acme-key-0123456789"},
 		{"dims", "PROTOSTAR_EMBED_DIMENSIONS", "4096"},
 		{"provider", "PROTOSTAR_EMBED_PROVIDER", "magic"},
 		{"missing redis", "PROTOSTAR_REDIS_URL", ""},

@@ -108,7 +108,8 @@ func (s *Server) registerDocuments(api huma.API) {
 		if in.Key != "" {
 			// No stored key fails this, and it keeps NUL bytes and invalid
 			// UTF-8 (which Postgres rejects) away from the query.
-			if err := protostar.ValidateKey(in.Key); err != nil {
+			var err error
+			if in.Key, err = protostar.NormalizeKey(in.Key); err != nil {
 				return nil, s.problem(ctx, err)
 			}
 		}
@@ -210,7 +211,7 @@ func (s *Server) readSubmission(ctx context.Context, w http.ResponseWriter, r *h
 			return sub, err
 		}
 		sub.Key, meta = body.Key, body.Metadata
-		if err := protostar.ValidateKey(sub.Key); err != nil {
+		if sub.Key, err = protostar.NormalizeKey(sub.Key); err != nil {
 			return sub, err
 		}
 		if err := protostar.ValidateMetadata("metadata", meta); err != nil {
@@ -259,7 +260,7 @@ func (s *Server) upload(ctx context.Context, r *http.Request) (key, staged strin
 	if key == "" {
 		key = fh.Filename
 	}
-	if err := protostar.ValidateKey(key); err != nil {
+	if key, err = protostar.NormalizeKey(key); err != nil {
 		return "", "", nil, err
 	}
 	if raw := formValue(r.MultipartForm, "metadata"); raw != "" {

@@ -53,8 +53,8 @@ func Validate(q *protostar.SearchQuery) error {
 	q.Mode = cmp.Or(q.Mode, protostar.SearchHybrid)
 	q.TopK = cmp.Or(q.TopK, DefaultTopK)
 	switch {
-	case q.Query == "":
-		return protostar.Errorf(protostar.EINVALID, "query must not be empty")
+	case strings.TrimSpace(q.Query) == "":
+		return protostar.Errorf(protostar.EINVALID, "query must not be empty or only white space")
 	case len(q.Query) > MaxQueryLen:
 		return protostar.Errorf(protostar.EINVALID, "query is longer than %d bytes", MaxQueryLen)
 	case q.TopK < 1 || q.TopK > MaxTopK:

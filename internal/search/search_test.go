@@ -58,6 +58,7 @@ func TestValidate(t *testing.T) {
 		ok   bool
 	}{
 		{"defaults", protostar.SearchQuery{Query: "x"}, true},
+		{"white space only", protostar.SearchQuery{Query: " \t\n\u3000"}, false},
 		{"empty", protostar.SearchQuery{}, false},
 		{"top_k high", protostar.SearchQuery{Query: "x", TopK: 101}, false},
 		{"top_k negative", protostar.SearchQuery{Query: "x", TopK: -1}, false},
