@@ -344,6 +344,10 @@ func TestHostileRequests(t *testing.T) {
 				t.Errorf("case %s: the answer echoes an API key: %s", c.Name, truncate(a.body))
 			}
 		}
+		// A problem quotes short excerpts of input at most, never all of it.
+		if len(a.body) > 2048 {
+			t.Errorf("case %s: a %d-byte problem echoes the input: %s", c.Name, len(a.body), truncate(a.body))
+		}
 	}
 
 	for _, c := range loadCases(t, "../testdata/hostile/inert.json") {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -74,4 +75,21 @@ func writeProblem(w http.ResponseWriter, status int, detail string) {
 		"status": status,
 		"detail": detail,
 	})
+}
+
+// maxExcerpt bounds how much of a client's input an error message quotes.
+const maxExcerpt = 64
+
+// excerpt is at most maxExcerpt bytes of input for an error message, cut
+// on a rune boundary and marked when cut; callers quote it with %q, which
+// escapes it. Errors never echo a whole input back.
+func excerpt(s string) string {
+	if len(s) <= maxExcerpt {
+		return s
+	}
+	cut := maxExcerpt
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -7,9 +7,11 @@ package httpapi
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"unicode/utf8"
@@ -80,6 +82,8 @@ type Server struct {
 	apiMux  *http.ServeMux // /v1 routes, behind authentication
 	v1      http.Handler   // apiMux behind authentication and routing checks
 	handler http.Handler
+	// queryParams holds the query parameters each /v1 pattern declares.
+	queryParams map[string]map[string]bool
 }
 
 // New builds the API.
@@ -111,6 +115,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	s.registerSearch(api)
 	s.registerSummaries(api)
 	s.registerAnswers(api)
+	s.queryParams = declaredQueryParams(api.OpenAPI())
 
 	handleOps(s.mux, deps.Checks, reg)
 	s.mux.Handle("GET /openapi.json", s.apiMux)
@@ -119,6 +124,50 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	s.v1 = s.authenticate(http.HandlerFunc(s.serveAPI))
 	s.handler = s.recoverPanics(s.instrument(http.HandlerFunc(s.route)))
 	return s
+}
+
+// checkQuery refuses a query string that would otherwise be misread in
+// silence: invalid percent-encoding (Go drops such pairs, so a client's
+// broken cursor read as "first page" and its pager looped), a parameter
+// given twice, or one the route does not declare (a typo is not ignored).
+func (s *Server) checkQuery(pattern, raw string) error {
+	values, err := url.ParseQuery(raw)
+	if err != nil {
+		return protostar.Errorf(protostar.EINVALID, "the query string is malformed (invalid percent-encoding or a ';')")
+	}
+	declared, known := s.queryParams[pattern]
+	for name, vs := range values {
+		if len(vs) > 1 {
+			return protostar.Errorf(protostar.EINVALID, "query parameter %q is given %d times; give it once", excerpt(name), len(vs))
+		}
+		if known && !declared[name] {
+			return protostar.Errorf(protostar.EINVALID, "unknown query parameter %q", excerpt(name))
+		}
+	}
+	return nil
+}
+
+// declaredQueryParams maps each operation's mux pattern ("GET /v1/jobs")
+// to the query parameters it declares in the OpenAPI document.
+func declaredQueryParams(oapi *huma.OpenAPI) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for p, item := range oapi.Paths {
+		ops := map[string]*huma.Operation{http.MethodGet: item.Get, http.MethodPost: item.Post,
+			http.MethodPut: item.Put, http.MethodPatch: item.Patch, http.MethodDelete: item.Delete}
+		for method, op := range ops {
+			if op == nil {
+				continue
+			}
+			names := map[string]bool{}
+			for _, prm := range op.Parameters {
+				if prm.In == "query" {
+					names[prm.Name] = true
+				}
+			}
+			out[method+" "+p] = names
+		}
+	}
+	return out
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
@@ -142,13 +191,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeDomainProblem(w, protostar.Errorf(protostar.ENOTFOUND, "no such resource: the path is not canonical"))
 		return
 	}
-	for name, values := range r.URL.Query() {
-		if len(values) > 1 {
-			writeDomainProblem(w, protostar.Errorf(protostar.EINVALID, "query parameter %q is given %d times; give it once", name, len(values)))
-			return
-		}
+	_, pattern := s.apiMux.Handler(r)
+	if err := s.checkQuery(pattern, r.URL.RawQuery); err != nil {
+		writeDomainProblem(w, err)
+		return
 	}
-	if _, pattern := s.apiMux.Handler(r); pattern == "" {
+	if pattern == "" {
 		var allowed []string
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 			probe := r.WithContext(r.Context())
@@ -202,7 +250,35 @@ func apiConfig() huma.Config {
 		"bearer": {Type: "http", Scheme: "bearer", Description: "An API key from PROTOSTAR_API_KEYS."},
 	}
 	cfg.Security = []map[string][]string{{"bearer": {}}}
+	cfg.Transformers = append(cfg.Transformers, shortenErrorValues)
 	return cfg
+}
+
+// shortenErrorValues keeps huma's validation problems from echoing a large
+// input back: each error's value is quoted as a short excerpt at most.
+func shortenErrorValues(_ huma.Context, _ string, v any) (any, error) {
+	em, ok := v.(*huma.ErrorModel)
+	if !ok {
+		return v, nil
+	}
+	for _, d := range em.Errors {
+		if d == nil || d.Value == nil {
+			continue
+		}
+		s, isString := d.Value.(string)
+		if !isString {
+			raw, err := json.Marshal(d.Value)
+			if err != nil {
+				d.Value = nil
+				continue
+			}
+			s = string(raw)
+		}
+		if len(s) > maxExcerpt {
+			d.Value = excerpt(s)
+		}
+	}
+	return em, nil
 }
 
 // routeOf names the route pattern that serves r, for metrics labels.
