@@ -401,3 +401,19 @@ func truncPath(p string) string {
 	}
 	return p
 }
+
+// TestHeadingBomb: 1 MiB of "# a\n" through the whole pipeline becomes
+// about 12,000 chunks (one per 64+ tokens), not 262,144.
+func TestHeadingBomb(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	p := s.start("all")
+	acc := p.mustUpload("hostile/heading-bomb.md", keyA, bytes.Repeat([]byte("# a\n"), 1<<18))
+	if j := p.waitJob(acc.Job.ID, keyA, 120*time.Second); j.Status != "succeeded" {
+		t.Fatalf("job = %+v", j)
+	}
+	d := p.doc(acc.Document.ID, keyA)
+	if d.Status != "ready" || d.ChunkCount == 0 || d.ChunkCount > 16384 {
+		t.Fatalf("document = %+v, want ready with at most 16384 chunks (one per 64 tokens; was 262,144)", d)
+	}
+}

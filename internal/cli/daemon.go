@@ -276,7 +276,7 @@ func (a *app) startWorkers(ctx context.Context) (*queue.Server, error) {
 	runner := worker.NewRunner(a.logger, a.db, worker.RunnerConfig{StaleAfter: a.cfg.JobStaleAfter, Timeout: a.cfg.JobTimeout}, worker.NewMetrics(a.reg))
 	ing, err := ingest.New(a.logger, a.db, a.objects, a.embed, runner, ingest.Config{
 		MaxTokens: a.cfg.ChunkMaxTokens, OverlapTokens: a.cfg.ChunkOverlapTokens,
-		BatchSize: a.cfg.EmbedBatchSize * 4, IndexDims: dims,
+		BatchSize: a.cfg.EmbedBatchSize * 4, IndexDims: dims, MaxChunks: a.cfg.MaxChunksPerDoc,
 	})
 	if err != nil {
 		return nil, err

@@ -57,6 +57,7 @@ type Config struct {
 	JobStaleAfter      time.Duration `env:"PROTOSTAR_JOB_STALE_AFTER" envDefault:"45s"`
 	ChunkMaxTokens     int           `env:"PROTOSTAR_CHUNK_MAX_TOKENS" envDefault:"512"`
 	ChunkOverlapTokens int           `env:"PROTOSTAR_CHUNK_OVERLAP_TOKENS" envDefault:"64"`
+	MaxChunksPerDoc    int           `env:"PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT" envDefault:"100000"`
 
 	EmbedProvider   string `env:"PROTOSTAR_EMBED_PROVIDER" envDefault:"hash"`
 	EmbedModel      string `env:"PROTOSTAR_EMBED_MODEL" envDefault:"text-embedding-3-small"`
@@ -129,6 +130,7 @@ func (c Config) Validate() error {
 	check(c.DispatchInterval >= 100*time.Millisecond, "PROTOSTAR_DISPATCH_INTERVAL", "must be at least 100ms")
 	check(c.JobStaleAfter >= 10*time.Second, "PROTOSTAR_JOB_STALE_AFTER", "must be at least 10s")
 	check(c.ChunkMaxTokens >= 32 && c.ChunkMaxTokens <= 8192, "PROTOSTAR_CHUNK_MAX_TOKENS", "must be between 32 and 8192")
+	check(c.MaxChunksPerDoc >= 1, "PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT", "must be at least 1")
 	check(c.ChunkOverlapTokens >= 0 && c.ChunkOverlapTokens < c.ChunkMaxTokens/2, "PROTOSTAR_CHUNK_OVERLAP_TOKENS", "must be at least 0 and below half of PROTOSTAR_CHUNK_MAX_TOKENS")
 	check(oneOf(c.EmbedProvider, "hash", "openai"), "PROTOSTAR_EMBED_PROVIDER", "must be hash or openai, got %q", c.EmbedProvider)
 	check(c.EmbedDimensions >= 8 && c.EmbedDimensions <= 2000, "PROTOSTAR_EMBED_DIMENSIONS", "must be between 8 and 2000 (pgvector's HNSW limit)")

@@ -56,6 +56,7 @@ type Config struct {
 	OverlapTokens int // overlap between consecutive chunks of a section
 	BatchSize     int // chunks embedded and written per batch; default 256
 	IndexDims     int // dimension of the vector index, from the schema
+	MaxChunks     int // chunks one document may have (PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT); 0: no limit
 }
 
 // Service ingests documents.
@@ -145,6 +146,10 @@ func (s *Service) index(ctx context.Context, j protostar.Job, doc protostar.Docu
 		}
 		if err != nil {
 			return protostar.Indexed{}, readError(doc.Key, err)
+		}
+		if s.cfg.MaxChunks > 0 && n > s.cfg.MaxChunks {
+			return protostar.Indexed{}, protostar.Errorf(protostar.ETOOLARGE,
+				"object %q makes more than %d chunks (PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT); split it or raise the limit", doc.Key, s.cfg.MaxChunks)
 		}
 		if err := b.add(ctx, c); err != nil {
 			return protostar.Indexed{}, err

@@ -184,3 +184,32 @@ func manyKeys(n int) string {
 	}
 	return b.String()
 }
+
+// TestChunkCapFailsAtOnce: a document over PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT
+// fails at once with an error naming the limit, and the ready version it
+// would have replaced keeps serving.
+func TestChunkCapFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	logger := slog.New(slog.DiscardHandler)
+	emb, _ := hashembed.New(16)
+	svc, err := ingest.New(logger, f.db, f.store, emb, worker.NewRunner(logger, f.db, worker.RunnerConfig{StaleAfter: time.Minute}, nil),
+		ingest.Config{MaxTokens: 64, OverlapTokens: 8, IndexDims: 16, MaxChunks: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = svc
+	f.put(t, "cap.md", doc)
+	if j, _ := f.run(t, f.submit(t, "cap.md", false)); j.Status != protostar.JobSucceeded {
+		t.Fatalf("small version: %+v", j)
+	}
+	f.put(t, "cap.md", strings.Repeat("A sentence that fills the chunk budget with words. ", 200))
+	j, _ := f.run(t, f.submit(t, "cap.md", false))
+	if j.Status != protostar.JobFailed || j.Attempts != 1 || !strings.Contains(j.Error, "PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT") {
+		t.Fatalf("over the cap: job %q after %d attempts, error %q", j.Status, j.Attempts, j.Error)
+	}
+	d, _ := f.db.Document(context.Background(), "t", j.DocumentID)
+	if d.IndexedVersion != 1 || d.ChunkCount == 0 {
+		t.Fatalf("document after the refused version = %+v, want version 1 still indexed", d)
+	}
+}

@@ -86,6 +86,11 @@ type Options struct {
 	// MaxBlockTokens is the size, fences included, up to which a fenced
 	// code block is never split. Default 4*MaxTokens.
 	MaxBlockTokens int
+	// PackTokens: while a chunk holds fewer tokens than this, a heading
+	// does not end it; the next section is packed into it, so the chunk
+	// count follows the token count, not the heading count. Default
+	// MaxTokens/8; a negative value gives every section its own chunks.
+	PackTokens int
 	// Tokens, when set, is a token-count cache shared with other chunkers.
 	Tokens *TokenCache
 }
@@ -107,6 +112,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("markdown options: MaxBlockTokens %d is negative", o.MaxBlockTokens)
 	}
 	o.MaxBlockTokens = cmp.Or(o.MaxBlockTokens, 4*o.MaxTokens)
+	o.PackTokens = min(cmp.Or(o.PackTokens, o.MaxTokens/8), o.MaxTokens)
 	return o, nil
 }
 
@@ -172,6 +178,7 @@ func NewChunker(r io.Reader, opts Options) (*Chunker, error) {
 		max:      opts.MaxTokens,
 		maxBlock: opts.MaxBlockTokens,
 		overlap:  opts.OverlapTokens,
+		pack:     opts.PackTokens,
 		path:     []string{},
 	}
 	p.emit = func(c Chunk) { ch.out = append(ch.out, c) }

@@ -14,7 +14,10 @@ import (
 )
 
 // noOverlap disables overlap so that chunk texts are predictable.
-const noOverlap = -1
+const (
+	noOverlap = -1
+	noPack    = -1 // every section its own chunks: for tests of block structure
+)
 
 // chunkString chunks in, fails on error and checks the invariants.
 func chunkString(t *testing.T, in string, opts Options) result {
@@ -49,10 +52,10 @@ func TestOptions(t *testing.T) {
 		want    Options
 		wantErr string // substring naming the field
 	}{
-		{"defaults", Options{}, Options{MaxTokens: 512, OverlapTokens: 64, MaxBlockTokens: 2048}, ""},
-		{"small max scales overlap", Options{MaxTokens: 100}, Options{MaxTokens: 100, OverlapTokens: 25, MaxBlockTokens: 400}, ""},
-		{"overlap disabled", Options{OverlapTokens: -1}, Options{MaxTokens: 512, OverlapTokens: -1, MaxBlockTokens: 2048}, ""},
-		{"explicit", Options{MaxTokens: 64, OverlapTokens: 8, MaxBlockTokens: 100}, Options{MaxTokens: 64, OverlapTokens: 8, MaxBlockTokens: 100}, ""},
+		{"defaults", Options{}, Options{MaxTokens: 512, OverlapTokens: 64, MaxBlockTokens: 2048, PackTokens: 64}, ""},
+		{"small max scales overlap", Options{MaxTokens: 100}, Options{MaxTokens: 100, OverlapTokens: 25, MaxBlockTokens: 400, PackTokens: 12}, ""},
+		{"overlap disabled", Options{OverlapTokens: -1}, Options{MaxTokens: 512, OverlapTokens: -1, MaxBlockTokens: 2048, PackTokens: 64}, ""},
+		{"explicit", Options{MaxTokens: 64, OverlapTokens: 8, MaxBlockTokens: 100, PackTokens: -1}, Options{MaxTokens: 64, OverlapTokens: 8, MaxBlockTokens: 100, PackTokens: -1}, ""},
 		{"negative max", Options{MaxTokens: -1}, Options{}, "MaxTokens"},
 		{"max below minimum", Options{MaxTokens: 4}, Options{}, "MaxTokens"},
 		{"overlap not below max", Options{MaxTokens: 64, OverlapTokens: 64}, Options{}, "OverlapTokens"},
@@ -138,7 +141,7 @@ func TestHeadings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			res := chunkString(t, tt.in, Options{OverlapTokens: noOverlap})
+			res := chunkString(t, tt.in, Options{OverlapTokens: noOverlap, PackTokens: noPack})
 			if diff := cmp.Diff(tt.want, pathBodies(res.chunks)); diff != "" {
 				t.Errorf("chunks mismatch (-want +got):\n%s", diff)
 			}
@@ -215,7 +218,7 @@ func TestCodeFences(t *testing.T) {
 		{
 			name: "inner shorter fence does not close",
 			in:   "````md\n```go\nx := 1\n```\n````\n# After",
-			opts: Options{OverlapTokens: noOverlap},
+			opts: Options{OverlapTokens: noOverlap, PackTokens: noPack},
 			want: []pathBody{
 				{[]string{}, "````md\n```go\nx := 1\n```\n````"},
 				{[]string{"After"}, "# After"},
@@ -224,7 +227,7 @@ func TestCodeFences(t *testing.T) {
 		{
 			name: "backtick in info string is no fence",
 			in:   "``` a`b\n# Heading",
-			opts: Options{OverlapTokens: noOverlap},
+			opts: Options{OverlapTokens: noOverlap, PackTokens: noPack},
 			want: []pathBody{
 				{[]string{}, "``` a`b"},
 				{[]string{"Heading"}, "# Heading"},

@@ -45,10 +45,15 @@ type packer struct {
 	max      int
 	maxBlock int
 	overlap  int
+	pack     int // see Options.PackTokens
 	emit     func(Chunk)
 
 	ordinal int
-	path    []string
+	path    []string // the current section's heading path
+	// chunkPath is the heading path the chunk being built reports: the
+	// path of its first unit, cut to what it shares with every section
+	// packed into it since.
+	chunkPath []string
 
 	// The chunk being built.
 	prefix      string // overlap or repeated block context
@@ -102,12 +107,29 @@ func (p *packer) openBlock(kind unitKind, u unit, ctx *blockCtx) {
 
 func (p *packer) closeBlock() { p.open = nil }
 
-// startSection ends the current chunk; later units belong to path.
+// startSection starts a section with heading path path: it ends the
+// current chunk, unless that holds fewer than p.pack tokens (see
+// Options.PackTokens; 1 MiB of "# a\n" made 262,144 chunks before); then
+// the new section joins it, the chunk reports the heading path the two
+// share, and no overlap carries one section's sentences into another.
 func (p *packer) startSection(path []string) {
-	p.flush()
+	if p.n > 0 && p.open == nil && p.total() < p.pack {
+		p.chunkPath = commonPrefix(p.chunkPath, path)
+		p.tail, p.tailTok = p.tail[:0], 0
+	} else {
+		p.flush()
+	}
 	p.path = path
 	p.prevTail = p.prevTail[:0]
 	p.open = nil
+}
+
+func commonPrefix(a, b []string) []string {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return a[:n]
 }
 
 // add places one unit. closer marks the closing fence of a split code
@@ -321,6 +343,9 @@ func (p *packer) pushAll(kind unitKind, us []unit) {
 
 // push appends u, which adds cost tokens, to the chunk.
 func (p *packer) push(kind unitKind, u unit, cost int) {
+	if p.n == 0 {
+		p.chunkPath = p.path
+	}
 	p.body.WriteString(u.text)
 	p.bodyTok += cost
 	joined := p.n > 0 && p.last.fragment
@@ -413,8 +438,8 @@ func (p *packer) flush() {
 				tokens += untrimmed - p.last.tokens
 			}
 		}
-		path := make([]string, len(p.path))
-		copy(path, p.path)
+		path := make([]string, len(p.chunkPath))
+		copy(path, p.chunkPath)
 		p.emit(Chunk{
 			Ordinal:     p.ordinal,
 			HeadingPath: path,
