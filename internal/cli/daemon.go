@@ -41,9 +41,10 @@ type app struct {
 	embed   embedder
 	gen     generator
 
-	draining  atomic.Bool  // the API is stopping: /readyz fails, answers close their connection
-	conns     atomic.Int64 // open client connections of the API
-	consuming atomic.Bool  // the workers take jobs from the queue
+	ready     *httpapi.Checker // the API's /readyz, probing in the background
+	draining  atomic.Bool      // the API is stopping: /readyz fails, answers close their connection
+	conns     atomic.Int64     // open client connections of the API
+	consuming atomic.Bool      // the workers take jobs from the queue
 }
 
 // drainFor bounds how long a stopping API keeps serving before it closes
@@ -53,6 +54,10 @@ type app struct {
 // at the moment shutdown closes it (which they would see as a connection
 // reset). The drain ends early once no client connection is open.
 const drainFor = 3 * time.Second
+
+// readinessEvery is how often /readyz's dependency probes run, whatever
+// the request rate; the metrics' backlog figures are read as often at most.
+const readinessEvery = 2 * time.Second
 
 // runServer runs serve, worker or all until ctx ends, then shuts down in
 // reverse order of start: HTTP first, then workers (waiting for in-flight
@@ -156,7 +161,7 @@ func newApp(cfg config.Config, logger *slog.Logger) (*app, error) {
 	// asynq's own deadline is only a backstop behind it.
 	a.queue = queue.NewClient(a.redis, cfg.JobMaxAttempts+3, cfg.JobTimeout+time.Minute)
 	a.outbox = outbox.New(logger, a.db, a.queue, outbox.Config{Interval: cfg.DispatchInterval, StaleAfter: cfg.JobStaleAfter})
-	a.reg.MustRegister(outbox.NewBacklogCollector(logger, a.db))
+	a.reg.MustRegister(outbox.NewBacklogCollector(logger, a.db, readinessEvery))
 	return a, nil
 }
 
@@ -177,6 +182,13 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 	if len(tenants) == 0 {
 		return nil, errors.New("PROTOSTAR_API_KEYS: no API keys configured; every request would be refused")
 	}
+	a.ready = httpapi.NewChecker(append(a.dependencyChecks(), httpapi.Check{Name: "http", Required: true, Local: true,
+		Probe: func(context.Context) error {
+			if a.draining.Load() {
+				return protostar.Errorf(protostar.EUNAVAILABLE, "shutting down")
+			}
+			return nil
+		}}), readinessEvery)
 	api := httpapi.New(a.logger, httpapi.Deps{
 		Store:      a.db,
 		Objects:    a.objects,
@@ -185,12 +197,7 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		Summaries:  a.summaries(),
 		Answers:    a.answers(),
 		Registry:   a.reg,
-		Checks: append(a.dependencyChecks(), httpapi.Check{Name: "http", Required: true, Probe: func(context.Context) error {
-			if a.draining.Load() {
-				return protostar.Errorf(protostar.EUNAVAILABLE, "shutting down")
-			}
-			return nil
-		}}),
+		Ready:      a.ready,
 	}, httpapi.Config{
 		Keys: tenants, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst,
 		MaxUploadBytes: a.cfg.MaxUploadBytes, MaxJSONBytes: a.cfg.MaxJSONBytes,
@@ -216,6 +223,7 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 				a.conns.Add(-1)
 			}
 		}}
+	_ = a.ready.Start(context.Background())
 	a.logger.Info("http listening", "addr", ln.Addr().String())
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -240,13 +248,25 @@ func (a *app) dependencyChecks() []httpapi.Check {
 // returned stop is called. Its /readyz also requires that the workers
 // consume the queue.
 func (a *app) startWorkerHTTP() (stop func(), err error) {
-	checks := append(a.dependencyChecks(), httpapi.Check{Name: "workers", Required: true, Probe: func(context.Context) error {
-		if !a.consuming.Load() {
-			return protostar.Errorf(protostar.EUNAVAILABLE, "not consuming the queue (starting or stopping)")
-		}
-		return nil
-	}})
-	return serveSide(a.logger, "PROTOSTAR_WORKER_HTTP_ADDR", "health and metrics", a.cfg.WorkerHTTPAddr, httpapi.Ops(checks, a.reg))
+	if a.cfg.WorkerHTTPAddr == "" {
+		return func() {}, nil
+	}
+	ready := httpapi.NewChecker(append(a.dependencyChecks(), httpapi.Check{Name: "workers", Required: true, Local: true,
+		Probe: func(context.Context) error {
+			if !a.consuming.Load() {
+				return protostar.Errorf(protostar.EUNAVAILABLE, "not consuming the queue (starting or stopping)")
+			}
+			return nil
+		}}), readinessEvery)
+	stopServer, err := serveSide(a.logger, "PROTOSTAR_WORKER_HTTP_ADDR", "health and metrics", a.cfg.WorkerHTTPAddr, httpapi.Ops(ready, a.reg))
+	if err != nil {
+		return nil, err
+	}
+	_ = ready.Start(context.Background())
+	return func() {
+		stopServer()
+		ready.Stop(context.Background())
+	}, nil
 }
 
 // shutdownHTTP drains the API (see drainFor), then stops accepting
@@ -266,6 +286,7 @@ func (a *app) shutdownHTTP(srv *http.Server) {
 		a.logger.Warn("http shutdown incomplete", "error", err)
 		_ = srv.Close()
 	}
+	a.ready.Stop(ctx)
 }
 
 func (a *app) startWorkers(ctx context.Context) (*queue.Server, error) {

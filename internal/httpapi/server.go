@@ -66,7 +66,7 @@ type Deps struct {
 	Search     Searcher
 	Summaries  Summaries
 	Answers    Answerer
-	Checks     []Check
+	Ready      *Checker // serves /readyz; the caller starts and stops it
 	Registry   *prometheus.Registry
 }
 
@@ -117,7 +117,11 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	s.registerAnswers(api)
 	s.queryParams = declaredQueryParams(api.OpenAPI())
 
-	handleOps(s.mux, deps.Checks, reg)
+	ready := deps.Ready
+	if ready == nil {
+		ready = NewChecker(nil, 0)
+	}
+	handleOps(s.mux, ready, reg)
 	s.mux.Handle("GET /openapi.json", s.apiMux)
 	s.mux.Handle("GET /openapi.yaml", s.apiMux)
 	s.mux.HandleFunc("GET /docs", docsPage)

@@ -1,8 +1,10 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,19 +18,29 @@ type BacklogStore interface {
 }
 
 // BacklogCollector exports the unfinished jobs of all tenants from
-// Postgres at scrape time, so that a growing or stuck backlog can raise an
-// alert. Every process reports the same figures; aggregate with max().
+// Postgres, so that a growing or stuck backlog can raise an alert. Every
+// process reports the same figures; aggregate with max(). /metrics needs no
+// key, so the figures are read at most once per interval whatever the
+// scrape rate, and concurrent scrapes share one read.
 type BacklogCollector struct {
 	store  BacklogStore
 	logger *slog.Logger
 	jobs   *prometheus.Desc
 	age    *prometheus.Desc
+	every  time.Duration
+
+	mu     sync.Mutex // held while reading, so a flood makes one query
+	readAt time.Time
+	rows   []protostar.JobBacklog
+	err    error
 }
 
-// NewBacklogCollector returns a collector to register with a registry.
-func NewBacklogCollector(logger *slog.Logger, store BacklogStore) *BacklogCollector {
+// NewBacklogCollector returns a collector to register with a registry,
+// reading Postgres at most once every interval (default 2s).
+func NewBacklogCollector(logger *slog.Logger, store BacklogStore, every time.Duration) *BacklogCollector {
 	return &BacklogCollector{
 		store:  store,
+		every:  cmp.Or(every, 2*time.Second),
 		logger: logger.With("component", "outbox"),
 		jobs: prometheus.NewDesc("protostar_jobs",
 			"Unfinished jobs of all tenants by type and status (queued, running), read from Postgres at scrape time.",
@@ -49,9 +61,7 @@ func (c *BacklogCollector) Describe(ch chan<- *prometheus.Desc) {
 // reported, with zeros when there is no such job. While Postgres does not
 // answer it reports nothing, so that the rest of the scrape still works.
 func (c *BacklogCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	rows, err := c.store.JobBacklog(ctx)
+	rows, err := c.read()
 	if err != nil {
 		c.logger.Debug("job backlog metrics unavailable", "error", err)
 		return
@@ -68,4 +78,19 @@ func (c *BacklogCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, b.OldestAge.Seconds(), typ, status)
 		}
 	}
+}
+
+// read returns the backlog as last read, reading it again once it is older
+// than the interval (a failed read is kept as long, too).
+func (c *BacklogCollector) read() ([]protostar.JobBacklog, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.readAt.IsZero() && time.Since(c.readAt) < c.every {
+		return c.rows, c.err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c.rows, c.err = c.store.JobBacklog(ctx)
+	c.readAt = time.Now()
+	return c.rows, c.err
 }
