@@ -202,7 +202,7 @@ func TestCLIQueryCommands(t *testing.T) {
 			t.Fatalf("search --json = %d (%v)\n%s\n%s", code, err, out, errOut)
 		}
 		code, out, _ = runCLI(t, p, "search", "Retry-After", "--mode", "keyword")
-		if code != 0 || !strings.HasPrefix(out, " 1. ") || !strings.Contains(out, "notes/api/errors.md › API errors › Rate limits") {
+		if code != 0 || !strings.HasPrefix(out, " 1. ") || !strings.Contains(out, "notes/api/errors.md › API errors") {
 			t.Errorf("search = %d:\n%s", code, out)
 		}
 		if code, _, _ = runCLI(t, p, "search", "x", "--prefix", "none/"); code != 0 {

@@ -41,6 +41,7 @@ type app struct {
 	embed   embedder
 	gen     generator
 
+	api       *httpapi.Server
 	ready     *httpapi.Checker // the API's /readyz, probing in the background
 	draining  atomic.Bool      // the API is stopping: /readyz fails, answers close their connection
 	conns     atomic.Int64     // open client connections of the API
@@ -202,7 +203,9 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		Keys: tenants, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst,
 		MaxUploadBytes: a.cfg.MaxUploadBytes, MaxJSONBytes: a.cfg.MaxJSONBytes,
 		JobMaxAttempts: a.cfg.JobMaxAttempts, TenantMaxJobs: a.cfg.TenantMaxJobs,
+		MaxStreamsPerTenant: a.cfg.TenantMaxStreams, StreamMaxLifetime: a.cfg.StreamMaxLifetime,
 	})
+	a.api = api
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("PROTOSTAR_HTTP_ADDR: listen on %s: %w", a.cfg.HTTPAddr, err)
@@ -277,6 +280,7 @@ func (a *app) shutdownHTTP(srv *http.Server) {
 		return
 	}
 	a.draining.Store(true)
+	a.api.EndStreams() // event streams would hold the shutdown for its whole timeout
 	for deadline := time.Now().Add(min(drainFor, a.cfg.ShutdownTimeout/2)); a.conns.Load() > 0 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}

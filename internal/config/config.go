@@ -58,6 +58,8 @@ type Config struct {
 	ChunkMaxTokens     int           `env:"PROTOSTAR_CHUNK_MAX_TOKENS" envDefault:"512"`
 	ChunkOverlapTokens int           `env:"PROTOSTAR_CHUNK_OVERLAP_TOKENS" envDefault:"64"`
 	MaxChunksPerDoc    int           `env:"PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT" envDefault:"100000"`
+	TenantMaxStreams   int           `env:"PROTOSTAR_TENANT_MAX_STREAMS" envDefault:"100"`
+	StreamMaxLifetime  time.Duration `env:"PROTOSTAR_STREAM_MAX_LIFETIME" envDefault:"10m"`
 
 	EmbedProvider   string `env:"PROTOSTAR_EMBED_PROVIDER" envDefault:"hash"`
 	EmbedModel      string `env:"PROTOSTAR_EMBED_MODEL" envDefault:"text-embedding-3-small"`
@@ -130,6 +132,8 @@ func (c Config) Validate() error {
 	check(c.DispatchInterval >= 100*time.Millisecond, "PROTOSTAR_DISPATCH_INTERVAL", "must be at least 100ms")
 	check(c.JobStaleAfter >= 10*time.Second, "PROTOSTAR_JOB_STALE_AFTER", "must be at least 10s")
 	check(c.ChunkMaxTokens >= 32 && c.ChunkMaxTokens <= 8192, "PROTOSTAR_CHUNK_MAX_TOKENS", "must be between 32 and 8192")
+	check(c.TenantMaxStreams >= 1, "PROTOSTAR_TENANT_MAX_STREAMS", "must be at least 1")
+	check(c.StreamMaxLifetime >= time.Second, "PROTOSTAR_STREAM_MAX_LIFETIME", "must be at least 1s")
 	check(c.MaxChunksPerDoc >= 1, "PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT", "must be at least 1")
 	check(c.ChunkOverlapTokens >= 0 && c.ChunkOverlapTokens < c.ChunkMaxTokens/2, "PROTOSTAR_CHUNK_OVERLAP_TOKENS", "must be at least 0 and below half of PROTOSTAR_CHUNK_MAX_TOKENS")
 	check(oneOf(c.EmbedProvider, "hash", "openai"), "PROTOSTAR_EMBED_PROVIDER", "must be hash or openai, got %q", c.EmbedProvider)

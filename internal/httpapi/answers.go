@@ -67,8 +67,14 @@ func (s *Server) registerAnswers(api huma.API) {
 // streamAnswer writes server-sent events. Until the first delta nothing is
 // sent, so an early failure is still an ordinary problem answer.
 func (s *Server) streamAnswer(hctx huma.Context, req answer.Request) {
+	ctx, release, err := s.streams.acquire(hctx.Context(), req.TenantID)
+	if err != nil {
+		s.writeError(hctx, err)
+		return
+	}
+	defer release() // and ends the answer at once on EndStreams (SIGTERM)
 	ev := &eventWriter{hctx: hctx}
-	a, err := s.deps.Answers.Answer(hctx.Context(), req, func(delta string) error {
+	a, err := s.deps.Answers.Answer(ctx, req, func(delta string) error {
 		return ev.send("delta", map[string]string{"text": delta})
 	})
 	if err != nil {
@@ -122,12 +128,19 @@ func (e *eventWriter) start() {
 }
 
 // send writes one event with data as JSON.
-func (e *eventWriter) send(event string, data any) error {
+func (e *eventWriter) send(event string, data any) error { return e.sendID(event, "", data) }
+
+// sendID writes one event with an id (none if empty) and data as JSON.
+func (e *eventWriter) sendID(event, id string, data any) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", event, err)
 	}
-	return e.write(event+" event", fmt.Sprintf("event: %s\ndata: %s\n\n", event, raw))
+	idLine := ""
+	if id != "" {
+		idLine = "id: " + id + "\n"
+	}
+	return e.write(event+" event", fmt.Sprintf("%sevent: %s\ndata: %s\n\n", idLine, event, raw))
 }
 
 // comment writes an SSE comment line (ignored by clients, keeps the

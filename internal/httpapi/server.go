@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -56,6 +57,11 @@ type Config struct {
 	MaxJSONBytes   int64
 	JobMaxAttempts int
 	TenantMaxJobs  int
+	// MaxStreamsPerTenant caps a tenant's open event streams (default 100);
+	// StreamMaxLifetime ends a stream after this long (default 10m), the
+	// client reconnects with Last-Event-ID.
+	MaxStreamsPerTenant int
+	StreamMaxLifetime   time.Duration
 }
 
 // Deps are the API's collaborators.
@@ -82,6 +88,7 @@ type Server struct {
 	apiMux  *http.ServeMux // /v1 routes, behind authentication
 	v1      http.Handler   // apiMux behind authentication and routing checks
 	handler http.Handler
+	streams *streams
 	// queryParams holds the query parameters each /v1 pattern declares.
 	queryParams map[string]map[string]bool
 }
@@ -94,13 +101,14 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	cfg.MaxUploadBytes = cmp.Or(cfg.MaxUploadBytes, 1<<30)
 	cfg.JobMaxAttempts = cmp.Or(cfg.JobMaxAttempts, 5)
 	s := &Server{
-		logger: logger.With("component", "http"),
-		deps:   deps,
-		cfg:    cfg,
-		keys:   newKeyring(cfg.Keys),
-		limits: newLimiters(cfg.RateLimit, cfg.RateBurst),
-		mux:    http.NewServeMux(),
-		apiMux: http.NewServeMux(),
+		logger:  logger.With("component", "http"),
+		deps:    deps,
+		cfg:     cfg,
+		keys:    newKeyring(cfg.Keys),
+		limits:  newLimiters(cfg.RateLimit, cfg.RateBurst),
+		streams: newStreams(cfg.MaxStreamsPerTenant, cfg.StreamMaxLifetime),
+		mux:     http.NewServeMux(),
+		apiMux:  http.NewServeMux(),
 	}
 	reg := deps.Registry
 	if reg == nil {
