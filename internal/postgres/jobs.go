@@ -33,10 +33,7 @@ func scanJob(row pgx.Row) (protostar.Job, error) {
 }
 
 func insertJob(ctx context.Context, tx pgx.Tx, j protostar.Job) (protostar.Job, error) {
-	var docID *string
-	if j.DocumentID != "" {
-		docID = &j.DocumentID
-	}
+	docID := nullable(j.DocumentID)
 	params := j.Params
 	if params == nil {
 		params = json.RawMessage(`{}`)
@@ -47,18 +44,42 @@ func insertJob(ctx context.Context, tx pgx.Tx, j protostar.Job) (protostar.Job, 
 }
 
 // CreateJob records a job that is not tied to a document submission (e.g.
-// a summary), subject to the tenant's active-job cap.
+// a summary), subject to the tenant's active-job cap. If the tenant already
+// has a queued or running job of the same type, document, version and
+// params, that job is returned instead: asking twice starts the work once.
 func (db *DB) CreateJob(ctx context.Context, j protostar.Job, maxActive int) (protostar.Job, error) {
 	var out protostar.Job
 	err := db.inTx(ctx, "create job", func(tx pgx.Tx) error {
+		// Serialises a tenant's job creations (see checkActiveJobs), so two
+		// identical requests cannot both miss each other's job.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('protostar.active_jobs:' || $1, 0))`, j.TenantID); err != nil {
+			return err
+		}
+		params := j.Params
+		if params == nil {
+			params = json.RawMessage(`{}`)
+		}
+		var err error
+		out, err = scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE tenant_id = $1 AND type = $2
+			AND document_id IS NOT DISTINCT FROM $3::uuid AND version = $4 AND params = $5::jsonb AND status IN ('queued', 'running')
+			ORDER BY created_at LIMIT 1`, j.TenantID, j.Type, nullable(j.DocumentID), j.Version, params))
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
 		if err := checkActiveJobs(ctx, tx, j.TenantID, maxActive); err != nil {
 			return err
 		}
-		var err error
 		out, err = insertJob(ctx, tx, j)
 		return err
 	})
 	return out, err
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // Job returns one of the tenant's jobs, or ENOTFOUND.

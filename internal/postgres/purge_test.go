@@ -151,3 +151,31 @@ func TestMetadataChangeBumpsCorpus(t *testing.T) {
 		t.Fatalf("corpus version stayed %d after the metadata changed", after)
 	}
 }
+
+// TestCreateJobReturnsTheActiveTwin: asking for the same summary twice
+// while the first job is queued or running starts it once. Each request
+// used to create a job of its own.
+func TestCreateJobReturnsTheActiveTwin(t *testing.T) {
+	t.Parallel()
+	db := testenv.NewDB(t, dims)
+	ctx := context.Background()
+	d := indexDoc(t, db, "a", "sum.md", `{}`, "text")
+	job := func(length string) protostar.Job {
+		j, err := db.CreateJob(ctx, protostar.Job{TenantID: "a", Type: protostar.JobSummary, DocumentID: d.ID, Version: d.IndexedVersion,
+			Params: []byte(`{"length":"` + length + `"}`), MaxAttempts: 4}, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	first, again, other := job("short"), job("short"), job("long")
+	if again.ID != first.ID || other.ID == first.ID {
+		t.Fatalf("jobs %s, %s (same length), %s (other length); want the first twice", first.ID, again.ID, other.ID)
+	}
+	if err := db.CancelJob(ctx, first.ID, "done with"); err != nil {
+		t.Fatal(err)
+	}
+	if next := job("short"); next.ID == first.ID {
+		t.Fatal("a finished job was returned instead of a new one")
+	}
+}
