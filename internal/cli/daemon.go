@@ -102,6 +102,15 @@ func runServer(ctx context.Context, role string, stderr io.Writer) error {
 		}
 		defer stopOps()
 	}
+	if cfg.MigrateOnStart {
+		if err := migrateOnStart(ctx, cfg, logger); err != nil {
+			a.shutdownHTTP(srv)
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("PROTOSTAR_MIGRATE_ON_START: %w", err)
+		}
+	}
 	// Everything below needs Postgres; wait for it with backoff.
 	if err := postgres.WaitReady(ctx, logger, "postgres", cfg.DatabaseWaitTimeout, a.db.Ready); err != nil {
 		a.shutdownHTTP(srv)

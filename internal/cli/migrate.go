@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/protostar/protostar/internal/config"
@@ -33,14 +34,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	switch args[0] {
 	case "up":
-		res, err := m.Up(ctx)
-		for _, r := range res {
-			fmt.Fprintf(stdout, "applied %05d %s (%s)\n", r.Source.Version, cmp.Or(r.Source.Path, "go migration"), r.Duration.Round(time.Millisecond))
-		}
-		if err == nil && len(res) == 0 {
-			fmt.Fprintln(stdout, "schema is up to date")
-		}
-		return err
+		return migrateUp(ctx, m, func(line string) { fmt.Fprintln(stdout, line) })
 	case "down":
 		r, err := m.Down(ctx)
 		if r != nil {
@@ -53,4 +47,35 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "%-8s %05d  %s\n", s.State, s.Source.Version, cmp.Or(s.Source.Path, "go migration"))
 	}
 	return err
+}
+
+// migrateUp applies the pending migrations (under the migrator's Postgres
+// session lock, so concurrent starts are safe) and reports each line.
+func migrateUp(ctx context.Context, m *postgres.Migrator, report func(string)) error {
+	res, err := m.Up(ctx)
+	for _, r := range res {
+		report(fmt.Sprintf("applied %05d %s (%s)", r.Source.Version, cmp.Or(r.Source.Path, "go migration"), r.Duration.Round(time.Millisecond)))
+	}
+	if err == nil && len(res) == 0 {
+		report("schema is up to date")
+	}
+	return err
+}
+
+// migrateOnStart is PROTOSTAR_MIGRATE_ON_START: serve and worker migrate
+// the schema themselves once Postgres answers, as miniflux's
+// RUN_MIGRATIONS does; convenient for one-box installs.
+func migrateOnStart(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	m, err := postgres.NewMigrator(logger, cfg.DatabaseURL, cfg.EmbedDimensions)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := postgres.WaitReady(ctx, logger, "postgres", cfg.DatabaseWaitTimeout, func(ctx context.Context) error {
+		_, err := m.Pending(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	return migrateUp(ctx, m, func(line string) { logger.Info("migrate on start: " + line) })
 }

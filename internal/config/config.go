@@ -57,6 +57,7 @@ type Config struct {
 	JobStaleAfter      time.Duration `env:"PROTOSTAR_JOB_STALE_AFTER" envDefault:"45s"`
 	ChunkMaxTokens     int           `env:"PROTOSTAR_CHUNK_MAX_TOKENS" envDefault:"512"`
 	ChunkOverlapTokens int           `env:"PROTOSTAR_CHUNK_OVERLAP_TOKENS" envDefault:"64"`
+	MigrateOnStart     bool          `env:"PROTOSTAR_MIGRATE_ON_START" envDefault:"false"`
 	MaxChunksPerDoc    int           `env:"PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT" envDefault:"100000"`
 	TenantMaxStreams   int           `env:"PROTOSTAR_TENANT_MAX_STREAMS" envDefault:"100"`
 	StreamMaxLifetime  time.Duration `env:"PROTOSTAR_STREAM_MAX_LIFETIME" envDefault:"10m"`

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -21,6 +22,14 @@ import (
 
 	"github.com/protostar/protostar"
 )
+
+// ErrNotMigrated says the database has no protostar schema (not even the
+// vector extension) yet; its message is what operators must do.
+var ErrNotMigrated = &protostar.Error{Code: protostar.EUNAVAILABLE,
+	Message: "schema not migrated: run `protostar migrate up` (or set PROTOSTAR_MIGRATE_ON_START=true)", Err: errNoSchema}
+
+// errNoSchema identifies ErrNotMigrated (protostar.Error matches by code).
+var errNoSchema = errors.New("no protostar schema in the database")
 
 // DB is the application's connection pool. The pool connects lazily and
 // reconnects by itself, so a Postgres restart needs no process restart.
@@ -55,7 +64,11 @@ func Open(logger *slog.Logger, dsn string, maxConns int32, opts ...Option) (*DB,
 	// Needs the vector extension, which migrations create: until they have
 	// run, connections fail here and readiness reports it.
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
-		return pgxvec.RegisterTypes(ctx, conn)
+		err := pgxvec.RegisterTypes(ctx, conn)
+		if err != nil && strings.Contains(err.Error(), "type not found") {
+			return fmt.Errorf("register pgvector types: %w", ErrNotMigrated)
+		}
+		return err
 	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
@@ -73,6 +86,9 @@ func (db *DB) Close() { db.pool.Close() }
 // Ping checks that a connection can be had and used.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.pool.Ping(ctx); err != nil {
+		if errors.Is(err, errNoSchema) {
+			return ErrNotMigrated
+		}
 		return translate(err, "ping postgres")
 	}
 	return nil
@@ -145,7 +161,7 @@ func (db *DB) Ready(ctx context.Context) error {
 	if _, err := db.pool.Exec(ctx, `SELECT 1 FROM chunks LIMIT 0`); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
-			return protostar.Errorf(protostar.EUNAVAILABLE, "schema is not migrated; run `protostar migrate up`")
+			return ErrNotMigrated
 		}
 		return translate(err, "check schema")
 	}
