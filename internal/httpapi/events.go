@@ -97,9 +97,11 @@ func (s *Server) followJob(ctx context.Context, ev *eventWriter, j protostar.Job
 		}
 		var err error
 		if j, err = s.deps.Store.Job(ctx, j.TenantID, j.ID); err != nil {
-			if ctx.Err() == nil {
-				_ = ev.send("error", map[string]string{"detail": "job status unavailable; reconnect to resume"})
+			if ctx.Err() != nil { // ended while polling
+				_ = ev.comment("stream ended: " + streamEndReason(ctx) + "; reconnect with Last-Event-ID to resume")
+				return
 			}
+			_ = ev.send("error", map[string]string{"detail": "job status unavailable; reconnect to resume"})
 			return
 		}
 	}
