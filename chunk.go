@@ -34,6 +34,9 @@ type Indexed struct {
 	Chunks      int
 	FrontMatter map[string]any // merged under the document's metadata
 	Result      IngestResult
+	// Fingerprint names the settings that shaped the chunks and vectors:
+	// an unchanged object is re-indexed when they change.
+	Fingerprint string
 }
 
 // ObjectInfo describes a stored source object.

@@ -22,21 +22,24 @@ const (
 // creates a new Version of the same document; search always sees exactly one
 // indexed version (IndexedVersion) or none.
 type Document struct {
-	ID             string          `json:"id"`
-	TenantID       string          `json:"-"`
-	Key            string          `json:"key"`
-	Status         string          `json:"status"`
-	Version        int             `json:"version"`
-	IndexedVersion int             `json:"indexed_version"`
-	ContentHash    string          `json:"content_hash"`
-	ETag           string          `json:"-"`
-	Size           int64           `json:"size"`
-	ChunkCount     int             `json:"chunk_count"`
-	Metadata       json.RawMessage `json:"metadata"`
-	Error          string          `json:"error,omitempty"`
-	CreatedAt      time.Time       `json:"created_at"`
-	UpdatedAt      time.Time       `json:"updated_at"`
-	IndexedAt      *time.Time      `json:"indexed_at,omitempty"`
+	ID             string `json:"id"`
+	TenantID       string `json:"-"`
+	Key            string `json:"key"`
+	Status         string `json:"status"`
+	Version        int    `json:"version"`
+	IndexedVersion int    `json:"indexed_version"`
+	ContentHash    string `json:"content_hash"`
+	ETag           string `json:"-"`
+	// IndexFingerprint names what made the active version besides its
+	// bytes (embedding model, dimensions, chunk settings); see Indexed.
+	IndexFingerprint string          `json:"-"`
+	Size             int64           `json:"size"`
+	ChunkCount       int             `json:"chunk_count"`
+	Metadata         json.RawMessage `json:"metadata"`
+	Error            string          `json:"error,omitempty"`
+	CreatedAt        time.Time       `json:"created_at"`
+	UpdatedAt        time.Time       `json:"updated_at"`
+	IndexedAt        *time.Time      `json:"indexed_at,omitempty"`
 }
 
 // DocumentFilter selects documents in a listing.

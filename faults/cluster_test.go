@@ -406,11 +406,13 @@ type verdict struct {
 	retriedJobs   int // jobs that needed more than one attempt
 	otherNotReady int // documents in the database, listed or not, that are not ready
 	maxAttempts   int
+	lost          int      // listed (accepted) jobs missing from the database or never finished
+	broken        []string // invariants that do not hold (see invariants)
 }
 
 func (v verdict) String() string {
-	return fmt.Sprintf("%d/%d ready, %d dup chunks, %d bad chunk counts, %d jobs left running",
-		v.ready, v.docs, v.dupChunks, v.badChunks, v.activeJobs)
+	return fmt.Sprintf("%d/%d ready, %d dup chunks, %d bad chunk counts, %d jobs left running; jobs accepted %d, finished %d, lost %d; %d invariants broken",
+		v.ready, v.docs, v.dupChunks, v.badChunks, v.activeJobs, v.jobs, v.jobs-v.lost, v.lost, len(v.broken))
 }
 
 // verify checks that every listed document is ready with exactly
@@ -453,12 +455,17 @@ func (c *cluster) verify(docIDs, jobIDs []string) verdict {
 	must(err)
 	for _, id := range jobIDs {
 		s, ok := states[id]
+		if !ok || s.status == "queued" || s.status == "running" {
+			v.lost++
+		}
 		if ok && s.status == "succeeded" {
 			v.jobsOK++
 		} else if len(v.jobsNotOK) < 5 {
 			v.jobsNotOK = append(v.jobsNotOK, fmt.Sprintf("%s %s attempts=%d %q", id, s.status, s.attempts, s.err))
 		}
 	}
+	v.broken, err = c.checkInvariants(ctx)
+	must(err)
 	return v
 }
 
@@ -479,6 +486,12 @@ func requireClean(t *testing.T, v verdict) {
 	}
 	if v.otherNotReady != 0 {
 		t.Errorf("%d documents nobody was told were accepted are in the database and not ready", v.otherNotReady)
+	}
+	if v.lost != 0 {
+		t.Errorf("%d accepted jobs were lost (missing or never finished)", v.lost)
+	}
+	for _, b := range v.broken {
+		t.Errorf("invariant broken: %s", b)
 	}
 }
 

@@ -108,7 +108,7 @@ func (s *Service) ingest(ctx context.Context, j protostar.Job, p *worker.Progres
 	}
 	defer body.Close()
 
-	if !params(j).Force && doc.IndexedVersion > 0 && info.ETag != "" && info.ETag == doc.ETag {
+	if !params(j).Force && doc.IndexedVersion > 0 && info.ETag != "" && info.ETag == doc.ETag && doc.IndexFingerprint == s.fingerprint() {
 		res := protostar.IngestResult{ChunksTotal: doc.ChunkCount, ChunksReused: doc.ChunkCount}
 		s.logger.Info("object unchanged, keeping indexed version", "document_id", doc.ID, "etag", info.ETag)
 		return s.store.CompleteUnchanged(ctx, j, res)
@@ -177,6 +177,7 @@ func (s *Service) index(ctx context.Context, j protostar.Job, doc protostar.Docu
 		Chunks:      res.ChunksTotal,
 		FrontMatter: chunker.FrontMatter(),
 		Result:      res,
+		Fingerprint: s.fingerprint(),
 	}, nil
 }
 
@@ -191,6 +192,19 @@ func readError(key string, err error) error {
 	}
 	// A stream that breaks mid-read is a transient store failure.
 	return protostar.Wrap(protostar.EUNAVAILABLE, err, "reading object %q failed", key)
+}
+
+// chunkerVersion changes whenever the chunker cuts the same text
+// differently (2: small sections are packed together).
+const chunkerVersion = 2
+
+// fingerprint names what besides an object's bytes decides its chunks and
+// vectors. The ETag shortcut (an unchanged object keeps its version) holds
+// only while it is the same: after a change of embedding model or chunk
+// settings the object is indexed again.
+func (s *Service) fingerprint() string {
+	return fmt.Sprintf("embed=%s/%d chunk=v%d/%d/%d", s.embedder.Model(), s.embedder.Dimensions(),
+		chunkerVersion, s.cfg.MaxTokens, s.cfg.OverlapTokens)
 }
 
 // jobParams are an ingest job's parameters.

@@ -213,3 +213,29 @@ func TestChunkCapFailsAtOnce(t *testing.T) {
 		t.Fatalf("document after the refused version = %+v, want version 1 still indexed", d)
 	}
 }
+
+// TestSettingsChangeDefeatsTheETagShortcut: an unchanged object is indexed
+// again after a change of chunk settings (or embedding model): its chunks
+// would differ. The ETag shortcut used to keep the old version.
+func TestSettingsChangeDefeatsTheETagShortcut(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.put(t, "fp.md", doc)
+	if _, first := f.run(t, f.submit(t, "fp.md", false)); first.ChunksTotal == 0 {
+		t.Fatalf("first ingest = %+v", first)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	emb, _ := hashembed.New(16)
+	svc, err := ingest.New(logger, f.db, f.store, emb, worker.NewRunner(logger, f.db, worker.RunnerConfig{StaleAfter: time.Minute}, nil),
+		ingest.Config{MaxTokens: 128, OverlapTokens: 8, IndexDims: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = svc
+	if j, again := f.run(t, f.submit(t, "fp.md", false)); j.Status != protostar.JobSucceeded || again.BytesRead != int64(len(doc)) {
+		t.Fatalf("same object, new chunk budget: job %s, result %+v; want it read and indexed again", j.Status, again)
+	}
+	if _, same := f.run(t, f.submit(t, "fp.md", false)); same.BytesRead != 0 {
+		t.Fatalf("same object, same settings: %+v; want the shortcut", same)
+	}
+}

@@ -92,12 +92,12 @@ func (db *DB) ActivateVersion(ctx context.Context, j protostar.Job, ix protostar
 			fm = []byte(`{}`)
 		}
 		tag, err := tx.Exec(ctx, `UPDATE documents SET indexed_version = $2, content_hash = $3, etag = $4, size = $5,
-				chunk_count = $6, indexed_at = now(), updated_at = now(), metadata = $7::jsonb || metadata,
+				chunk_count = $6, indexed_at = now(), updated_at = now(), metadata = $7::jsonb || metadata, index_fingerprint = $8,
 				purge_pending = purge_pending OR $2 > 1, -- earlier versions may have left rows, active or not
 				status = CASE WHEN version = $2 THEN 'ready' ELSE status END,
 				error = CASE WHEN version = $2 THEN '' ELSE error END
 			WHERE id = $1 AND deleted_at IS NULL AND indexed_version < $2`,
-			j.DocumentID, j.Version, ix.ContentHash, ix.ETag, ix.Size, ix.Chunks, string(fm))
+			j.DocumentID, j.Version, ix.ContentHash, ix.ETag, ix.Size, ix.Chunks, string(fm), ix.Fingerprint)
 		if err != nil {
 			return err
 		}
@@ -209,7 +209,7 @@ func (db *DB) DocumentByID(ctx context.Context, id string) (protostar.Document, 
 	var d protostar.Document
 	err := db.pool.QueryRow(ctx, `SELECT `+documentColumns+`, deleted_at IS NOT NULL FROM documents WHERE id = $1`, id).Scan(
 		&d.ID, &d.TenantID, &d.Key, &d.Status, &d.Version, &d.IndexedVersion, &d.ContentHash,
-		&d.ETag, &d.Size, &d.ChunkCount, &d.Metadata, &d.Error, &d.CreatedAt, &d.UpdatedAt, &d.IndexedAt, &deleted)
+		&d.ETag, &d.Size, &d.ChunkCount, &d.Metadata, &d.Error, &d.CreatedAt, &d.UpdatedAt, &d.IndexedAt, &d.IndexFingerprint, &deleted)
 	if err != nil {
 		return d, false, notFoundAs(translate(err, "get document"), documentNotFound(id))
 	}

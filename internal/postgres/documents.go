@@ -15,12 +15,12 @@ import (
 )
 
 const documentColumns = `id, tenant_id, key, status, version, indexed_version, content_hash, etag, size,
-	chunk_count, metadata, error, created_at, updated_at, indexed_at`
+	chunk_count, metadata, error, created_at, updated_at, indexed_at, index_fingerprint`
 
 func scanDocument(row pgx.Row) (protostar.Document, error) {
 	var d protostar.Document
 	err := row.Scan(&d.ID, &d.TenantID, &d.Key, &d.Status, &d.Version, &d.IndexedVersion, &d.ContentHash,
-		&d.ETag, &d.Size, &d.ChunkCount, &d.Metadata, &d.Error, &d.CreatedAt, &d.UpdatedAt, &d.IndexedAt)
+		&d.ETag, &d.Size, &d.ChunkCount, &d.Metadata, &d.Error, &d.CreatedAt, &d.UpdatedAt, &d.IndexedAt, &d.IndexFingerprint)
 	return d, err
 }
 
