@@ -127,8 +127,9 @@ func (db *DB) MarkIndexing(ctx context.Context, documentID string, version int) 
 }
 
 // PurgeStale deletes chunk rows no reader can see any more — versions
-// other than the active one that no live job is writing, and every chunk of
-// a deleted document — visiting only documents flagged purge_pending. It
+// other than the active one that no live job is writing, and every chunk
+// and summary of a deleted document — visiting only documents flagged
+// purge_pending. It
 // removes at most limit rows per call and reports how many.
 //
 // Which version is active is read inside the DELETE itself, never carried
@@ -168,7 +169,10 @@ func (db *DB) purgeDocument(ctx context.Context, id string, limit int) (n int64,
 					AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.document_id = d.id AND j.version = c.version
 						AND j.status IN ('queued', 'running'))))
 				LIMIT $2)
-			RETURNING 1)
+			RETURNING 1),
+		summaries_gone AS (
+			-- A deleted document's summaries go with its chunks.
+			DELETE FROM summaries s USING d WHERE s.document_id = d.id AND d.deleted)
 		SELECT d.indexed_version, d.deleted, (SELECT count(*) FROM gone) FROM d`, id, limit).Scan(&version, &deleted, &n)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, true, nil

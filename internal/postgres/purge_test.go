@@ -179,3 +179,33 @@ func TestCreateJobReturnsTheActiveTwin(t *testing.T) {
 		t.Fatal("a finished job was returned instead of a new one")
 	}
 }
+
+// TestPurgeRemovesDeletedDocumentsSummaries: deleting a document removed
+// its chunks but kept its summaries forever.
+func TestPurgeRemovesDeletedDocumentsSummaries(t *testing.T) {
+	t.Parallel()
+	db := testenv.NewDB(t, dims)
+	ctx := context.Background()
+	d := indexDoc(t, db, "a", "gone.md", `{}`, "text")
+	j, err := db.CreateJob(ctx, protostar.Job{TenantID: "a", Type: protostar.JobSummary, DocumentID: d.ID, Version: d.IndexedVersion, MaxAttempts: 4}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err = db.StartJob(ctx, j.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SaveSummary(ctx, j, protostar.Summary{TenantID: "a", DocumentID: d.ID, Version: d.IndexedVersion,
+		ContentHash: d.ContentHash, Length: "short", Model: "m", PromptVersion: "p", Text: "summary"}, protostar.SummaryResult{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteDocument(ctx, "a", d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PurgeStale(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM summaries WHERE document_id = $1`, d.ID).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d summaries of the deleted document after the purge (%v), want 0", n, err)
+	}
+}
