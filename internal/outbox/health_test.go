@@ -44,6 +44,10 @@ func (s *fakeStore) ReapStale(context.Context, time.Duration, time.Duration) (in
 	return 0, nil
 }
 func (s *fakeStore) PurgeStale(context.Context, int) (int64, error) { return 0, nil }
+func (s *fakeStore) DispatchedQueued(context.Context, time.Duration, int) ([]protostar.Job, error) {
+	return nil, nil
+}
+func (s *fakeStore) Redispatch(context.Context, string, int, string) error { return nil }
 
 func (s *fakeStore) set(f func(s *fakeStore)) int {
 	s.mu.Lock()
@@ -56,6 +60,10 @@ type downQueue struct{}
 
 func (downQueue) Enqueue(context.Context, protostar.Job) error {
 	return &protostar.Error{Code: protostar.EUNAVAILABLE, Message: "queue unavailable"}
+}
+
+func (downQueue) Lost(context.Context, protostar.Job) (bool, error) {
+	return false, &protostar.Error{Code: protostar.EUNAVAILABLE, Message: "queue unavailable"}
 }
 
 type syncBuf struct {

@@ -22,11 +22,16 @@ type Store interface {
 	MarkDispatched(ctx context.Context, id string) error
 	ReapStale(ctx context.Context, staleAfter, lostAfter time.Duration) (int64, error)
 	PurgeStale(ctx context.Context, limit int) (int64, error)
+	DispatchedQueued(ctx context.Context, olderThan time.Duration, limit int) ([]protostar.Job, error)
+	Redispatch(ctx context.Context, id string, dispatches int, reason string) error
 }
 
 // Queue delivers jobs to workers.
 type Queue interface {
 	Enqueue(ctx context.Context, j protostar.Job) error
+	// Lost reports whether the queue no longer holds the job's latest
+	// dispatch (Redis lost it), so it must be sent again.
+	Lost(ctx context.Context, j protostar.Job) (bool, error)
 }
 
 // Config tunes the loop.
@@ -115,6 +120,7 @@ func (o *Outbox) loop(ctx context.Context) {
 			} else if n > 0 {
 				o.logger.Warn("recovered jobs of dead workers", "jobs", n)
 			}
+			o.recoverLost(ctx)
 		}
 		if time.Since(lastPurge) >= 30*time.Second {
 			lastPurge = time.Now()
@@ -147,6 +153,37 @@ func (o *Outbox) dispatchAll(ctx context.Context) {
 		if n < o.cfg.BatchSize {
 			return
 		}
+	}
+}
+
+// recoverLost sends again the queued jobs whose task the queue no longer
+// holds: Postgres is the record, so work accepted before a Redis data loss
+// (FLUSHALL, a restart without AOF, a failover to an empty replica) still
+// runs, within a stale window instead of LostAfter.
+func (o *Outbox) recoverLost(ctx context.Context) {
+	jobs, err := o.store.DispatchedQueued(ctx, o.cfg.StaleAfter, o.cfg.BatchSize)
+	if err != nil {
+		o.logErr("list dispatched jobs", err)
+		return
+	}
+	lost := 0
+	for _, j := range jobs {
+		gone, err := o.queue.Lost(ctx, j)
+		if err != nil {
+			return // Redis is down: nothing can be told, the outbox waits
+		}
+		if !gone {
+			continue
+		}
+		if err := o.store.Redispatch(ctx, j.ID, j.Dispatches, "the queue lost the job (Redis data loss); sent again"); err != nil {
+			o.logErr("redispatch lost job", err)
+			return
+		}
+		lost++
+	}
+	if lost > 0 {
+		o.logger.Warn("the queue had lost jobs; sending them again", "jobs", lost)
+		o.dispatchAll(ctx)
 	}
 }
 

@@ -89,3 +89,42 @@ func TestReapStaleRequeuesAndFails(t *testing.T) {
 		t.Fatalf("document after lost job = %+v, %v", d, err)
 	}
 }
+
+// TestOutboxResendsWhatRedisLost: after a Redis data loss (FLUSHALL; a
+// restart without AOF looks the same) a dispatched, not yet started job is
+// sent again within the stale window. It used to wait for LostAfter (15
+// minutes) or, once asynq had archived it, to be lost.
+func TestOutboxResendsWhatRedisLost(t *testing.T) {
+	db := testenv.NewDB(t, 8)
+	rs := testenv.NewRedis(t)
+	rc, err := redis.NewClient(rs.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	logger := slog.New(slog.DiscardHandler)
+	ob := outbox.New(logger, db, queue.NewClient(rc, 3, time.Minute), outbox.Config{Interval: 50 * time.Millisecond, StaleAfter: 600 * time.Millisecond})
+	ctx := context.Background()
+	_, j, err := db.SubmitDocument(ctx, protostar.Submission{TenantID: "t1", Key: "a.md", MaxAttempts: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob.Dispatch(ctx, j)
+	if got, _ := db.JobByID(ctx, j.ID); got.DispatchedAt == nil {
+		t.Fatal("not dispatched")
+	}
+	if err := rc.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Stop()
+	testenv.WaitFor(t, 10*time.Second, "the lost job in Redis again", func() bool {
+		n, err := rc.LLen(ctx, "asynq:{knowledge}:pending").Result()
+		return err == nil && n == 1
+	})
+	if got, _ := db.JobByID(ctx, j.ID); got.Dispatches != 2 {
+		t.Fatalf("dispatches = %d, want 2 (sent again once)", got.Dispatches)
+	}
+}

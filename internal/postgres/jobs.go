@@ -196,6 +196,28 @@ func (db *DB) DispatchPending(ctx context.Context, limit int, send func(context.
 	return sent, sendErr
 }
 
+// DispatchedQueued returns queued jobs handed to the queue more than
+// olderThan ago, oldest first, at most limit: the candidates for a check
+// that the queue still holds them.
+func (db *DB) DispatchedQueued(ctx context.Context, olderThan time.Duration, limit int) ([]protostar.Job, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs
+		WHERE status = 'queued' AND dispatched_at < now() - $1::interval AND updated_at < now() - $1::interval
+		ORDER BY dispatched_at LIMIT $2`, olderThan, limit)
+	if err != nil {
+		return nil, translate(err, "list dispatched queued jobs")
+	}
+	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (protostar.Job, error) { return scanJob(r) })
+	return jobs, translate(err, "list dispatched queued jobs")
+}
+
+// Redispatch returns a queued job to the outbox, to be sent again, unless
+// it changed since it was read (dispatches is its dispatch count then).
+func (db *DB) Redispatch(ctx context.Context, id string, dispatches int, reason string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE jobs SET dispatched_at = NULL, error = $3, updated_at = now()
+		WHERE id = $1 AND status = 'queued' AND dispatch_count = $2`, id, dispatches, reason)
+	return translate(err, "redispatch job")
+}
+
 // MarkDispatched records that a job reached the queue (the API's fast path).
 func (db *DB) MarkDispatched(ctx context.Context, id string) error {
 	_, err := db.pool.Exec(ctx, `UPDATE jobs SET dispatched_at = now(), dispatch_count = dispatch_count + 1

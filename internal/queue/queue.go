@@ -40,6 +40,7 @@ type payload struct {
 // Client enqueues jobs.
 type Client struct {
 	c        *asynq.Client
+	insp     *asynq.Inspector
 	maxRetry int
 	timeout  time.Duration
 }
@@ -48,7 +49,29 @@ type Client struct {
 // caller owns and closes). maxRetry is asynq's retry budget per delivery;
 // timeout bounds one handler run.
 func NewClient(rc goredis.UniversalClient, maxRetry int, timeout time.Duration) *Client {
-	return &Client{c: asynq.NewClientFromRedisClient(rc), maxRetry: maxRetry, timeout: timeout}
+	return &Client{c: asynq.NewClientFromRedisClient(rc), insp: asynq.NewInspectorFromRedisClient(rc), maxRetry: maxRetry, timeout: timeout}
+}
+
+// taskID names the queue task of a job's dispatch number n (0-based).
+func taskID(jobID string, n int) string { return fmt.Sprintf("%s-%d", jobID, n) }
+
+// Lost reports whether the queue no longer holds the task of j's latest
+// dispatch (j as stored: Dispatches counts the dispatches made), or holds
+// it archived (out of retries): Redis lost its data (FLUSHALL, a restart
+// without AOF, a failover) or gave up on it, and the job must be sent
+// again. It returns EUNAVAILABLE when Redis cannot be asked.
+func (c *Client) Lost(ctx context.Context, j protostar.Job) (bool, error) {
+	if j.Dispatches == 0 {
+		return false, nil
+	}
+	info, err := c.insp.GetTaskInfo(QueueFor(j.Type), taskID(j.ID, j.Dispatches-1))
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		return true, nil
+	case err != nil:
+		return false, &protostar.Error{Code: protostar.EUNAVAILABLE, Message: "queue unavailable", Err: fmt.Errorf("inspect job %s: %w", j.ID, err)}
+	}
+	return info.State == asynq.TaskStateArchived, nil
 }
 
 // Enqueue delivers the job to its queue. The task id includes the job's
@@ -61,7 +84,7 @@ func (c *Client) Enqueue(ctx context.Context, j protostar.Job) error {
 	}
 	task := asynq.NewTask(j.Type, body,
 		asynq.Queue(QueueFor(j.Type)),
-		asynq.TaskID(fmt.Sprintf("%s-%d", j.ID, j.Dispatches)),
+		asynq.TaskID(taskID(j.ID, j.Dispatches)),
 		asynq.MaxRetry(c.maxRetry),
 		asynq.Timeout(c.timeout),
 	)
