@@ -151,6 +151,7 @@ func TestFaults(t *testing.T) {
 		{"GracefulDeploy", "5. Graceful deploy", scenarioGracefulDeploy},
 		{"SustainedLoad", "6. Sustained load", scenarioSustainedLoad},
 		{"WorkerFreeze", "7. Worker freeze (extra)", scenarioWorkerFreeze},
+		{"RedisDataLoss", "8. Redis data loss (FLUSHALL)", scenarioRedisDataLoss},
 	}
 	var rows []row
 	start := time.Now()
