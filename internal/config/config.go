@@ -59,6 +59,9 @@ type Config struct {
 	ChunkOverlapTokens int           `env:"PROTOSTAR_CHUNK_OVERLAP_TOKENS" envDefault:"64"`
 	MigrateOnStart     bool          `env:"PROTOSTAR_MIGRATE_ON_START" envDefault:"false"`
 	MaxChunksPerDoc    int           `env:"PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT" envDefault:"100000"`
+	IdleBodyTimeout    time.Duration `env:"PROTOSTAR_HTTP_IDLE_BODY_TIMEOUT" envDefault:"30s"`
+	MaxUploads         int           `env:"PROTOSTAR_MAX_UPLOADS_IN_FLIGHT" envDefault:"64"`
+	TenantMaxUploads   int           `env:"PROTOSTAR_TENANT_MAX_UPLOADS_IN_FLIGHT" envDefault:"16"`
 	TenantMaxStreams   int           `env:"PROTOSTAR_TENANT_MAX_STREAMS" envDefault:"100"`
 	StreamMaxLifetime  time.Duration `env:"PROTOSTAR_STREAM_MAX_LIFETIME" envDefault:"10m"`
 
@@ -133,6 +136,9 @@ func (c Config) Validate() error {
 	check(c.DispatchInterval >= 100*time.Millisecond, "PROTOSTAR_DISPATCH_INTERVAL", "must be at least 100ms")
 	check(c.JobStaleAfter >= 10*time.Second, "PROTOSTAR_JOB_STALE_AFTER", "must be at least 10s")
 	check(c.ChunkMaxTokens >= 32 && c.ChunkMaxTokens <= 8192, "PROTOSTAR_CHUNK_MAX_TOKENS", "must be between 32 and 8192")
+	check(c.IdleBodyTimeout >= time.Second, "PROTOSTAR_HTTP_IDLE_BODY_TIMEOUT", "must be at least 1s")
+	check(c.MaxUploads >= 1, "PROTOSTAR_MAX_UPLOADS_IN_FLIGHT", "must be at least 1")
+	check(c.TenantMaxUploads >= 1, "PROTOSTAR_TENANT_MAX_UPLOADS_IN_FLIGHT", "must be at least 1")
 	check(c.TenantMaxStreams >= 1, "PROTOSTAR_TENANT_MAX_STREAMS", "must be at least 1")
 	check(c.StreamMaxLifetime >= time.Second, "PROTOSTAR_STREAM_MAX_LIFETIME", "must be at least 1s")
 	check(c.MaxChunksPerDoc >= 1, "PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT", "must be at least 1")

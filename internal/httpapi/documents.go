@@ -218,6 +218,11 @@ func (s *Server) readSubmission(ctx context.Context, w http.ResponseWriter, r *h
 			return sub, err
 		}
 	case "multipart/form-data":
+		release, err := s.uploads.acquire(sub.TenantID)
+		if err != nil {
+			return sub, err
+		}
+		defer release()
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadBytes+1<<20)
 		if sub.Key, sub.Staged, meta, err = s.upload(ctx, r); err != nil {
 			return sub, err
@@ -323,7 +328,10 @@ func bodyError(err error, what string) error {
 	var tooBig *http.MaxBytesError
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var domain *protostar.Error
 	switch {
+	case errors.As(err, &domain): // e.g. a stalled body (idleBody)
+		return domain
 	case errors.As(err, &tooBig):
 		return protostar.Errorf(protostar.ETOOLARGE, "%s is larger than the %d-byte limit", what, tooBig.Limit)
 	case errors.Is(err, multipart.ErrMessageTooLarge):

@@ -62,6 +62,12 @@ type Config struct {
 	// client reconnects with Last-Event-ID.
 	MaxStreamsPerTenant int
 	StreamMaxLifetime   time.Duration
+	// IdleBodyTimeout cuts off a request body that sends nothing this long
+	// (0: none); MaxUploads and TenantMaxUploads cap multipart uploads in
+	// flight per process and per tenant (0: none).
+	IdleBodyTimeout  time.Duration
+	MaxUploads       int
+	TenantMaxUploads int
 }
 
 // Deps are the API's collaborators.
@@ -89,6 +95,7 @@ type Server struct {
 	v1      http.Handler   // apiMux behind authentication and routing checks
 	handler http.Handler
 	streams *streams
+	uploads *uploads
 	// queryParams holds the query parameters each /v1 pattern declares.
 	queryParams map[string]map[string]bool
 }
@@ -107,6 +114,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 		keys:    newKeyring(cfg.Keys),
 		limits:  newLimiters(cfg.RateLimit, cfg.RateBurst),
 		streams: newStreams(cfg.MaxStreamsPerTenant, cfg.StreamMaxLifetime),
+		uploads: newUploads(cfg.MaxUploads, cfg.TenantMaxUploads),
 		mux:     http.NewServeMux(),
 		apiMux:  http.NewServeMux(),
 	}
@@ -225,6 +233,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeDomainProblem(w, protostar.Errorf(protostar.ENOTFOUND, "no such resource"))
 		return
 	}
+	withIdleBody(w, r, s.cfg.IdleBodyTimeout)
 	s.apiMux.ServeHTTP(w, r)
 }
 
