@@ -60,6 +60,7 @@ type Submission struct {
 	Staged      string          // an upload's staging key (StagingKey), which the job reads first
 	MaxAttempts int
 	MaxActive   int // the tenant's cap on queued+running jobs
+	MaxChunks   int // the tenant's storage quota in chunks of ready versions; 0: none
 }
 
 // MaxKeyBytes caps an object key, as S3 does.

@@ -213,7 +213,7 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		MaxUploadBytes: a.cfg.MaxUploadBytes, MaxJSONBytes: a.cfg.MaxJSONBytes,
 		JobMaxAttempts: a.cfg.JobMaxAttempts, TenantMaxJobs: a.cfg.TenantMaxJobs,
 		MaxStreamsPerTenant: a.cfg.TenantMaxStreams, StreamMaxLifetime: a.cfg.StreamMaxLifetime,
-		IdleBodyTimeout: a.cfg.IdleBodyTimeout, MaxUploads: a.cfg.MaxUploads, TenantMaxUploads: a.cfg.TenantMaxUploads,
+		TenantMaxChunks: a.cfg.TenantMaxChunks, IdleBodyTimeout: a.cfg.IdleBodyTimeout, MaxUploads: a.cfg.MaxUploads, TenantMaxUploads: a.cfg.TenantMaxUploads,
 	})
 	a.api = api
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)

@@ -59,6 +59,7 @@ type Config struct {
 	ChunkOverlapTokens int           `env:"PROTOSTAR_CHUNK_OVERLAP_TOKENS" envDefault:"64"`
 	MigrateOnStart     bool          `env:"PROTOSTAR_MIGRATE_ON_START" envDefault:"false"`
 	MaxChunksPerDoc    int           `env:"PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT" envDefault:"100000"`
+	TenantMaxChunks    int           `env:"PROTOSTAR_TENANT_MAX_CHUNKS" envDefault:"10000000"`
 	IdleBodyTimeout    time.Duration `env:"PROTOSTAR_HTTP_IDLE_BODY_TIMEOUT" envDefault:"30s"`
 	MaxUploads         int           `env:"PROTOSTAR_MAX_UPLOADS_IN_FLIGHT" envDefault:"64"`
 	TenantMaxUploads   int           `env:"PROTOSTAR_TENANT_MAX_UPLOADS_IN_FLIGHT" envDefault:"16"`
@@ -136,6 +137,7 @@ func (c Config) Validate() error {
 	check(c.DispatchInterval >= 100*time.Millisecond, "PROTOSTAR_DISPATCH_INTERVAL", "must be at least 100ms")
 	check(c.JobStaleAfter >= 10*time.Second, "PROTOSTAR_JOB_STALE_AFTER", "must be at least 10s")
 	check(c.ChunkMaxTokens >= 32 && c.ChunkMaxTokens <= 8192, "PROTOSTAR_CHUNK_MAX_TOKENS", "must be between 32 and 8192")
+	check(c.TenantMaxChunks >= 0, "PROTOSTAR_TENANT_MAX_CHUNKS", "must be 0 (no quota) or more")
 	check(c.IdleBodyTimeout >= time.Second, "PROTOSTAR_HTTP_IDLE_BODY_TIMEOUT", "must be at least 1s")
 	check(c.MaxUploads >= 1, "PROTOSTAR_MAX_UPLOADS_IN_FLIGHT", "must be at least 1")
 	check(c.TenantMaxUploads >= 1, "PROTOSTAR_TENANT_MAX_UPLOADS_IN_FLIGHT", "must be at least 1")

@@ -198,7 +198,8 @@ func (s *Server) accepted(ctx context.Context, d protostar.Document, j protostar
 }
 
 func (s *Server) readSubmission(ctx context.Context, w http.ResponseWriter, r *http.Request) (protostar.Submission, error) {
-	sub := protostar.Submission{TenantID: TenantFrom(ctx), MaxAttempts: s.cfg.JobMaxAttempts, MaxActive: s.cfg.TenantMaxJobs}
+	sub := protostar.Submission{TenantID: TenantFrom(ctx), MaxAttempts: s.cfg.JobMaxAttempts, MaxActive: s.cfg.TenantMaxJobs,
+		MaxChunks: s.cfg.TenantMaxChunks}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
 		return sub, protostar.Errorf(protostar.EUNPROCESSABLE, "Content-Type must be application/json or multipart/form-data")

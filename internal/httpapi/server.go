@@ -57,6 +57,8 @@ type Config struct {
 	MaxJSONBytes   int64
 	JobMaxAttempts int
 	TenantMaxJobs  int
+	// TenantMaxChunks is a tenant's storage quota in chunks (0: none).
+	TenantMaxChunks int
 	// MaxStreamsPerTenant caps a tenant's open event streams (default 100);
 	// StreamMaxLifetime ends a stream after this long (default 10m), the
 	// client reconnects with Last-Event-ID.

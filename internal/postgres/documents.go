@@ -37,6 +37,9 @@ func (db *DB) SubmitDocument(ctx context.Context, s protostar.Submission) (proto
 		if err := checkActiveJobs(ctx, tx, s.TenantID, s.MaxActive); err != nil {
 			return err
 		}
+		if err := checkQuota(ctx, tx, s.TenantID, s.MaxChunks); err != nil {
+			return err
+		}
 		meta := s.Metadata
 		if meta == nil {
 			meta = json.RawMessage(`{}`)
@@ -178,6 +181,23 @@ func bumpCorpus(ctx context.Context, tx pgx.Tx, tenantID string) error {
 	_, err := tx.Exec(ctx, `INSERT INTO corpus_versions (tenant_id, version) VALUES ($1, 1)
 		ON CONFLICT (tenant_id) DO UPDATE SET version = corpus_versions.version + 1`, tenantID)
 	return err
+}
+
+// checkQuota refuses new work once the tenant's documents hold maxChunks
+// chunks (their active versions), before anything is stored or queued.
+func checkQuota(ctx context.Context, tx pgx.Tx, tenantID string, maxChunks int) error {
+	if maxChunks <= 0 {
+		return nil
+	}
+	var n int64
+	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(chunk_count), 0) FROM documents
+		WHERE tenant_id = $1 AND deleted_at IS NULL`, tenantID).Scan(&n); err != nil {
+		return err
+	}
+	if n >= int64(maxChunks) {
+		return protostar.Errorf(protostar.ETOOLARGE, "tenant's documents hold %d chunks, its storage quota is %d (PROTOSTAR_TENANT_MAX_CHUNKS); delete documents or raise the quota", n, maxChunks)
+	}
+	return nil
 }
 
 func checkActiveJobs(ctx context.Context, tx pgx.Tx, tenantID string, maxActive int) error {

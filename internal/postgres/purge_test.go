@@ -209,3 +209,23 @@ func TestPurgeRemovesDeletedDocumentsSummaries(t *testing.T) {
 		t.Fatalf("%d summaries of the deleted document after the purge (%v), want 0", n, err)
 	}
 }
+
+// TestTenantChunkQuota: a tenant whose documents hold its quota of chunks
+// gets ETOOLARGE for new work, before anything is stored; another tenant
+// does not.
+func TestTenantChunkQuota(t *testing.T) {
+	t.Parallel()
+	db := testenv.NewDB(t, dims)
+	ctx := context.Background()
+	indexDoc(t, db, "a", "full.md", `{}`, "one", "two", "three")
+	_, _, err := db.SubmitDocument(ctx, protostar.Submission{TenantID: "a", Key: "more.md", MaxAttempts: 4, MaxChunks: 3})
+	if protostar.ErrorCode(err) != protostar.ETOOLARGE {
+		t.Fatalf("submission at the quota: %v, want ETOOLARGE", err)
+	}
+	if docs, _, _ := db.Documents(ctx, "a", protostar.DocumentFilter{Limit: 10}); len(docs) != 1 {
+		t.Fatalf("tenant a has %d documents after the refusal, want 1", len(docs))
+	}
+	if _, _, err := db.SubmitDocument(ctx, protostar.Submission{TenantID: "b", Key: "more.md", MaxAttempts: 4, MaxChunks: 3}); err != nil {
+		t.Fatalf("another tenant: %v", err)
+	}
+}
