@@ -45,7 +45,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var err error
 	switch cmd {
 	case "serve", "worker", "all":
-		err = runServer(ctx, cmd, stderr)
+		err = runServer(ctx, cmd, rest, stderr)
 	case "migrate":
 		err = runMigrate(ctx, rest, stdout, stderr)
 	case "config":

@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,10 +65,13 @@ const readinessEvery = 2 * time.Second
 // runServer runs serve, worker or all until ctx ends, then shuts down in
 // reverse order of start: HTTP first, then workers (waiting for in-flight
 // jobs), then the outbox loop, then the connection pools.
-func runServer(ctx context.Context, role string, stderr io.Writer) error {
+func runServer(ctx context.Context, role string, args []string, stderr io.Writer) error {
 	cfg, err := config.Load()
 	if err != nil {
 		return err
+	}
+	if cfg.WorkerQueues, err = queuesFlag(role, args, cfg.WorkerQueues); err != nil {
+		return usageError{err}
 	}
 	logger := newLogger(cfg, stderr).With("role", role)
 	goredis.SetLogger(redis.SlogLogger{Logger: logger})
@@ -125,9 +130,9 @@ func runServer(ctx context.Context, role string, stderr io.Writer) error {
 	}
 	defer a.outbox.Stop()
 
-	var consumer *queue.Server
+	var consumers []*queue.Server
 	if runWorker {
-		if consumer, err = a.startWorkers(ctx); err != nil {
+		if consumers, err = a.startWorkers(ctx); err != nil {
 			a.shutdownHTTP(srv)
 			return err
 		}
@@ -139,9 +144,13 @@ func runServer(ctx context.Context, role string, stderr io.Writer) error {
 		logger.Error("http server failed", "error", err)
 	}
 	a.shutdownHTTP(srv)
-	if consumer != nil {
+	if consumers != nil {
 		a.consuming.Store(false)
-		consumer.Stop()
+		var wg sync.WaitGroup
+		for _, c := range consumers {
+			wg.Go(c.Stop) // each waits for its running jobs, all at once
+		}
+		wg.Wait()
 	}
 	return err
 }
@@ -303,33 +312,73 @@ func (a *app) shutdownHTTP(srv *http.Server) {
 	a.ready.Stop(ctx)
 }
 
-func (a *app) startWorkers(ctx context.Context) (*queue.Server, error) {
+// startWorkers starts one consumer per queue of PROTOSTAR_WORKER_QUEUES,
+// each with its own concurrency, so knowledge and summary workers can be
+// scaled apart (`protostar worker --queues summary`).
+func (a *app) startWorkers(ctx context.Context) ([]*queue.Server, error) {
 	dims, err := a.db.IndexDims(ctx)
 	if err != nil {
 		return nil, err
 	}
 	runner := worker.NewRunner(a.logger, a.db, worker.RunnerConfig{StaleAfter: a.cfg.JobStaleAfter, Timeout: a.cfg.JobTimeout}, worker.NewMetrics(a.reg))
-	ing, err := ingest.New(a.logger, a.db, a.objects, a.embed, runner, ingest.Config{
-		MaxTokens: a.cfg.ChunkMaxTokens, OverlapTokens: a.cfg.ChunkOverlapTokens,
-		BatchSize: a.cfg.EmbedBatchSize * 4, IndexDims: dims, MaxChunks: a.cfg.MaxChunksPerDoc,
-	})
+	queues, err := config.ParseQueues(a.cfg.WorkerQueues)
 	if err != nil {
 		return nil, err
 	}
-	handlers := map[string]queue.HandlerFunc{protostar.JobIngest: ing.Handle}
-	a.addSummaryHandler(handlers, runner)
-	consumer := queue.NewServer(a.logger, a.redis, queue.ServerConfig{
-		Concurrency:  a.cfg.WorkerConcurrency,
-		PollInterval: a.cfg.QueuePollInterval,
-		Queues:       map[string]int{queue.QueueKnowledge: 3, queue.QueueSummary: 1},
-		ShutdownWait: a.cfg.ShutdownTimeout,
-	}, handlers)
-	if err := consumer.Start(ctx); err != nil {
-		return nil, err
+	var consumers []*queue.Server
+	for _, q := range queues {
+		handlers := map[string]queue.HandlerFunc{}
+		concurrency := a.cfg.WorkerConcurrency
+		switch q {
+		case queue.QueueKnowledge:
+			ing, err := ingest.New(a.logger, a.db, a.objects, a.embed, runner, ingest.Config{
+				MaxTokens: a.cfg.ChunkMaxTokens, OverlapTokens: a.cfg.ChunkOverlapTokens,
+				BatchSize: a.cfg.EmbedBatchSize * 4, IndexDims: dims, MaxChunks: a.cfg.MaxChunksPerDoc,
+			})
+			if err != nil {
+				return nil, err
+			}
+			handlers[protostar.JobIngest] = ing.Handle
+		case queue.QueueSummary:
+			a.addSummaryHandler(handlers, runner)
+			concurrency = a.cfg.SummaryConcurrency
+		}
+		c := queue.NewServer(a.logger, a.redis, queue.ServerConfig{
+			Concurrency: concurrency, PollInterval: a.cfg.QueuePollInterval,
+			Queues: map[string]int{q: 1}, ShutdownWait: a.cfg.ShutdownTimeout,
+		}, handlers)
+		if err := c.Start(ctx); err != nil {
+			for _, started := range consumers {
+				started.Stop()
+			}
+			return nil, err
+		}
+		consumers = append(consumers, c)
+		a.logger.Info("workers started", "queue", q, "concurrency", concurrency, "index_dims", dims)
 	}
 	a.consuming.Store(true)
-	a.logger.Info("workers started", "concurrency", a.cfg.WorkerConcurrency, "index_dims", dims)
-	return consumer, nil
+	return consumers, nil
+}
+
+// queuesFlag reads `--queues knowledge,summary` (worker and all only),
+// which overrides PROTOSTAR_WORKER_QUEUES (def).
+func queuesFlag(role string, args []string, def string) (string, error) {
+	fs := flag.NewFlagSet(role, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	queues := fs.String("queues", def, "queues to consume: knowledge, summary or both")
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	if fs.NArg() > 0 {
+		return "", fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *queues != def && role == "serve" {
+		return "", errors.New("--queues applies to worker and all, not serve")
+	}
+	if _, err := config.ParseQueues(*queues); err != nil {
+		return "", fmt.Errorf("--queues: %w", err)
+	}
+	return *queues, nil
 }
 
 // ensureBucket checks the bucket in the background, retrying while the

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,8 @@ type Config struct {
 	APIKeys string `env:"PROTOSTAR_API_KEYS" secret:"apikeys"`
 
 	WorkerConcurrency  int           `env:"PROTOSTAR_WORKER_CONCURRENCY" envDefault:"4"`
+	SummaryConcurrency int           `env:"PROTOSTAR_WORKER_SUMMARY_CONCURRENCY" envDefault:"2"`
+	WorkerQueues       string        `env:"PROTOSTAR_WORKER_QUEUES" envDefault:"knowledge,summary"`
 	JobMaxAttempts     int           `env:"PROTOSTAR_JOB_MAX_ATTEMPTS" envDefault:"5"`
 	JobTimeout         time.Duration `env:"PROTOSTAR_JOB_TIMEOUT" envDefault:"2h"`
 	QueuePollInterval  time.Duration `env:"PROTOSTAR_QUEUE_POLL_INTERVAL" envDefault:"20ms"`
@@ -131,6 +134,9 @@ func (c Config) Validate() error {
 	check(c.RateLimit > 0 && c.RateBurst > 0, "PROTOSTAR_RATE_LIMIT", "rate and PROTOSTAR_RATE_BURST must be positive")
 	check(c.TenantMaxJobs > 0, "PROTOSTAR_TENANT_MAX_ACTIVE_JOBS", "must be positive")
 	check(c.WorkerConcurrency >= 1 && c.WorkerConcurrency <= 256, "PROTOSTAR_WORKER_CONCURRENCY", "must be between 1 and 256")
+	check(c.SummaryConcurrency >= 1 && c.SummaryConcurrency <= 256, "PROTOSTAR_WORKER_SUMMARY_CONCURRENCY", "must be between 1 and 256")
+	_, qerr := ParseQueues(c.WorkerQueues)
+	check(qerr == nil, "PROTOSTAR_WORKER_QUEUES", "%v", qerr)
 	check(c.JobMaxAttempts >= 4, "PROTOSTAR_JOB_MAX_ATTEMPTS", "must be at least 4 (a killed worker costs one attempt)")
 	check(c.JobTimeout >= time.Minute, "PROTOSTAR_JOB_TIMEOUT", "must be at least 1m")
 	check(c.QueuePollInterval >= 5*time.Millisecond, "PROTOSTAR_QUEUE_POLL_INTERVAL", "must be at least 5ms")
@@ -213,4 +219,30 @@ func describeParseError(err error) error {
 		errs = append(errs, e)
 	}
 	return errors.Join(errs...)
+}
+
+// Queues a worker can consume: knowledge (ingest jobs) and summary.
+var knownQueues = []string{"knowledge", "summary"}
+
+// ParseQueues parses a comma-separated list of queue names
+// (PROTOSTAR_WORKER_QUEUES, `worker --queues`): known names, each once, at
+// least one.
+func ParseQueues(s string) ([]string, error) {
+	var out []string
+	for _, q := range strings.Split(s, ",") {
+		q = strings.TrimSpace(q)
+		switch {
+		case q == "":
+			continue
+		case !slices.Contains(knownQueues, q):
+			return nil, fmt.Errorf("unknown queue %q: use knowledge, summary or both", q)
+		case slices.Contains(out, q):
+			return nil, fmt.Errorf("queue %q is named twice", q)
+		}
+		out = append(out, q)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("name at least one queue: knowledge, summary")
+	}
+	return out, nil
 }

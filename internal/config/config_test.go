@@ -79,3 +79,23 @@ func TestDumpMasksSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestParseQueues(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{"knowledge,summary", []string{"knowledge", "summary"}, false},
+		{" summary ", []string{"summary"}, false},
+		{"knowledge,knowledge", nil, true},
+		{"ingest", nil, true},
+		{"", nil, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseQueues(tt.in)
+		if (err != nil) != tt.wantErr || strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("ParseQueues(%q) = %v, %v; want %v (error %v)", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
