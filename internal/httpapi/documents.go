@@ -24,7 +24,7 @@ import (
 
 // Objects stores uploaded files.
 type Objects interface {
-	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) (protostar.ObjectInfo, error)
+	PutStream(ctx context.Context, key string, r io.Reader, maxBytes int64, contentType string) (protostar.ObjectInfo, error)
 	Copy(ctx context.Context, src, dst string) error
 	Delete(ctx context.Context, key string) error
 }
@@ -241,63 +241,93 @@ func (s *Server) readSubmission(ctx context.Context, w http.ResponseWriter, r *h
 	return sub, nil
 }
 
-// upload stores the multipart file part in the object store under a
-// staging key (protostar.StagingKey), after every other part has been
-// validated. Only once the document and job are committed does the staged
-// copy become the live object, so a refused upload leaves the bucket as it
-// was.
-// Go's multipart parser spools large files to disk, so memory stays bounded
-// and the object store gets the exact size it needs to stream the upload.
+// upload streams the multipart file part to the object store under a
+// staging key (protostar.StagingKey), holding one 5 MiB part in memory and
+// no temporary file. The key and metadata parts may come before or after
+// it; they are validated once the body is read, and only once the document
+// and job are committed does the staged copy become the live object. On
+// any error the staged key is returned too, so the caller deletes it and a
+// refused upload leaves the bucket as it was.
 func (s *Server) upload(ctx context.Context, r *http.Request) (key, staged string, meta map[string]any, err error) {
-	if err := r.ParseMultipartForm(8 << 20); err != nil {
+	mr, err := r.MultipartReader()
+	if err != nil {
 		return "", "", nil, bodyError(err, "multipart body")
 	}
-	defer r.MultipartForm.RemoveAll()
-	files := r.MultipartForm.File["file"]
-	if len(files) != 1 {
-		return "", "", nil, protostar.Errorf(protostar.EINVALID, "multipart body needs exactly one part named file")
+	var filename, rawMeta string
+	files := 0
+	for parts := 1; ; parts++ {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", staged, nil, bodyError(err, "multipart body")
+		}
+		if parts > maxUploadParts {
+			return "", staged, nil, protostar.Errorf(protostar.ETOOLARGE, "multipart body has more than %d parts", maxUploadParts)
+		}
+		switch part.FormName() {
+		case "file":
+			if files++; files > 1 {
+				return "", staged, nil, protostar.Errorf(protostar.EINVALID, "multipart body needs exactly one part named file")
+			}
+			filename = part.FileName()
+			staged = protostar.StagingKey(TenantFrom(ctx), uuid.NewString())
+			if _, err := s.deps.Objects.PutStream(ctx, staged, part, s.cfg.MaxUploadBytes, partContentType(part.Header.Get("Content-Type"))); err != nil {
+				var tooBig *http.MaxBytesError
+				if errors.As(err, &tooBig) {
+					return "", staged, nil, bodyError(err, "multipart body")
+				}
+				return "", staged, nil, err
+			}
+		case "key":
+			if key, err = smallPart(part, protostar.MaxKeyBytes, "key"); err != nil {
+				return "", staged, nil, err
+			}
+		case "metadata":
+			if rawMeta, err = smallPart(part, int(s.cfg.MaxJSONBytes), "metadata"); err != nil {
+				return "", staged, nil, err
+			}
+		}
 	}
-	fh := files[0]
-	if fh.Size > s.cfg.MaxUploadBytes {
-		return "", "", nil, protostar.Errorf(protostar.ETOOLARGE, "file is larger than the %d-byte limit", s.cfg.MaxUploadBytes)
+	if files != 1 {
+		return "", staged, nil, protostar.Errorf(protostar.EINVALID, "multipart body needs exactly one part named file")
 	}
-	// Only the body's parts count; r.FormValue would also read the URL query.
-	key = formValue(r.MultipartForm, "key")
 	if key == "" {
-		key = fh.Filename
+		key = filename
 	}
 	if key, err = protostar.NormalizeKey(key); err != nil {
-		return "", "", nil, err
+		return "", staged, nil, err
 	}
-	if raw := formValue(r.MultipartForm, "metadata"); raw != "" {
-		if err := decodeJSON(strings.NewReader(raw), &meta); err != nil {
-			return "", "", nil, protostar.Wrap(protostar.EINVALID, err, "metadata must be a JSON object: %s", protostar.ErrorMessage(err))
+	if rawMeta != "" {
+		if err := decodeJSON(strings.NewReader(rawMeta), &meta); err != nil {
+			return "", staged, nil, protostar.Wrap(protostar.EINVALID, err, "metadata must be a JSON object: %s", protostar.ErrorMessage(err))
 		}
 	}
 	if err := protostar.ValidateMetadata("metadata", meta); err != nil {
-		return "", "", nil, err
-	}
-	f, err := fh.Open()
-	if err != nil {
-		return "", "", nil, err
-	}
-	defer f.Close()
-	staged = protostar.StagingKey(TenantFrom(ctx), uuid.NewString())
-	if _, err := s.deps.Objects.Put(ctx, staged, f, fh.Size, contentType(fh)); err != nil {
-		return "", "", nil, err
+		return "", staged, nil, err
 	}
 	return key, staged, meta, nil
 }
 
-func formValue(form *multipart.Form, name string) string {
-	if v := form.Value[name]; len(v) > 0 {
-		return v[0]
+// maxUploadParts bounds the parts of an upload: file, key and metadata are
+// all it uses; other parts are read past, up to this many.
+const maxUploadParts = 16
+
+// smallPart reads a form field of at most limit bytes.
+func smallPart(part io.Reader, limit int, name string) (string, error) {
+	raw, err := io.ReadAll(io.LimitReader(part, int64(limit)+1))
+	if err != nil {
+		return "", bodyError(err, "multipart body")
 	}
-	return ""
+	if len(raw) > limit {
+		return "", protostar.Errorf(protostar.ETOOLARGE, "the %s part is larger than %d bytes", name, limit)
+	}
+	return string(raw), nil
 }
 
-func contentType(fh *multipart.FileHeader) string {
-	if ct := fh.Header.Get("Content-Type"); ct != "" && ct != "application/octet-stream" {
+func partContentType(ct string) string {
+	if ct != "" && ct != "application/octet-stream" {
 		return ct
 	}
 	return "text/markdown; charset=utf-8"

@@ -104,6 +104,20 @@ func (f fakeStore) Jobs(_ context.Context, _, _ string, _ int, cursor string) ([
 
 type fakeObjects struct{ c *calls }
 
+func (f fakeObjects) PutStream(_ context.Context, key string, r io.Reader, maxBytes int64, _ string) (protostar.ObjectInfo, error) {
+	n, err := io.Copy(io.Discard, io.LimitReader(r, maxBytes+1))
+	if err != nil {
+		return protostar.ObjectInfo{}, err
+	}
+	if n > maxBytes {
+		return protostar.ObjectInfo{}, protostar.Errorf(protostar.ETOOLARGE, "file is larger than the %d-byte limit", maxBytes)
+	}
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	f.c.puts = append(f.c.puts, key)
+	return protostar.ObjectInfo{Key: key, Size: n}, nil
+}
+
 func (f fakeObjects) Copy(_ context.Context, _, dst string) error {
 	f.c.mu.Lock()
 	defer f.c.mu.Unlock()

@@ -107,13 +107,47 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 	return ObjectInfo{Key: key, Size: info.Size, ETag: info.ETag, ContentType: contentType}, nil
 }
 
+// streamPartSize is the part PutStream buffers at a time: S3's smallest
+// multipart part, so an upload of unknown size holds 5 MiB of memory and
+// no temporary file.
+const streamPartSize = 5 << 20
+
+// PutStream stores r, of unknown length up to maxBytes, at key, reading it
+// once, in parts of streamPartSize. More than maxBytes fails with
+// ETOOLARGE, a failing source with its own error, and nothing is stored.
+func (s *Store) PutStream(ctx context.Context, key string, r io.Reader, maxBytes int64, contentType string) (ObjectInfo, error) {
+	if !s.ready.Load() {
+		if err := s.EnsureBucket(ctx); err != nil {
+			return ObjectInfo{}, fmt.Errorf("put %q: %w", key, err)
+		}
+	}
+	contentType = cmp.Or(contentType, "application/octet-stream")
+	src := &sizedReader{r: r, size: maxBytes, left: maxBytes, atMost: true}
+	info, err := s.client.PutObject(ctx, s.bucket, key, src, -1, minio.PutObjectOptions{ContentType: contentType, PartSize: streamPartSize})
+	if serr := src.failure(); serr != nil {
+		if err == nil { // minio-go finished before it read the excess
+			_ = s.Delete(context.WithoutCancel(ctx), key)
+		}
+		var pe *protostar.Error
+		if !errors.As(serr, &pe) { // the caller's source broke: not a store failure
+			serr = protostar.Wrap(protostar.EINVALID, serr, "reading the upload failed")
+		}
+		return ObjectInfo{}, fmt.Errorf("put %q: %w", key, serr)
+	}
+	if err != nil {
+		return ObjectInfo{}, fmt.Errorf("put %q: %w", key, translate(ctx, err, key))
+	}
+	return ObjectInfo{Key: key, Size: info.Size, ETag: info.ETag, ContentType: contentType}, nil
+}
+
 // sizedReader passes the caller's reader to minio-go, checks that it holds
 // exactly size bytes, and records the first failure of the source, so Put
 // can tell a broken or mis-sized source (the caller's problem) from a
 // failing store. minio-go may read it from an HTTP transport goroutine.
 type sizedReader struct {
-	r    io.Reader
-	size int64
+	r      io.Reader
+	size   int64
+	atMost bool // size is a limit, not the exact length (PutStream)
 	// left and ended are only touched by Read, which is never called
 	// concurrently.
 	left  int64
@@ -134,6 +168,8 @@ func (s *sizedReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	s.left -= int64(n)
 	switch {
+	case err == io.EOF && s.left > 0 && s.atMost:
+		return n, io.EOF
 	case err == io.EOF && s.left > 0:
 		return n, s.fail(protostar.Errorf(protostar.EINVALID,
 			"source ended after %d of the %d bytes announced", s.size-s.left, s.size))
@@ -155,6 +191,8 @@ func (s *sizedReader) checkEnd() error {
 	s.ended = true
 	var one [1]byte
 	switch n, err := io.ReadFull(s.r, one[:]); {
+	case n > 0 && s.atMost:
+		return s.fail(protostar.Errorf(protostar.ETOOLARGE, "file is larger than the %d-byte limit", s.size))
 	case n > 0:
 		return s.fail(protostar.Errorf(protostar.EINVALID, "source holds more than the %d bytes announced", s.size))
 	case err != io.EOF:

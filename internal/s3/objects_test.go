@@ -2,6 +2,7 @@ package s3
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"io"
@@ -331,3 +332,27 @@ func (h *heapPeak) sample() {
 type readFunc func([]byte) (int, error)
 
 func (f readFunc) Read(p []byte) (int, error) { return f(p) }
+
+// TestPutStream: an upload of unknown length is stored whole, in parts,
+// up to its limit; past the limit it fails with ETOOLARGE and stores
+// nothing.
+func TestPutStream(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := context.Background()
+	big := bytes.Repeat([]byte("streamed line of text\n"), (12<<20)/22) // > two 5 MiB parts
+	info, err := s.PutStream(ctx, "stream/big.md", bytes.NewReader(big), int64(len(big)), "text/markdown")
+	if err != nil || info.Size != int64(len(big)) {
+		t.Fatalf("PutStream = %+v, %v; want %d bytes", info, err, len(big))
+	}
+	if st, err := s.Stat(ctx, "stream/big.md"); err != nil || st.Size != int64(len(big)) {
+		t.Fatalf("stored %+v, %v", st, err)
+	}
+	_, err = s.PutStream(ctx, "stream/over.md", bytes.NewReader(big), int64(len(big))-1, "text/markdown")
+	if protostar.ErrorCode(err) != protostar.ETOOLARGE {
+		t.Fatalf("over the limit: %v, want ETOOLARGE", err)
+	}
+	if _, err := s.Stat(ctx, "stream/over.md"); protostar.ErrorCode(err) != protostar.ENOTFOUND {
+		t.Fatalf("the refused stream was stored: %v", err)
+	}
+}
