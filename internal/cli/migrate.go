@@ -20,18 +20,11 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg, stderr)
-	m, err := postgres.NewMigrator(logger, cfg.DatabaseURL, cfg.EmbedDimensions)
+	m, err := openMigrator(ctx, cfg, newLogger(cfg, stderr))
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	if err := postgres.WaitReady(ctx, logger, "postgres", cfg.DatabaseWaitTimeout, func(ctx context.Context) error {
-		_, err := m.Pending(ctx)
-		return err
-	}); err != nil {
-		return err
-	}
 	switch args[0] {
 	case "up":
 		return migrateUp(ctx, m, func(line string) { fmt.Fprintln(stdout, line) })
@@ -66,16 +59,27 @@ func migrateUp(ctx context.Context, m *postgres.Migrator, report func(string)) e
 // the schema themselves once Postgres answers, as miniflux's
 // RUN_MIGRATIONS does; convenient for one-box installs.
 func migrateOnStart(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	m, err := postgres.NewMigrator(logger, cfg.DatabaseURL, cfg.EmbedDimensions)
+	m, err := openMigrator(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	return migrateUp(ctx, m, func(line string) { logger.Info("migrate on start: " + line) })
+}
+
+// openMigrator returns a migrator once Postgres answers (waiting with
+// backoff for PROTOSTAR_DATABASE_WAIT_TIMEOUT); the caller closes it.
+func openMigrator(ctx context.Context, cfg config.Config, logger *slog.Logger) (*postgres.Migrator, error) {
+	m, err := postgres.NewMigrator(logger, cfg.DatabaseURL, cfg.EmbedDimensions)
+	if err != nil {
+		return nil, err
+	}
 	if err := postgres.WaitReady(ctx, logger, "postgres", cfg.DatabaseWaitTimeout, func(ctx context.Context) error {
 		_, err := m.Pending(ctx)
 		return err
 	}); err != nil {
-		return err
+		m.Close()
+		return nil, err
 	}
-	return migrateUp(ctx, m, func(line string) { logger.Info("migrate on start: " + line) })
+	return m, nil
 }

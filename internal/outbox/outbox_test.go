@@ -7,27 +7,37 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/outbox"
+	"github.com/protostar/protostar/internal/postgres"
 	"github.com/protostar/protostar/internal/queue"
 	"github.com/protostar/protostar/internal/redis"
 	"github.com/protostar/protostar/internal/testenv"
 )
 
-func TestOutboxHoldsJobsWhileQueueIsDown(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
-		goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"))
+// setup returns a database, a Redis server and a client of it, and an
+// outbox over them that polls every 50 ms with the given stale window.
+func setup(t *testing.T, staleAfter time.Duration) (*postgres.DB, *testenv.Redis, *goredis.Client, *outbox.Outbox) {
+	t.Helper()
 	db := testenv.NewDB(t, 8)
 	rs := testenv.NewRedis(t)
 	rc, err := redis.NewClient(rs.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
-	logger := slog.New(slog.DiscardHandler)
-	ob := outbox.New(logger, db, queue.NewClient(rc, 3, time.Minute), outbox.Config{Interval: 50 * time.Millisecond, StaleAfter: 10 * time.Second})
+	t.Cleanup(func() { _ = rc.Close() })
+	ob := outbox.New(slog.New(slog.DiscardHandler), db, queue.NewClient(rc, 3, time.Minute),
+		outbox.Config{Interval: 50 * time.Millisecond, StaleAfter: staleAfter})
+	return db, rs, rc, ob
+}
+
+func TestOutboxHoldsJobsWhileQueueIsDown(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
+		goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"))
+	db, rs, rc, ob := setup(t, 10*time.Second)
 	ctx := context.Background()
 
 	rs.Stop()
@@ -95,15 +105,7 @@ func TestReapStaleRequeuesAndFails(t *testing.T) {
 // sent again within the stale window. It used to wait for LostAfter (15
 // minutes) or, once asynq had archived it, to be lost.
 func TestOutboxResendsWhatRedisLost(t *testing.T) {
-	db := testenv.NewDB(t, 8)
-	rs := testenv.NewRedis(t)
-	rc, err := redis.NewClient(rs.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	logger := slog.New(slog.DiscardHandler)
-	ob := outbox.New(logger, db, queue.NewClient(rc, 3, time.Minute), outbox.Config{Interval: 50 * time.Millisecond, StaleAfter: 600 * time.Millisecond})
+	db, _, rc, ob := setup(t, 600*time.Millisecond)
 	ctx := context.Background()
 	_, j, err := db.SubmitDocument(ctx, protostar.Submission{TenantID: "t1", Key: "a.md", MaxAttempts: 4})
 	if err != nil {
