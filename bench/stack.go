@@ -350,6 +350,10 @@ func (h *harness) start(ctx context.Context, role string, db *database, redisDB 
 		// client; the benchmark is that one client on purpose.
 		"PROTOSTAR_RATE_LIMIT=1000000",
 		"PROTOSTAR_RATE_BURST=1000000",
+		// The memory figure streams one document of 128 MiB to 1 GiB, far
+		// past the per-document chunk cap and quota a shared service wants.
+		"PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT=100000000",
+		"PROTOSTAR_TENANT_MAX_CHUNKS=0",
 		"OTEL_TRACES_EXPORTER=none",
 	}, extraEnv...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
