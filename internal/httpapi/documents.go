@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -273,10 +274,10 @@ func (s *Server) upload(ctx context.Context, r *http.Request) (key, staged strin
 			}
 			filename = part.FileName()
 			staged = protostar.StagingKey(TenantFrom(ctx), uuid.NewString())
-			if _, err := s.deps.Objects.PutStream(ctx, staged, part, s.cfg.MaxUploadBytes, partContentType(part.Header.Get("Content-Type"))); err != nil {
-				var tooBig *http.MaxBytesError
-				if errors.As(err, &tooBig) {
-					return "", staged, nil, bodyError(err, "multipart body")
+			src := &sourceReader{r: part}
+			if _, err := s.deps.Objects.PutStream(ctx, staged, src, s.cfg.MaxUploadBytes, partContentType(part.Header.Get("Content-Type"))); err != nil {
+				if berr := src.failure(); berr != nil { // the client's body broke, not the store
+					return "", staged, nil, bodyError(berr, "multipart body")
 				}
 				return "", staged, nil, err
 			}
@@ -308,6 +309,36 @@ func (s *Server) upload(ctx context.Context, r *http.Request) (key, staged strin
 		return "", staged, nil, err
 	}
 	return key, staged, meta, nil
+}
+
+// sourceReader records the first error of the request body it reads, so
+// a body that breaks mid-file (truncated, malformed, stalled, too large) is
+// refused as the client's mistake whatever the store makes of it.
+// The store may read it from another goroutine (minio-go's transport).
+type sourceReader struct {
+	r io.Reader
+
+	mu  sync.Mutex
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		s.mu.Lock()
+		if s.err == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
+	}
+	return n, err
+}
+
+// failure is the body's first error, if any.
+func (s *sourceReader) failure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 // maxUploadParts bounds the parts of an upload: file, key and metadata are
