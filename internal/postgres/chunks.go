@@ -159,10 +159,9 @@ func (db *DB) PurgeStale(ctx context.Context, limit int) (int64, error) {
 // purgeDocument deletes up to limit stale rows of one document and clears
 // its purge flag once none is left; done is false when limit cut it short.
 func (db *DB) purgeDocument(ctx context.Context, id string, limit int) (n int64, done bool, err error) {
-	var version int
-	var deleted bool
+	var seen string
 	err = db.pool.QueryRow(ctx, `WITH d AS (
-			SELECT id, indexed_version, deleted_at IS NOT NULL AS deleted FROM documents WHERE id = $1),
+			SELECT id, indexed_version, deleted_at IS NOT NULL AS deleted, xmin::text AS seen FROM documents WHERE id = $1),
 		gone AS (
 			DELETE FROM chunks WHERE id IN (
 				SELECT c.id FROM chunks c, d WHERE c.document_id = d.id AND (d.deleted OR (c.version <> d.indexed_version
@@ -173,7 +172,7 @@ func (db *DB) purgeDocument(ctx context.Context, id string, limit int) (n int64,
 		summaries_gone AS (
 			-- A deleted document's summaries go with its chunks.
 			DELETE FROM summaries s USING d WHERE s.document_id = d.id AND d.deleted)
-		SELECT d.indexed_version, d.deleted, (SELECT count(*) FROM gone) FROM d`, id, limit).Scan(&version, &deleted, &n)
+		SELECT d.seen, (SELECT count(*) FROM gone) FROM d`, id, limit).Scan(&seen, &n)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, true, nil
 	}
@@ -183,9 +182,12 @@ func (db *DB) purgeDocument(ctx context.Context, id string, limit int) (n int64,
 	if n >= int64(limit) {
 		return n, false, nil
 	}
-	// Done with this document, unless it changed since the DELETE's snapshot.
+	// Done with this document, unless its row changed at all since the
+	// DELETE's snapshot: the row's xmin is its version, so any update since
+	// (a new version activated, a job failed or canceled and set the flag
+	// again, the document deleted) leaves the flag for the next round.
 	if _, err := db.pool.Exec(ctx, `UPDATE documents SET purge_pending = false
-		WHERE id = $1 AND indexed_version = $2 AND (deleted_at IS NOT NULL) = $3`, id, version, deleted); err != nil {
+		WHERE id = $1 AND xmin::text = $2`, id, seen); err != nil {
 		return n, false, translate(err, "clear purge flag")
 	}
 	return n, true, nil

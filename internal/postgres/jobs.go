@@ -316,10 +316,14 @@ func succeedJob(ctx context.Context, tx pgx.Tx, id string, result any, done int)
 	return err
 }
 
-// CancelJob ends a job as canceled with a reason.
+// CancelJob ends a job as canceled with a reason. A canceled ingest job's
+// earlier attempts may have written rows of its version, so its document is
+// flagged for the purge, as FailJob does.
 func (db *DB) CancelJob(ctx context.Context, id, reason string) error {
-	_, err := db.pool.Exec(ctx, `UPDATE jobs SET status = 'canceled', error = $2, finished_at = now(), updated_at = now()
-		WHERE id = $1 AND status IN ('queued', 'running')`, id, reason)
+	_, err := db.pool.Exec(ctx, `WITH canceled AS (
+			UPDATE jobs SET status = 'canceled', error = $2, finished_at = now(), updated_at = now()
+			WHERE id = $1 AND status IN ('queued', 'running') RETURNING document_id, type)
+		UPDATE documents d SET purge_pending = true FROM canceled c WHERE d.id = c.document_id AND c.type = 'ingest'`, id, reason)
 	return translate(err, "cancel job")
 }
 

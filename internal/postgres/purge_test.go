@@ -229,3 +229,94 @@ func TestTenantChunkQuota(t *testing.T) {
 		t.Fatalf("another tenant: %v", err)
 	}
 }
+
+// startVersion submits a new version of key and starts its job, writing
+// one row of that version as an attempt in progress would.
+func startVersion(t *testing.T, db *postgres.DB, tenant, key string) protostar.Job {
+	t.Helper()
+	ctx := context.Background()
+	d, j, err := db.SubmitDocument(ctx, protostar.Submission{TenantID: tenant, Key: key, MaxAttempts: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err = db.StartJob(ctx, j.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	set := protostar.ChunkSet{TenantID: tenant, DocumentID: d.ID, Version: j.Version, Model: "test", Dims: dims}
+	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Text: "partial", Hash: []byte{7}, Embedding: []float32{1, 0, 0, 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// rowsOf counts the chunk rows of one version of a document.
+func rowsOf(t *testing.T, db *postgres.DB, documentID string, version int) int {
+	t.Helper()
+	var n int
+	if err := db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM chunks WHERE document_id = $1 AND version = $2`,
+		documentID, version).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestPurgeKeepsAFlagSetMeanwhile: a purge flag set while the purge runs
+// (here a job of a newer version fails after the DELETE, leaving its rows)
+// survives the purge's "done with this document". The purge used to clear
+// the flag whenever indexed_version was unchanged, so the failed attempt's
+// rows stayed forever.
+func TestPurgeKeepsAFlagSetMeanwhile(t *testing.T) {
+	t.Parallel()
+	hook := &beforeStatement{marker: "purge_pending = false"}
+	db := testenv.NewDB(t, dims, postgres.WithTracer(hook))
+	ctx := context.Background()
+	d := indexDoc(t, db, "a", "flag.md", `{}`, "one")
+	j2 := startVersion(t, db, "a", "flag.md")
+	if _, err := db.Pool().Exec(ctx, `UPDATE documents SET purge_pending = true WHERE id = $1`, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	hook.fn = func() {
+		if err := db.FailJob(ctx, j2, "boom"); err != nil {
+			t.Errorf("fail during purge: %v", err)
+		}
+	}
+	for range 2 {
+		if _, err := db.PurgeStale(ctx, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := rowsOf(t, db, d.ID, 2); n != 0 {
+		t.Fatalf("%d rows of the failed version 2 left after the purge", n)
+	}
+	if n := rowsOf(t, db, d.ID, 1); n != 1 {
+		t.Fatalf("%d rows of the active version 1, want 1", n)
+	}
+}
+
+// TestCanceledIngestFlagsPurge: an ingest job canceled because its
+// document moved on (superseded or deleted) may hold rows from an earlier
+// attempt; canceling flags them for the purge. They used to stay when the
+// purge had already visited the document while the job was live.
+func TestCanceledIngestFlagsPurge(t *testing.T) {
+	t.Parallel()
+	db := testenv.NewDB(t, dims)
+	ctx := context.Background()
+	d := indexDoc(t, db, "a", "cancel.md", `{}`, "one")
+	j2 := startVersion(t, db, "a", "cancel.md")
+	indexDoc(t, db, "a", "cancel.md", `{}`, "three") // version 3 is active; 2 is still running
+	if _, err := db.PurgeStale(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	if n := rowsOf(t, db, d.ID, 2); n != 1 {
+		t.Fatalf("the purge removed %d rows of a live job", 1-n)
+	}
+	if err := db.CancelJob(ctx, j2.ID, "superseded by version 3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PurgeStale(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	if n := rowsOf(t, db, d.ID, 2); n != 0 {
+		t.Fatalf("%d rows of the canceled version 2 left after the purge", n)
+	}
+}
