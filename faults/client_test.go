@@ -276,11 +276,19 @@ type acceptedJSON struct {
 
 // post uploads document i as a multipart file.
 func (w *workload) post(i int) outcome {
+	return w.upload(w.key(i), markdownDoc(w.prefix, i, w.sections))
+}
+
+// key is document i's key.
+func (w *workload) key(i int) string { return fmt.Sprintf("%s/doc-%05d.md", w.prefix, i) }
+
+// upload sends content as a multipart file under key.
+func (w *workload) upload(key string, content []byte) outcome {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
-	_ = mw.WriteField("key", fmt.Sprintf("%s/doc-%05d.md", w.prefix, i))
+	_ = mw.WriteField("key", key)
 	fw, _ := mw.CreateFormFile("file", "doc.md")
-	_, _ = fw.Write(markdownDoc(w.prefix, i, w.sections))
+	_, _ = fw.Write(content)
 	_ = mw.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -60,6 +60,8 @@ type scale struct {
 
 	freezeDocs, freezes int // 7. worker freeze
 
+	churnDocs, churnRounds int // 9. edit churn
+
 	lead        time.Duration // traffic before a fault, and (redis, 2× postgres) after it
 	sections    int           // sections per document (about 350 bytes each)
 	bigSections int           // for scenarios 1–3 and 5: jobs long enough that faults land mid-job
@@ -76,6 +78,7 @@ func loadScale(t *testing.T) scale {
 			deployPostRate: 4, deploySearchRate: 16, deployPause: 3 * time.Second,
 			loadFor: 2 * time.Minute, loadPostRate: 4, loadSearchRate: 20,
 			freezeDocs: 60, freezes: 3,
+			churnDocs: 24, churnRounds: 6,
 			lead: 5 * time.Second, sections: 24, bigSections: 150,
 		}
 	case "short":
@@ -87,6 +90,7 @@ func loadScale(t *testing.T) scale {
 			deployPostRate: 3, deploySearchRate: 6, deployPause: time.Second,
 			loadFor: 30 * time.Second, loadPostRate: 2, loadSearchRate: 10,
 			freezeDocs: 20, freezes: 1,
+			churnDocs: 10, churnRounds: 4,
 			lead: 3 * time.Second, sections: 16, bigSections: 100,
 		}
 	default:
@@ -152,6 +156,7 @@ func TestFaults(t *testing.T) {
 		{"SustainedLoad", "6. Sustained load", scenarioSustainedLoad},
 		{"WorkerFreeze", "7. Worker freeze (extra)", scenarioWorkerFreeze},
 		{"RedisDataLoss", "8. Redis data loss (FLUSHALL)", scenarioRedisDataLoss},
+		{"EditChurn", "9. Edit churn under purge and kills", scenarioEditChurn},
 	}
 	var rows []row
 	start := time.Now()

@@ -58,6 +58,7 @@ type Config struct {
 	QueuePollInterval  time.Duration `env:"PROTOSTAR_QUEUE_POLL_INTERVAL" envDefault:"20ms"`
 	DispatchInterval   time.Duration `env:"PROTOSTAR_DISPATCH_INTERVAL" envDefault:"1s"`
 	JobStaleAfter      time.Duration `env:"PROTOSTAR_JOB_STALE_AFTER" envDefault:"45s"`
+	PurgeInterval      time.Duration `env:"PROTOSTAR_PURGE_INTERVAL" envDefault:"30s"`
 	ChunkMaxTokens     int           `env:"PROTOSTAR_CHUNK_MAX_TOKENS" envDefault:"512"`
 	ChunkOverlapTokens int           `env:"PROTOSTAR_CHUNK_OVERLAP_TOKENS" envDefault:"64"`
 	MigrateOnStart     bool          `env:"PROTOSTAR_MIGRATE_ON_START" envDefault:"false"`
@@ -138,9 +139,10 @@ func (c Config) Validate() error {
 	_, qerr := ParseQueues(c.WorkerQueues)
 	check(qerr == nil, "PROTOSTAR_WORKER_QUEUES", "%v", qerr)
 	check(c.JobMaxAttempts >= 4, "PROTOSTAR_JOB_MAX_ATTEMPTS", "must be at least 4 (a killed worker costs one attempt)")
-	check(c.JobTimeout >= time.Minute, "PROTOSTAR_JOB_TIMEOUT", "must be at least 1m")
+	check(c.JobTimeout >= 10*time.Second, "PROTOSTAR_JOB_TIMEOUT", "must be at least 10s")
 	check(c.QueuePollInterval >= 5*time.Millisecond, "PROTOSTAR_QUEUE_POLL_INTERVAL", "must be at least 5ms")
 	check(c.DispatchInterval >= 100*time.Millisecond, "PROTOSTAR_DISPATCH_INTERVAL", "must be at least 100ms")
+	check(c.PurgeInterval >= time.Second, "PROTOSTAR_PURGE_INTERVAL", "must be at least 1s")
 	check(c.JobStaleAfter >= 10*time.Second, "PROTOSTAR_JOB_STALE_AFTER", "must be at least 10s")
 	check(c.ChunkMaxTokens >= 32 && c.ChunkMaxTokens <= 8192, "PROTOSTAR_CHUNK_MAX_TOKENS", "must be between 32 and 8192")
 	check(c.TenantMaxChunks >= 0, "PROTOSTAR_TENANT_MAX_CHUNKS", "must be 0 (no quota) or more")

@@ -40,6 +40,7 @@ type Config struct {
 	StaleAfter time.Duration // a running job without heartbeat this long is abandoned
 	LostAfter  time.Duration // a dispatched job nobody started this long is re-sent; default 15m
 	BatchSize  int           // jobs per dispatch round; default 500
+	PurgeEvery time.Duration // how often stale chunk rows are purged; default 30s
 }
 
 // Outbox dispatches jobs.
@@ -61,6 +62,7 @@ func New(logger *slog.Logger, store Store, queue Queue, cfg Config) *Outbox {
 	cfg.StaleAfter = cmp.Or(cfg.StaleAfter, 45*time.Second)
 	cfg.LostAfter = cmp.Or(cfg.LostAfter, 15*time.Minute)
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 500)
+	cfg.PurgeEvery = cmp.Or(cfg.PurgeEvery, 30*time.Second)
 	return &Outbox{store: store, queue: queue, cfg: cfg, logger: logger.With("component", "outbox"), healthy: true}
 }
 
@@ -122,7 +124,7 @@ func (o *Outbox) loop(ctx context.Context) {
 			}
 			o.recoverLost(ctx)
 		}
-		if time.Since(lastPurge) >= 30*time.Second {
+		if time.Since(lastPurge) >= o.cfg.PurgeEvery {
 			lastPurge = time.Now()
 			o.purge(ctx)
 		}
