@@ -157,6 +157,7 @@ func TestFaults(t *testing.T) {
 		{"WorkerFreeze", "7. Worker freeze (extra)", scenarioWorkerFreeze},
 		{"RedisDataLoss", "8. Redis data loss (FLUSHALL)", scenarioRedisDataLoss},
 		{"EditChurn", "9. Edit churn under purge and kills", scenarioEditChurn},
+		{"JobTimeout", "10. Job longer than PROTOSTAR_JOB_TIMEOUT", scenarioJobTimeout},
 	}
 	var rows []row
 	start := time.Now()
