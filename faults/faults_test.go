@@ -158,6 +158,7 @@ func TestFaults(t *testing.T) {
 		{"RedisDataLoss", "8. Redis data loss (FLUSHALL)", scenarioRedisDataLoss},
 		{"EditChurn", "9. Edit churn under purge and kills", scenarioEditChurn},
 		{"JobTimeout", "10. Job longer than PROTOSTAR_JOB_TIMEOUT", scenarioJobTimeout},
+		{"LongJobSIGTERM", "11. SIGTERM during a job longer than the shutdown budget", scenarioLongJobSIGTERM},
 	}
 	var rows []row
 	start := time.Now()
