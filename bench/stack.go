@@ -313,8 +313,8 @@ type proc struct {
 }
 
 // start runs `protostar role` against db and Redis logical database
-// redisDB, and waits until it is ready: /readyz ok for roles with an API,
-// the "workers started" log line for a worker.
+// redisDB, and waits until its /readyz is ok (a worker's, on
+// PROTOSTAR_WORKER_HTTP_ADDR, also requires its consumers).
 func (h *harness) start(ctx context.Context, role string, db *database, redisDB int, extraEnv ...string) (*proc, error) {
 	port, err := testenv.PickPort()
 	if err != nil {
@@ -345,6 +345,7 @@ func (h *harness) start(ctx context.Context, role string, db *database, redisDB 
 		"PROTOSTAR_S3_BUCKET=" + h.bucket,
 		"PROTOSTAR_API_KEYS=" + benchTenant + ":" + benchKey,
 		"PROTOSTAR_HTTP_ADDR=" + fmt.Sprintf("127.0.0.1:%d", port),
+		"PROTOSTAR_WORKER_HTTP_ADDR=" + fmt.Sprintf("127.0.0.1:%d", port), // a worker's /readyz
 		"PROTOSTAR_DEBUG_ADDR=" + fmt.Sprintf("127.0.0.1:%d", debugPort),
 		// The API's per-key rate limit protects a shared service from one
 		// client; the benchmark is that one client on purpose.
@@ -370,10 +371,6 @@ func (h *harness) start(ctx context.Context, role string, db *database, redisDB 
 	err = waitFor(ctx, 60*time.Second, "protostar "+role+" to be ready", func() (bool, error) {
 		if p.exited() {
 			return false, fmt.Errorf("protostar %s exited:\n%s", role, p.logTail(40))
-		}
-		if role == "worker" {
-			raw, _ := os.ReadFile(logPath)
-			return bytes.Contains(raw, []byte(`"workers started"`)), nil
 		}
 		code, body, err := httpGet(ctx, p.URL+"/readyz")
 		return err == nil && code == 200 && bytes.Contains(body, []byte(`"status":"ok"`)), nil

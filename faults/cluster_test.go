@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -160,7 +159,8 @@ func (c *cluster) newProc(role string, i int) *proc {
 	name := fmt.Sprintf("%s-%d", role, i)
 	return &proc{
 		role: role, name: name, port: port,
-		env:     append(append([]string{}, c.env...), fmt.Sprintf("PROTOSTAR_HTTP_ADDR=127.0.0.1:%d", port)),
+		env: append(append([]string{}, c.env...), fmt.Sprintf("PROTOSTAR_HTTP_ADDR=127.0.0.1:%d", port),
+			fmt.Sprintf("PROTOSTAR_WORKER_HTTP_ADDR=127.0.0.1:%d", port)),
 		logPath: filepath.Join(c.logDir, name+".log"),
 	}
 }
@@ -176,7 +176,6 @@ type proc struct {
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	done    chan struct{}
-	log     *watchedLog
 	starts  int
 	exitErr error
 }
@@ -194,10 +193,9 @@ func (p *proc) start(t testing.TB) {
 	}
 	p.starts++
 	fmt.Fprintf(f, "=== start #%d of %s at %s ===\n", p.starts, p.name, time.Now().Format(time.RFC3339Nano))
-	p.log = &watchedLog{f: f}
 	cmd := exec.Command(binary, p.role)
 	cmd.Env = p.env
-	cmd.Stdout, cmd.Stderr = p.log, p.log
+	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		_ = f.Close()
 		t.Fatalf("start %s: %v", p.name, err)
@@ -214,8 +212,8 @@ func (p *proc) start(t testing.TB) {
 	p.cmd, p.done, p.exitErr = cmd, done, nil
 }
 
-// waitReady waits until a serve process answers /readyz with 200, or a
-// worker process has started its consumers.
+// waitReady waits until the process answers /readyz with 200 (a worker's
+// /readyz, on PROTOSTAR_WORKER_HTTP_ADDR, also requires its consumers).
 func (p *proc) waitReady(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -224,11 +222,7 @@ func (p *proc) waitReady(t testing.TB, timeout time.Duration) {
 		if p.exited() {
 			t.Fatalf("%s exited during start: %v\n%s", p.name, p.exitError(), p.tail(30))
 		}
-		if p.role == "worker" {
-			if p.log.workersStarted() {
-				return
-			}
-		} else if resp, err := hc.Get(p.url() + "/readyz"); err == nil {
+		if resp, err := hc.Get(p.url() + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
@@ -337,25 +331,6 @@ func (p *proc) count(sub string) int {
 	}
 	return n
 }
-
-// watchedLog writes a process's output to its log file and remembers
-// whether the current run printed the line a readiness wait looks for.
-type watchedLog struct {
-	mu      sync.Mutex
-	f       *os.File
-	started atomic.Bool
-}
-
-func (w *watchedLog) Write(b []byte) (int, error) {
-	if bytes.Contains(b, []byte("workers started")) {
-		w.started.Store(true)
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.f.Write(b)
-}
-
-func (w *watchedLog) workersStarted() bool { return w.started.Load() }
 
 // activeJobs counts jobs that are not finished.
 func (c *cluster) activeJobs(ctx context.Context) (int, error) {
