@@ -39,8 +39,9 @@
 //     white space removed.
 //   - Text contains Body; neither is empty or white space only.
 //   - Tokens ≤ MaxTokens, except for a chunk made of one unsplit code block
-//     (after its section's heading, if the block opens the section) that
-//     does not fit MaxTokens: its Tokens ≤ MaxBlockTokens.
+//     that does not fit MaxTokens, after the headings of the sections it
+//     opens if any (heading-only sections are packed, see PackTokens): its
+//     Tokens ≤ MaxBlockTokens.
 //   - Tokens is the tokenizer's count of Text, though counted piece by
 //     piece: units are cut at the tokenizer's pretoken boundaries, so their
 //     counts add up, and where a piece had to be cut inside a pretoken the

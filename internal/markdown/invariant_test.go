@@ -116,21 +116,29 @@ func checkInvariants(t testing.TB, in string, opts Options, res result) {
 	}
 }
 
-// oversizedCode reports whether ch is an unsplit code block (possibly after
-// its heading) within MaxBlockTokens.
+// oversizedCode reports whether ch is an unsplit code block within
+// MaxBlockTokens, possibly after the headings of the sections it opens (a
+// heading-only section is packed with the next, see Options.PackTokens).
 func oversizedCode(ch Chunk, opts Options) bool {
 	if ch.Tokens > opts.MaxBlockTokens || strings.TrimSpace(ch.Text) != strings.TrimSpace(ch.Body) {
 		return false
 	}
 	body := ch.Body
-	if _, _, ok := atxHeading([]byte(firstLine(body))); ok {
-		body = strings.TrimLeft(body[len(firstLine(body)):], " \t\n")
-	} else if i := strings.IndexByte(body, '\n'); i >= 0 && setextLevel([]byte(firstLine(body[i+1:]))) > 0 {
-		body = body[i+1:]
-		body = strings.TrimLeft(body[len(firstLine(body)):], " \t\n")
+	for {
+		if _, _, ok := fenceOpen([]byte(firstLine(body))); ok {
+			return true
+		}
+		next := body[len(firstLine(body)):]
+		if _, _, ok := atxHeading([]byte(firstLine(body))); ok {
+			body = strings.TrimLeft(next, " \t\n")
+			continue
+		}
+		if next == "" || setextLevel([]byte(firstLine(next[1:]))) == 0 {
+			return false
+		}
+		next = next[1:]
+		body = strings.TrimLeft(next[len(firstLine(next)):], " \t\n")
 	}
-	_, _, ok := fenceOpen([]byte(firstLine(body)))
-	return ok
 }
 
 func firstLine(s string) string {

@@ -56,17 +56,21 @@ type packer struct {
 	chunkPath []string
 
 	// The chunk being built.
-	prefix      string // overlap or repeated block context
-	prefixTok   int
-	body        strings.Builder
-	bodyLead    int // bytes of body before the first unit's content (kept as separator after an overlap)
-	bodyTok     int
-	n           int // units in body
-	headingOnly bool
-	tail        []unit // trailing whole sentences of the chunk's prose, at most overlap tokens
-	tailTok     int
-	last        unit // the last unit in body
-	lastInTail  bool
+	prefix    string // overlap or repeated block context
+	prefixTok int
+	body      strings.Builder
+	bodyLead  int // bytes of body before the first unit's content (kept as separator after an overlap)
+	bodyTok   int
+	n         int // units in body
+	// headingOnly: the chunk holds whole headings only, each starting
+	// its section, to keep the next block with (a chunk that starts
+	// inside a heading too long for one chunk does not count).
+	headingOnly  bool
+	sectionStart bool   // no unit of the current section is placed yet
+	tail         []unit // trailing whole sentences of the chunk's prose, at most overlap tokens
+	tailTok      int
+	last         unit // the last unit in body
+	lastInTail   bool
 
 	prevTail []unit    // the previous chunk's tail, for the next chunk's overlap
 	open     *blockCtx // a split code block or table is in progress
@@ -120,6 +124,7 @@ func (p *packer) startSection(path []string) {
 		p.flush()
 	}
 	p.path = path
+	p.sectionStart = true
 	p.prevTail = p.prevTail[:0]
 	p.open = nil
 }
@@ -256,7 +261,7 @@ func (p *packer) addGroup(kind unitKind, us []unit, total int, ctx *blockCtx) {
 // without its lead unless that separates it from an overlap or saves tokens.
 // Either way the lead is not part of Body.
 func (p *packer) begin(u unit, rest int) unit {
-	p.headingOnly = true
+	p.headingOnly = p.sectionStart
 	tail := p.prevTail
 	p.prevTail = p.prevTail[:0]
 	if p.open != nil {
@@ -357,6 +362,7 @@ func (p *packer) push(kind unitKind, u unit, cost int) {
 	}
 	p.n++
 	p.lastInTail = false
+	p.sectionStart = false
 	if kind != kindHeading {
 		p.headingOnly = false
 	}
