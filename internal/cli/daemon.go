@@ -117,7 +117,7 @@ func runServer(ctx context.Context, role string, args []string, stderr io.Writer
 		}
 	}
 	// Everything below needs Postgres; wait for it with backoff.
-	if err := postgres.WaitReady(ctx, logger, "postgres", cfg.DatabaseWaitTimeout, a.db.Ready); err != nil {
+	if err := waitForDependency(ctx, logger, "postgres", cfg.DatabaseWaitTimeout, a.db.Ready); err != nil {
 		a.shutdownHTTP(srv)
 		if ctx.Err() != nil {
 			return nil
@@ -385,7 +385,7 @@ func queuesFlag(role string, args []string, def string) (string, error) {
 // ensureBucket checks the bucket in the background, retrying while the
 // object store is down: ingest degrades, the process does not die.
 func (a *app) ensureBucket(ctx context.Context) {
-	err := postgres.WaitReady(ctx, a.logger, "s3 bucket", 24*time.Hour, a.objects.EnsureBucket)
+	err := waitForDependency(ctx, a.logger, "s3 bucket", 24*time.Hour, a.objects.EnsureBucket)
 	if err != nil && ctx.Err() == nil {
 		a.logger.Error("object store bucket unusable", "error", err)
 	}

@@ -74,7 +74,7 @@ func openMigrator(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	if err := postgres.WaitReady(ctx, logger, "postgres", cfg.DatabaseWaitTimeout, func(ctx context.Context) error {
+	if err := waitForDependency(ctx, logger, "postgres", cfg.DatabaseWaitTimeout, func(ctx context.Context) error {
 		_, err := m.Pending(ctx)
 		return err
 	}); err != nil {

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -90,33 +89,6 @@ func (db *DB) Ping(ctx context.Context) error {
 			return ErrNotMigrated
 		}
 		return translate(err, "ping postgres")
-	}
-	return nil
-}
-
-// WaitReady blocks until Ping succeeds, retrying with exponential backoff
-// and logging each failed attempt, for at most maxWait. It fails only when
-// the deadline passes or ctx ends.
-func WaitReady(ctx context.Context, logger *slog.Logger, what string, maxWait time.Duration, ping func(context.Context) error) error {
-	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval = 200 * time.Millisecond
-	bo.MaxInterval = 5 * time.Second
-	attempt := 0
-	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		attempt++
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		err := ping(pctx)
-		if err != nil && ctx.Err() == nil {
-			logger.Warn("waiting for dependency", "dependency", what, "attempt", attempt, "error", err)
-		}
-		return struct{}{}, err
-	}, backoff.WithBackOff(bo), backoff.WithMaxElapsedTime(maxWait), backoff.WithMaxTries(0))
-	if err != nil {
-		return fmt.Errorf("%s not reachable after %d attempts within %s: %w", what, attempt, maxWait, err)
-	}
-	if attempt > 1 {
-		logger.Info("dependency reachable", "dependency", what, "attempts", attempt)
 	}
 	return nil
 }
