@@ -40,8 +40,8 @@ func startCPU(ctx context.Context, db *database, procs map[string]*proc) *cpuMet
 	m := &cpuMeter{db: db, procs: map[string]int{"bench": os.Getpid()}, done: make(chan struct{}),
 		first: map[int]int64{}, last: map[int]int64{}, group: map[int]string{}}
 	for name, p := range procs {
-		if p != nil && !p.exited() {
-			m.procs[name] = p.cmd.Process.Pid
+		if p != nil && !p.Exited() {
+			m.procs[name] = p.Pid()
 		}
 	}
 	ctx, m.cancel = context.WithCancel(ctx)

@@ -25,7 +25,7 @@ const (
 // the worker configures it, on the private Redis: the time from enqueue
 // to the start of a no-op handler, and jobs/s.
 func (b *bench) queueFigure(ctx context.Context) ([]Result, error) {
-	rc, err := redis.NewClient(b.h.redis.URL(2))
+	rc, err := redis.NewClient(b.h.redis.DBURL(2))
 	if err != nil {
 		return nil, err
 	}

@@ -1,23 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
@@ -69,13 +64,14 @@ type harness struct {
 	dir    string
 	logDir string // where process logs go
 	binary string
-	redis  *redisServer
+	redis  *testenv.Redis
 	s3     *minio.Client
 	bucket string
 
 	mu       sync.Mutex
 	cleanups []cleanup
 	procs    []*proc
+	nprocs   int
 }
 
 type cleanup struct {
@@ -140,68 +136,19 @@ func (h *harness) Close() {
 	}
 }
 
-// waitFor polls cond every 20ms until it returns true, returns an error, or
-// timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		ok, err := cond()
-		if err != nil {
-			return fmt.Errorf("waiting for %s: %w", what, err)
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, context.Cause(ctx))
-		case <-t.C:
-		}
-	}
-}
+// waitFor is testenv.Poll: cond until true, an error, or timeout.
+var waitFor = testenv.Poll
 
-// redisServer is the benchmark's private redis-server, configured as
-// production Redis is (AOF, noeviction).
-type redisServer struct {
-	port int
-	cmd  *exec.Cmd
-}
-
-// URL returns the URL of logical database db.
-func (r *redisServer) URL(db int) string { return fmt.Sprintf("redis://127.0.0.1:%d/%d", r.port, db) }
-
-func (h *harness) startRedis(ctx context.Context) (*redisServer, error) {
-	port, err := testenv.PickPort()
+func (h *harness) startRedis(ctx context.Context) (*testenv.Redis, error) {
+	r, err := testenv.StartRedis(ctx, h.env.RedisBin, h.dir)
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(h.dir, "redis")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	r := &redisServer{port: port}
-	r.cmd = exec.Command(h.env.RedisBin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--appendonly", "yes", "--maxmemory-policy", "noeviction", "--save", "")
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := r.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start redis-server: %w", err)
-	}
 	h.onClose("redis-server", func(context.Context) error {
-		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
+		r.Kill()
 		return nil
 	})
-	err = waitFor(ctx, 10*time.Second, "redis to listen", func() (bool, error) {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil, nil
-	})
-	return r, err
+	return r, nil
 }
 
 func (h *harness) makeBucket(ctx context.Context) error {
@@ -234,44 +181,23 @@ type database struct {
 
 // newDatabase creates and migrates a database, dropped in Close.
 func (h *harness) newDatabase(ctx context.Context, dims int) (*database, error) {
-	conn, err := pgx.Connect(ctx, h.env.AdminDB)
+	dsn, drop, err := testenv.CreateDatabase(ctx, h.env.AdminDB, "bench_")
 	if err != nil {
-		return nil, fmt.Errorf("connect to the stack's postgres: %w", err)
+		return nil, err
 	}
-	defer conn.Close(ctx)
-	name := testenv.Name("bench_")
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return nil, fmt.Errorf("create database %s: %w", name, err)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("new database: %w", errors.Join(err, drop(ctx)))
 	}
-	d := &database{Name: name}
-	h.onClose("database "+name, func(ctx context.Context) error {
+	d := &database{URL: dsn, Name: strings.TrimPrefix(u.Path, "/")}
+	h.onClose("database "+d.Name, func(ctx context.Context) error {
 		if d.DB != nil {
 			d.DB.Close()
 		}
-		c, err := pgx.Connect(ctx, h.env.AdminDB)
-		if err != nil {
-			return err
-		}
-		defer c.Close(ctx)
-		_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		return err
+		return drop(ctx)
 	})
-	u, err := url.Parse(h.env.AdminDB)
-	if err != nil {
-		return nil, fmt.Errorf("parse PROTOSTAR_DATABASE_URL: %w", err)
-	}
-	u.Path = "/" + name
-	d.URL = u.String()
-	m, err := postgres.NewMigrator(slog.New(slog.DiscardHandler), d.URL, dims)
-	if err != nil {
-		return nil, err
-	}
-	defer m.Close()
-	if _, err := m.Up(ctx); err != nil {
-		return nil, fmt.Errorf("migrate %s: %w", name, err)
-	}
-	if d.DB, err = postgres.Open(slog.New(slog.DiscardHandler), d.URL, 10); err != nil {
-		return nil, err
+	if d.DB, err = testenv.OpenMigrated(ctx, dsn, dims, 10); err != nil {
+		return nil, fmt.Errorf("database %s: %w", d.Name, err)
 	}
 	return d, nil
 }
@@ -303,50 +229,23 @@ func firstLine(s string) string {
 
 // proc is a running protostar process.
 type proc struct {
+	*testenv.Protostar
 	role     string
-	cmd      *exec.Cmd
-	URL      string
 	debugURL string // its pprof listener
-	log      string // path of its log file
-	done     chan struct{}
-	once     sync.Once
 }
 
 // start runs `protostar role` against db and Redis logical database
 // redisDB, and waits until its /readyz is ok (a worker's, on
 // PROTOSTAR_WORKER_HTTP_ADDR, also requires its consumers).
 func (h *harness) start(ctx context.Context, role string, db *database, redisDB int, extraEnv ...string) (*proc, error) {
-	port, err := testenv.PickPort()
+	debugPort, err := testenv.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(h.logDir, fmt.Sprintf("%s-%s-%s.log", time.Now().Format("150405"), role, testenv.Name("")))
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
-	debugPort, err := testenv.PickPort()
-	if err != nil {
-		return nil, err
-	}
-	p := &proc{role: role, URL: fmt.Sprintf("http://127.0.0.1:%d", port), log: logPath, done: make(chan struct{}),
-		debugURL: fmt.Sprintf("http://127.0.0.1:%d", debugPort)}
-	p.cmd = exec.Command(h.binary, role)
-	p.cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + os.Getenv("HOME"),
-		"PROTOSTAR_DATABASE_URL=" + db.URL,
-		"PROTOSTAR_REDIS_URL=" + h.redis.URL(redisDB),
-		"PROTOSTAR_S3_ENDPOINT=" + h.env.S3,
-		"PROTOSTAR_S3_ACCESS_KEY=" + h.env.S3Key,
-		"PROTOSTAR_S3_SECRET_KEY=" + h.env.S3Secret,
-		"PROTOSTAR_S3_USE_TLS=" + strconv.FormatBool(h.env.S3TLS),
-		"PROTOSTAR_S3_BUCKET=" + h.bucket,
-		"PROTOSTAR_API_KEYS=" + benchTenant + ":" + benchKey,
-		"PROTOSTAR_HTTP_ADDR=" + fmt.Sprintf("127.0.0.1:%d", port),
-		"PROTOSTAR_WORKER_HTTP_ADDR=" + fmt.Sprintf("127.0.0.1:%d", port), // a worker's /readyz
-		"PROTOSTAR_DEBUG_ADDR=" + fmt.Sprintf("127.0.0.1:%d", debugPort),
+	s3 := testenv.S3{Endpoint: h.env.S3, AccessKey: h.env.S3Key, SecretKey: h.env.S3Secret, Bucket: h.bucket, TLS: h.env.S3TLS}
+	env := append(testenv.ProtostarEnv(db.URL, h.redis.DBURL(redisDB), s3),
+		"PROTOSTAR_API_KEYS="+benchTenant+":"+benchKey,
+		"PROTOSTAR_DEBUG_ADDR="+fmt.Sprintf("127.0.0.1:%d", debugPort),
 		// The API's per-key rate limit protects a shared service from one
 		// client; the benchmark is that one client on purpose.
 		"PROTOSTAR_RATE_LIMIT=1000000",
@@ -355,64 +254,38 @@ func (h *harness) start(ctx context.Context, role string, db *database, redisDB 
 		// past the per-document chunk cap and quota a shared service wants.
 		"PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT=100000000",
 		"PROTOSTAR_TENANT_MAX_CHUNKS=0",
-		"OTEL_TRACES_EXPORTER=none",
-	}, extraEnv...)
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	// The process dies with the benchmark even if the benchmark is killed.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start protostar %s: %w", role, err)
+	)
+	h.mu.Lock()
+	h.nprocs++
+	name := fmt.Sprintf("%s-%d", role, h.nprocs)
+	h.mu.Unlock()
+	ps, err := testenv.NewProtostar(testenv.ProtostarSpec{Binary: h.binary, Role: role, Name: name,
+		Env: append(env, extraEnv...), LogDir: h.logDir})
+	if err != nil {
+		return nil, err
 	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	p := &proc{Protostar: ps, role: role, debugURL: fmt.Sprintf("http://127.0.0.1:%d", debugPort)}
 	h.mu.Lock()
 	h.procs = append(h.procs, p)
 	h.mu.Unlock()
-
-	err = waitFor(ctx, 60*time.Second, "protostar "+role+" to be ready", func() (bool, error) {
-		if p.exited() {
-			return false, fmt.Errorf("protostar %s exited:\n%s", role, p.logTail(40))
-		}
-		code, body, err := httpGet(ctx, p.URL+"/readyz")
-		return err == nil && code == 200 && bytes.Contains(body, []byte(`"status":"ok"`)), nil
-	})
-	if err != nil {
+	if err := p.StartReady(ctx, 60*time.Second); err != nil {
 		p.Stop()
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // Stop sends SIGTERM and waits for a graceful exit, killing the process
 // after 40s. Safe to call twice.
-func (p *proc) Stop() {
-	p.once.Do(func() {
-		if p.exited() {
-			return
-		}
-		testenv.Terminate(p.cmd.Process, p.done, 40*time.Second)
-	})
-}
+func (p *proc) Stop() { _, _ = p.Protostar.Stop(40 * time.Second) }
 
 // logTail returns the last n lines of the process's log.
-func (p *proc) logTail(n int) string {
-	raw, _ := os.ReadFile(p.log)
-	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
+func (p *proc) logTail(n int) string { return p.Tail(n) }
 
 // memory returns the process's peak and current resident set size in
 // bytes (VmHWM and VmRSS of /proc/PID/status).
 func (p *proc) memory() (hwm, rss int64, err error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
 	if err != nil {
 		return 0, 0, fmt.Errorf("read memory of protostar %s: %w", p.role, err)
 	}
@@ -432,7 +305,7 @@ func (p *proc) memory() (hwm, rss int64, err error) {
 		}
 	}
 	if hwm == 0 {
-		return 0, 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
+		return 0, 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.Pid())
 	}
 	return hwm, rss, nil
 }

@@ -85,12 +85,12 @@ func TestSummaryCachedAndIncremental(t *testing.T) {
 	}
 
 	// Redis down: the summary in Postgres is still served.
-	s.Redis.Stop()
+	s.Redis.Kill()
 	down, _ := p.summarize(acc.Document.ID, "short")
 	if !down.Cached || down.Summary != first.Summary {
 		t.Errorf("summary with redis down = %+v", down)
 	}
-	s.Redis.Start()
+	s.Redis.Restart(t)
 
 	edited := bytes.Replace(src, []byte("alert on replication lag above thirty seconds"), []byte("page the on-call engineer when replication lag exceeds ten seconds"), 1)
 	ed := p.mustUpload("guides/db.md", keyA, edited)

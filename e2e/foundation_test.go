@@ -34,7 +34,7 @@ func TestReadinessSurvivesRedisOutage(t *testing.T) {
 	}
 	waitReady("ok", http.StatusOK)
 
-	s.Redis.Stop()
+	s.Redis.Kill()
 	waitReady("degraded", http.StatusOK)
 	_, body := p.get("/readyz", "")
 	if r := decode[readiness](t, body); r.Checks["redis"].Status != "down" || r.Checks["postgres"].Status != "ok" {
@@ -44,9 +44,9 @@ func TestReadinessSurvivesRedisOutage(t *testing.T) {
 		t.Fatalf("healthz during redis outage = %d", code)
 	}
 
-	s.Redis.Start()
+	s.Redis.Restart(t)
 	waitReady("ok", http.StatusOK)
-	if p.exited() {
+	if p.Exited() {
 		t.Fatal("process exited during the redis outage")
 	}
 }
@@ -66,7 +66,7 @@ func TestWaitsForPostgresAtStart(t *testing.T) {
 	if code, _ := p.get("/readyz", ""); code != http.StatusServiceUnavailable {
 		t.Fatalf("readyz while postgres is down = %d, want 503", code)
 	}
-	if p.exited() {
+	if p.Exited() {
 		t.Fatal("serve exited while postgres was unreachable")
 	}
 
@@ -86,7 +86,7 @@ func TestWaitsForPostgresAtStart(t *testing.T) {
 		code, _ := p.get("/readyz", "")
 		return code == http.StatusOK
 	})
-	if !p.logs.Contains("waiting for dependency") {
-		t.Errorf("expected logged retry attempts, logs:\n%s", p.logs.String())
+	if !p.logged("waiting for dependency") {
+		t.Errorf("expected logged retry attempts, logs:\n%s", p.Logs())
 	}
 }

@@ -7,13 +7,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,35 +26,34 @@ const (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "protostar-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if binary, err = testenv.BuildProtostar(context.Background(), dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testenv.RunWithProtostar(m, &binary, "")) }
 
 // stack is one test's isolated slice of the real infrastructure.
 type stack struct {
-	t     *testing.T
-	Redis *testenv.Redis
-	DBURL string
-	S3    testenv.S3
-	extra []string
+	t      *testing.T
+	Redis  *testenv.Redis
+	DBURL  string
+	S3     testenv.S3
+	extra  []string
+	logDir string
+	procs  int
 }
 
 func newStack(t *testing.T, extraEnv ...string) *stack {
 	t.Helper()
-	s := &stack{t: t, Redis: testenv.NewRedis(t), DBURL: testenv.NewDatabase(t), S3: testenv.NewS3(t), extra: extraEnv}
+	s := &stack{t: t, Redis: testenv.NewRedis(t), DBURL: testenv.NewDatabase(t), S3: testenv.NewS3(t), extra: extraEnv,
+		logDir: t.TempDir()}
 	s.migrate()
 	return s
+}
+
+func (s *stack) migrate() {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := testenv.Migrate(ctx, binary, s.env()); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 func (s *stack) env() []string {
@@ -72,22 +70,10 @@ func (s *stack) env() []string {
 	return append(env, s.extra...)
 }
 
-func (s *stack) migrate() {
-	s.t.Helper()
-	cmd := exec.Command(binary, "migrate", "up")
-	cmd.Env = s.env()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		s.t.Fatalf("migrate up: %v\n%s", err, out)
-	}
-}
-
-// proc is a running protostar process.
+// proc is a protostar process of the test.
 type proc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	URL  string
-	logs *syncBuffer
-	done chan struct{}
+	*testenv.Protostar
+	t *testing.T
 }
 
 // start runs `protostar role` and waits until its /readyz says ok: the
@@ -96,65 +82,39 @@ type proc struct {
 func (s *stack) start(role string, extraEnv ...string) *proc {
 	s.t.Helper()
 	p := s.spawn(role, extraEnv...)
-	testenv.WaitFor(s.t, 30*time.Second, "protostar "+role+" /readyz", func() bool {
-		if p.exited() {
-			s.t.Fatalf("protostar %s exited early:\n%s", role, p.logs.String())
-		}
-		code, body := p.get("/readyz", "")
-		return code == http.StatusOK && strings.Contains(string(body), `"status":"ok"`)
-	})
+	if err := p.WaitReady(context.Background(), 30*time.Second); err != nil {
+		s.t.Fatal(err)
+	}
 	return p
 }
 
-// spawn runs `protostar role` without waiting for it.
+// spawn runs `protostar role` without waiting for it; it is stopped when
+// the test ends.
 func (s *stack) spawn(role string, extraEnv ...string) *proc {
 	s.t.Helper()
-	port := testenv.FreePort(s.t)
-	p := &proc{t: s.t, URL: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(binary, role)
-	addrVar := "PROTOSTAR_HTTP_ADDR"
-	if role == "worker" {
-		addrVar = "PROTOSTAR_WORKER_HTTP_ADDR" // health and metrics only
+	s.procs++
+	ps, err := testenv.NewProtostar(testenv.ProtostarSpec{Binary: binary, Role: role,
+		Name: fmt.Sprintf("%s-%d", role, s.procs), Env: append(s.env(), extraEnv...), LogDir: s.logDir})
+	if err != nil {
+		s.t.Fatal(err)
 	}
-	p.cmd.Env = append(append(s.env(), fmt.Sprintf("%s=127.0.0.1:%d", addrVar, port)), extraEnv...)
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	if err := p.cmd.Start(); err != nil {
-		s.t.Fatalf("start %s: %v", role, err)
+	testenv.Track(s.t, ps.Process)
+	if err := ps.Start(); err != nil {
+		s.t.Fatal(err)
 	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	s.t.Cleanup(func() {
-		p.Stop()
-		if s.t.Failed() {
-			s.t.Logf("--- logs of protostar %s (pid %d) ---\n%s", role, p.cmd.Process.Pid, p.logs.String())
-		}
-	})
-	return p
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	return &proc{Protostar: ps, t: s.t}
 }
 
 // Stop sends SIGTERM and waits for a graceful exit.
 func (p *proc) Stop() {
-	if p.exited() {
-		return
-	}
-	if testenv.Terminate(p.cmd.Process, p.done, 40*time.Second) {
-		p.t.Errorf("protostar did not stop within 40s of SIGTERM")
+	p.t.Helper()
+	if _, err := p.Protostar.Stop(40 * time.Second); errors.Is(err, testenv.ErrKilled) {
+		p.t.Error(err)
 	}
 }
 
-// Kill sends SIGKILL and waits for the process to die.
-func (p *proc) Kill() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
+// logged reports whether the process's output contains sub.
+func (p *proc) logged(sub string) bool { return strings.Contains(p.Logs(), sub) }
 
 func (p *proc) get(path, key string) (int, []byte) {
 	return p.do(http.MethodGet, path, key, nil)
@@ -213,22 +173,3 @@ func truncate(b []byte) string {
 	}
 	return string(b)
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Contains(sub string) bool { return strings.Contains(s.String(), sub) }

@@ -381,7 +381,7 @@ func TestHostileRequests(t *testing.T) {
 		t.Errorf("readyz after the hostile requests = %d", code)
 	}
 	for _, bad := range []string{"handler panic", "request failed"} {
-		if p.logs.Contains(bad) {
+		if p.logged(bad) {
 			t.Errorf("server logged %q during hostile requests", bad)
 		}
 	}

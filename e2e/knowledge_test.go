@@ -247,7 +247,7 @@ func TestRedisDownStillAccepts(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	p := s.start("all", "PROTOSTAR_DISPATCH_INTERVAL=200ms")
-	s.Redis.Stop()
+	s.Redis.Kill()
 
 	acc := p.mustUpload("notes/outage.md", keyA, []byte("# 장애 노트\n\nRedis가 내려가도 문서는 접수된다.\n"))
 	code, body := p.get("/v1/jobs/"+acc.Job.ID, keyA)
@@ -261,7 +261,7 @@ func TestRedisDownStillAccepts(t *testing.T) {
 		t.Errorf("a job waiting for the queue should say so, got %+v", j)
 	}
 
-	s.Redis.Start()
+	s.Redis.Restart(t)
 	if j := p.waitJob(acc.Job.ID, keyA, 60*time.Second); j.Status != "succeeded" {
 		t.Fatalf("job after redis returned: %+v", j)
 	}

@@ -178,13 +178,13 @@ func TestSecretsNeverLogged(t *testing.T) {
 
 	// A failing dependency: Redis goes away while work is submitted,
 	// answered and summarised.
-	s.Redis.Stop()
+	s.Redis.Kill()
 	up := p.mustUpload("notes/outage.md", keyA, []byte("# Outage\n\nRedis is down.\n"))
 	call(http.MethodPost, "/v1/answers", "Bearer "+keyA, map[string]any{"question": "What is down?"})
 	call(http.MethodPost, "/v1/documents/"+acc.Document.ID+"/summary", "Bearer "+keyA, map[string]any{"length": "long"})
 	call(http.MethodGet, "/readyz", "", nil)
 	time.Sleep(1500 * time.Millisecond) // the outbox retries and logs
-	s.Redis.Start()
+	s.Redis.Restart(t)
 	p.waitJob(up.Job.ID, keyA, 60*time.Second)
 
 	// A failing database: the role may no longer log in and its sessions
@@ -204,7 +204,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	p.Stop()
 
-	logs := p.logs.String()
+	logs := p.Logs()
 	if !strings.Contains(logs, "request failed") || !strings.Contains(logs, `"level":"DEBUG"`) {
 		t.Errorf("the logs lack the failures or debug lines this test means to check:\n%s", logs)
 	}

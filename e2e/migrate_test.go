@@ -23,8 +23,8 @@ func TestUnmigratedDatabase(t *testing.T) {
 		code, body := p.get("/readyz", "")
 		return code == http.StatusServiceUnavailable && strings.Contains(string(body), want)
 	})
-	testenv.WaitFor(t, 10*time.Second, "a log line naming the missing migration", func() bool { return p.logs.Contains(want) })
-	if p.logs.Contains("vector type not found") {
+	testenv.WaitFor(t, 10*time.Second, "a log line naming the missing migration", func() bool { return p.logged(want) })
+	if p.logged("vector type not found") {
 		t.Error("the log still repeats pgvector's own error")
 	}
 	p.Stop()

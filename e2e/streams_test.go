@@ -39,7 +39,7 @@ func TestSIGTERMEndsEventStreams(t *testing.T) {
 	}()
 	time.Sleep(500 * time.Millisecond)
 	start := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -51,7 +51,7 @@ func TestSIGTERMEndsEventStreams(t *testing.T) {
 		t.Fatal("the event stream was still open 10 s after SIGTERM")
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 		if d := time.Since(start); d > 10*time.Second {
 			t.Errorf("exited %s after SIGTERM", d)
 		}

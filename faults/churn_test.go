@@ -42,17 +42,21 @@ func scenarioEditChurn(t *testing.T, sc scale, rnd *rand.Rand, fig *figure) {
 			})
 		}
 		wg.Wait()
-		sleepRandom(rnd, 300*time.Millisecond, 1200*time.Millisecond)
+		// Kill at once: the round's jobs take well under a second, so a
+		// pause first would often find none running.
 		if round%2 == 1 {
-			running := c.waitRunningJobs(t, time.Minute)
-			if victim := c.holder(running, rnd); victim != nil {
-				victim.kill()
+			running := c.runningSoon(2 * time.Second)
+			if victim := c.holder(running, rnd); victim == nil {
+				t.Logf("round %d: no job running to kill", round)
+			} else {
+				victim.Kill()
 				kills++
 				t.Logf("round %d: SIGKILL %s with %d jobs running", round, victim.name, len(running))
 				victim.start(t)
 				victim.waitReady(t, time.Minute)
 			}
 		}
+		sleepRandom(rnd, 300*time.Millisecond, 1200*time.Millisecond)
 	}
 	allDocs, allJobs := w.ids()
 	slices.Sort(allDocs)
@@ -159,5 +163,20 @@ func (c *cluster) checkLatestContent(t *testing.T, docIDs []string, round int) {
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// runningSoon returns the jobs running with a live heartbeat, waiting up to
+// timeout for one; none if there is none by then.
+func (c *cluster) runningSoon(timeout time.Duration) map[string]int {
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		jobs, err := c.runningJobs(ctx)
+		cancel()
+		if (err == nil && len(jobs) > 0) || time.Now().After(deadline) {
+			return jobs
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

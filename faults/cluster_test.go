@@ -3,17 +3,10 @@
 package faults
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -115,21 +108,12 @@ func newCluster(t *testing.T, opts clusterOpts) *cluster {
 	for i := range 3 {
 		c.workers = append(c.workers, c.newProc("worker", i))
 	}
-	// Cleanups run last-registered first: stop the processes before the
-	// dependencies they use go away.
-	t.Cleanup(func() {
-		for _, p := range c.procs() {
-			p.stopForCleanup(t)
-		}
-		if t.Failed() {
-			for _, p := range c.procs() {
-				t.Logf("--- last log lines of %s ---\n%s", p.name, p.tail(40))
-			}
-		}
-	})
+	// Each process is stopped when the test ends (testenv.Track), before
+	// the dependencies registered earlier go away, and shows the end of its
+	// log if the test failed.
 	urls := make([]string, len(c.serves))
 	for i, p := range c.serves {
-		urls[i] = p.url()
+		urls[i] = p.URL
 	}
 	c.client = newLBClient(urls, apiKey)
 	for _, p := range c.procs() {
@@ -147,189 +131,45 @@ func (c *cluster) migrate() {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "migrate", "up")
-	cmd.Env = c.env
-	if out, err := cmd.CombinedOutput(); err != nil {
-		c.t.Fatalf("migrate up: %v\n%s", err, out)
+	if err := testenv.Migrate(ctx, binary, c.env); err != nil {
+		c.t.Fatal(err)
 	}
 }
 
 func (c *cluster) newProc(role string, i int) *proc {
-	port := testenv.FreePort(c.t)
+	c.t.Helper()
 	name := fmt.Sprintf("%s-%d", role, i)
-	return &proc{
-		role: role, name: name, port: port,
-		env: append(append([]string{}, c.env...), fmt.Sprintf("PROTOSTAR_HTTP_ADDR=127.0.0.1:%d", port),
-			fmt.Sprintf("PROTOSTAR_WORKER_HTTP_ADDR=127.0.0.1:%d", port)),
-		logPath: filepath.Join(c.logDir, name+".log"),
+	ps, err := testenv.NewProtostar(testenv.ProtostarSpec{Binary: binary, Role: role, Name: name, Env: c.env, LogDir: c.logDir})
+	if err != nil {
+		c.t.Fatal(err)
 	}
+	testenv.Track(c.t, ps.Process)
+	return &proc{Protostar: ps, name: name}
 }
 
 // proc is one protostar process that a scenario can kill, stop and start
 // again on the same port, as a service manager would.
 type proc struct {
-	role, name string
-	port       int
-	env        []string
-	logPath    string
-
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	done    chan struct{}
-	starts  int
-	exitErr error
+	*testenv.Protostar
+	name string
 }
-
-func (p *proc) url() string { return fmt.Sprintf("http://127.0.0.1:%d", p.port) }
 
 // start spawns the process; it does not wait for readiness.
 func (p *proc) start(t testing.TB) {
 	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	f, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
+	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p.starts++
-	fmt.Fprintf(f, "=== start #%d of %s at %s ===\n", p.starts, p.name, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(binary, p.role)
-	cmd.Env = p.env
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		_ = f.Close()
-		t.Fatalf("start %s: %v", p.name, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		err := cmd.Wait()
-		p.mu.Lock()
-		p.exitErr = err
-		p.mu.Unlock()
-		_ = f.Close()
-		close(done)
-	}()
-	p.cmd, p.done, p.exitErr = cmd, done, nil
 }
 
-// waitReady waits until the process answers /readyz with 200 (a worker's
-// /readyz, on PROTOSTAR_WORKER_HTTP_ADDR, also requires its consumers).
+// waitReady waits until the process answers /readyz with status ok (a
+// worker's /readyz, on PROTOSTAR_WORKER_HTTP_ADDR, also requires its
+// consumers).
 func (p *proc) waitReady(t testing.TB, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	hc := http.Client{Timeout: 2 * time.Second}
-	for {
-		if p.exited() {
-			t.Fatalf("%s exited during start: %v\n%s", p.name, p.exitError(), p.tail(30))
-		}
-		if resp, err := hc.Get(p.url() + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after %s\n%s", p.name, timeout, p.tail(30))
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := p.WaitReady(context.Background(), timeout); err != nil {
+		t.Fatal(err)
 	}
-}
-
-func (p *proc) running() (*exec.Cmd, chan struct{}) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.cmd, p.done
-}
-
-func (p *proc) exited() bool {
-	_, done := p.running()
-	if done == nil {
-		return true
-	}
-	select {
-	case <-done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *proc) exitError() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.exitErr
-}
-
-func (p *proc) pid() int {
-	cmd, _ := p.running()
-	if cmd == nil || cmd.Process == nil {
-		return 0
-	}
-	return cmd.Process.Pid
-}
-
-// kill sends SIGKILL and waits until the process is gone.
-func (p *proc) kill() {
-	cmd, done := p.running()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-done
-}
-
-// term sends SIGTERM and waits up to timeout for the process to exit. It
-// returns how long the exit took and the exit error (nil for status 0).
-func (p *proc) term(timeout time.Duration) (time.Duration, error) {
-	cmd, done := p.running()
-	if cmd == nil {
-		return 0, nil
-	}
-	start := time.Now()
-	if testenv.Terminate(cmd.Process, done, timeout) {
-		return time.Since(start), fmt.Errorf("%s did not exit within %s of SIGTERM", p.name, timeout)
-	}
-	return time.Since(start), p.exitError()
-}
-
-func (p *proc) stopForCleanup(t testing.TB) {
-	if p.exited() {
-		return
-	}
-	if _, err := p.term(45 * time.Second); err != nil {
-		t.Logf("stop %s: %v", p.name, err)
-	}
-}
-
-// tail returns the last n lines of the process's log file.
-func (p *proc) tail(n int) string {
-	raw, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// count returns how many log lines of the process contain sub.
-func (p *proc) count(sub string) int {
-	f, err := os.Open(p.logPath)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	n := 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if bytes.Contains(sc.Bytes(), []byte(sub)) {
-			n++
-		}
-	}
-	return n
 }
 
 // activeJobs counts jobs that are not finished.

@@ -30,7 +30,7 @@ func scenarioGracefulDeploy(t *testing.T, sc scale, _ *rand.Rand, fig *figure) {
 	rollStart := time.Now()
 	for _, p := range order {
 		time.Sleep(sc.deployPause) // traffic between steps, as in a real roll-out
-		took, err := p.term(45 * time.Second)
+		took, err := p.Stop(45 * time.Second)
 		if err != nil {
 			t.Errorf("%s: SIGTERM: %v (exit must be clean)", p.name, err)
 		}
@@ -51,7 +51,7 @@ func scenarioGracefulDeploy(t *testing.T, sc scale, _ *rand.Rand, fig *figure) {
 	v := c.verify(docs, jobs)
 	handedBack := 0
 	for _, p := range c.workers {
-		handedBack += p.count("job interrupted, returning it to the queue")
+		handedBack += p.LogCount("job interrupted, returning it to the queue")
 	}
 	fivexx := w.posts.status5xx() + w.searches.status5xx()
 	failed := w.posts.failed(http.StatusAccepted) + w.searches.failed(http.StatusOK)

@@ -3,7 +3,6 @@
 package faults
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -20,22 +19,7 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "protostar-faults-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if prebuilt := os.Getenv("FAULTS_BINARY"); prebuilt != "" { // e.g. an older build, to compare
-		binary = prebuilt
-	} else if binary, err = testenv.BuildProtostar(context.Background(), dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testenv.RunWithProtostar(m, &binary, "FAULTS_BINARY")) }
 
 // scale sizes the scenarios: "full" for `make test-faults`, "short" for
 // the CI variant that `make test` runs.

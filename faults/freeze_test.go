@@ -29,17 +29,16 @@ func scenarioWorkerFreeze(t *testing.T, sc scale, rnd *rand.Rand, fig *figure) {
 		if victim == nil {
 			continue // the job finished before its log line was read; the next round picks again
 		}
-		cmd, _ := victim.running()
-		_ = cmd.Process.Signal(syscall.SIGSTOP)
+		_ = victim.Signal(syscall.SIGSTOP)
 		stoppedAt := time.Now()
 		// Hold it until every job it held has been taken over.
 		d, reclaimed, err := c.recovery(before, stoppedAt, 2*time.Minute)
 		if err != nil {
-			_ = cmd.Process.Signal(syscall.SIGCONT)
+			_ = victim.Signal(syscall.SIGCONT)
 			t.Fatal(err)
 		}
 		time.Sleep(time.Second)
-		_ = cmd.Process.Signal(syscall.SIGCONT)
+		_ = victim.Signal(syscall.SIGCONT)
 		frozenJobs += len(reclaimed)
 		t.Logf("froze %s for %s; %d of its jobs were taken over after %s", victim.name,
 			time.Since(stoppedAt).Round(100*time.Millisecond), len(reclaimed), d.Round(100*time.Millisecond))
@@ -57,8 +56,8 @@ func scenarioWorkerFreeze(t *testing.T, sc scale, rnd *rand.Rand, fig *figure) {
 		sc.freezes, frozenJobs, v)
 	requireClean(t, v)
 	for _, p := range c.workers {
-		if p.exited() {
-			t.Errorf("%s exited: %v", p.name, p.exitError())
+		if p.Exited() {
+			t.Errorf("%s exited: %v", p.name, p.ExitErr())
 		}
 	}
 }
@@ -66,6 +65,9 @@ func scenarioWorkerFreeze(t *testing.T, sc scale, rnd *rand.Rand, fig *figure) {
 // holder returns the worker that runs one of the jobs, picked at random,
 // from the workers' "job started" log lines.
 func (c *cluster) holder(jobs map[string]int, rnd *rand.Rand) *proc {
+	if len(jobs) == 0 {
+		return nil
+	}
 	ids := make([]string, 0, len(jobs))
 	for id := range jobs {
 		ids = append(ids, id)
@@ -73,7 +75,7 @@ func (c *cluster) holder(jobs map[string]int, rnd *rand.Rand) *proc {
 	slices.Sort(ids)
 	id := ids[rnd.IntN(len(ids))]
 	for _, p := range c.workers {
-		if p.count(fmt.Sprintf("job_id=%s job_type=ingest attempt=%d", id, jobs[id])) > 0 {
+		if p.LogCount(fmt.Sprintf("job_id=%s job_type=ingest attempt=%d", id, jobs[id])) > 0 {
 			return p
 		}
 	}

@@ -42,7 +42,7 @@ func scenarioWorkerKill(t *testing.T, sc scale, rnd *rand.Rand, fig *figure) {
 		if victim == nil { // the job ended before its log line was read
 			victim = c.workers[rnd.IntN(len(c.workers))]
 		}
-		victim.kill()
+		victim.Kill()
 		killedAt := time.Now()
 		t.Logf("kill %d: SIGKILL %s with %d jobs running in the cluster", k+1, victim.name, len(before))
 		rwg.Go(func() {

@@ -31,7 +31,7 @@ func scenarioLongJobSIGTERM(t *testing.T, _ scale, rnd *rand.Rand, fig *figure) 
 	if victim == nil {
 		t.Fatal("no worker logged the running job")
 	}
-	took, err := victim.term(15 * time.Second)
+	took, err := victim.Stop(15 * time.Second)
 	if err != nil {
 		t.Errorf("SIGTERM: %v", err)
 	}

@@ -23,13 +23,13 @@ func scenarioPostgresRestart(t *testing.T, sc scale, _ *rand.Rand, fig *figure) 
 	w := newWorkload(c, "pg", sc.bigSections)
 	pids := map[string]int{}
 	for _, p := range c.procs() {
-		pids[p.name] = p.pid()
+		pids[p.name] = p.Pid()
 	}
 	ctx, stopWatch := context.WithCancel(context.Background())
 	watches := make([]*readyWatch, len(c.serves))
 	var wg sync.WaitGroup
 	for i, p := range c.serves {
-		watches[i] = &readyWatch{url: p.url() + "/readyz"}
+		watches[i] = &readyWatch{url: p.URL + "/readyz"}
 		wg.Go(func() { watches[i].run(ctx) })
 	}
 	lead, tail := sc.lead, 2*sc.lead
@@ -63,9 +63,9 @@ func scenarioPostgresRestart(t *testing.T, sc scale, _ *rand.Rand, fig *figure) 
 
 	restarted := 0
 	for _, p := range c.procs() {
-		if p.exited() || p.pid() != pids[p.name] {
+		if p.Exited() || p.Pid() != pids[p.name] {
 			restarted++
-			t.Errorf("%s exited or was restarted during the Postgres restart: %v", p.name, p.exitError())
+			t.Errorf("%s exited or was restarted during the Postgres restart: %v", p.name, p.ExitErr())
 		}
 	}
 	var outs, backs []string

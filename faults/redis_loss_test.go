@@ -22,7 +22,7 @@ import (
 func scenarioRedisDataLoss(t *testing.T, sc scale, _ *rand.Rand, fig *figure) {
 	c := newCluster(t, clusterOpts{})
 	for _, p := range c.workers {
-		if _, err := p.term(30 * time.Second); err != nil {
+		if _, err := p.Stop(30 * time.Second); err != nil {
 			t.Fatalf("stop %s: %v", p.name, err)
 		}
 	}

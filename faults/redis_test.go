@@ -26,11 +26,11 @@ func scenarioRedisOutage(t *testing.T, sc scale, _ *rand.Rand, fig *figure) {
 	wg.Go(func() { atRate(ctx, 5, func(i int) { w.search(i) }) })
 
 	time.Sleep(lead) // let ingest get going before the fault
-	c.redis.Stop()
+	c.redis.Kill()
 	down := time.Now()
 	t.Logf("redis stopped (SIGKILL)")
 	time.Sleep(sc.redisOutage)
-	c.redis.Start()
+	c.redis.Restart(t)
 	up := time.Now()
 	t.Logf("redis started again after %s", up.Sub(down).Round(100*time.Millisecond))
 	posting()

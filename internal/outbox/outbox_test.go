@@ -36,11 +36,12 @@ func setup(t *testing.T, staleAfter time.Duration) (*postgres.DB, *testenv.Redis
 
 func TestOutboxHoldsJobsWhileQueueIsDown(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
-		goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"))
+		goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"),
+		goleak.IgnoreAnyFunction(testenv.ReaperFunc))
 	db, rs, rc, ob := setup(t, 10*time.Second)
 	ctx := context.Background()
 
-	rs.Stop()
+	rs.Kill()
 	_, j, err := db.SubmitDocument(ctx, protostar.Submission{TenantID: "t1", Key: "a.md", MaxAttempts: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +56,7 @@ func TestOutboxHoldsJobsWhileQueueIsDown(t *testing.T) {
 		return got.DispatchedAt == nil && strings.HasPrefix(got.Error, "waiting for the queue")
 	})
 
-	rs.Start()
+	rs.Restart(t)
 	testenv.WaitFor(t, 15*time.Second, "dispatch after redis returned", func() bool {
 		got, _ := db.JobByID(ctx, j.ID)
 		return got.DispatchedAt != nil && got.Error == ""

@@ -16,7 +16,7 @@ import (
 )
 
 func TestEnqueueDeliversOncePerDispatch(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreAnyFunction(testenv.ReaperFunc))
 	rs := testenv.NewRedis(t)
 	rc, err := redis.NewClient(rs.URL())
 	if err != nil {
@@ -72,7 +72,7 @@ func TestEnqueueWithRedisDownFailsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	rs.Stop()
+	rs.Kill()
 	start := time.Now()
 	err = queue.NewClient(rc, 3, time.Minute).Enqueue(context.Background(), protostar.Job{ID: "x", Type: protostar.JobIngest})
 	if protostar.ErrorCode(err) != protostar.EUNAVAILABLE {

@@ -35,7 +35,7 @@ func TestCache(t *testing.T) {
 	}
 	testenv.WaitFor(t, 5*time.Second, "TTL expiry", func() bool { _, ok := c.Get(ctx, "k"); return !ok })
 
-	rs.Stop()
+	rs.Kill()
 	goredis.SetLogger(redis.SlogLogger{Logger: slog.New(slog.DiscardHandler)})
 	start := time.Now()
 	c.Set(ctx, "k", []byte("v"))
@@ -48,6 +48,6 @@ func TestCache(t *testing.T) {
 	if err := redis.Ping(ctx, rc); err == nil {
 		t.Fatal("Ping succeeded with redis down")
 	}
-	rs.Start()
+	rs.Restart(t)
 	testenv.WaitFor(t, 10*time.Second, "reconnect", func() bool { return redis.Ping(ctx, rc) == nil })
 }

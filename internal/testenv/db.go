@@ -2,27 +2,34 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 
 	"github.com/protostar/protostar/internal/postgres"
 )
 
+// OpenMigrated migrates the database of dsn to the latest schema with the
+// given embedding dimension and returns a pool of maxConns on it. opts
+// reach postgres.Open.
+func OpenMigrated(ctx context.Context, dsn string, dims int, maxConns int32, opts ...postgres.Option) (*postgres.DB, error) {
+	logger := slog.New(slog.DiscardHandler)
+	m, err := postgres.NewMigrator(logger, dsn, dims)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	if _, err := m.Up(ctx); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return postgres.Open(logger, dsn, maxConns, opts...)
+}
+
 // NewDB returns a pool on a fresh, fully migrated database with the given
 // embedding dimension, closed when the test ends. opts reach postgres.Open.
 func NewDB(t testing.TB, dims int, opts ...postgres.Option) *postgres.DB {
 	t.Helper()
-	dsn := NewDatabase(t)
-	logger := slog.New(slog.DiscardHandler)
-	m, err := postgres.NewMigrator(logger, dsn, dims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	if _, err := m.Up(context.Background()); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	db, err := postgres.Open(logger, dsn, 8, opts...)
+	db, err := OpenMigrated(context.Background(), NewDatabase(t), dims, 8, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,45 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
+
+// CreateDatabase creates an empty database, named prefix and a random
+// suffix, on the server of adminURL. It returns the new database's URL and
+// a drop function.
+func CreateDatabase(ctx context.Context, adminURL, prefix string) (string, func(context.Context) error, error) {
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("create database: parse the admin URL: %w", err)
+	}
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("create database: connect to the stack's postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	name := Name(prefix)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	drop := func(ctx context.Context) error {
+		c, err := pgx.Connect(ctx, adminURL)
+		if err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		return nil
+	}
+	u.Path = "/" + name
+	return u.String(), drop, nil
+}
 
 // NewDatabase creates an empty database for the test on the stack's
 // Postgres, returns its URL and drops it when the test ends.
@@ -16,32 +49,16 @@ func NewDatabase(t testing.TB) string {
 	admin := Env(t, "PROTOSTAR_DATABASE_URL")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
+	dsn, drop, err := CreateDatabase(ctx, admin, "t_")
 	if err != nil {
-		t.Fatalf("connect to the stack's postgres: %v", err)
-	}
-	defer conn.Close(ctx)
-	name := Name("t_")
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Logf("drop database %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Logf("drop database %s: %v", name, err)
+		if err := drop(ctx); err != nil {
+			t.Log(err)
 		}
 	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("parse PROTOSTAR_DATABASE_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return dsn
 }

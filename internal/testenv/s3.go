@@ -1,11 +1,15 @@
 package testenv
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
 
 // S3 describes the stack's MinIO with a bucket name unique to the test.
 // The bucket is not created; the code under test creates it.
 type S3 struct {
 	Endpoint, AccessKey, SecretKey, Bucket string
+	TLS                                    bool
 }
 
 // NewS3 returns the stack's S3 settings with a fresh bucket name.
@@ -16,5 +20,6 @@ func NewS3(t testing.TB) S3 {
 		AccessKey: Env(t, "PROTOSTAR_S3_ACCESS_KEY"),
 		SecretKey: Env(t, "PROTOSTAR_S3_SECRET_KEY"),
 		Bucket:    Name("test-"),
+		TLS:       os.Getenv("PROTOSTAR_S3_USE_TLS") == "true",
 	}
 }

@@ -1,7 +1,15 @@
-// Package testenv gives integration tests isolated slices of the real stack
-// that `make test` starts (scripts/stack.sh): a fresh database per test, a
-// bucket per test, a Redis key prefix per test, and private Redis/Postgres
-// server processes for tests that stop and start a dependency.
+// Package testenv gives integration tests, the fault suite and the
+// benchmark isolated slices of the real stack that `make test` starts
+// (scripts/stack.sh): a fresh database per test, a bucket per test, and
+// private Redis, Postgres and MinIO servers for tests that stop and start a
+// dependency. It is also the one harness that runs processes: Process
+// starts, stops, kills and restarts a server, decides readiness by probing
+// it (a protostar daemon's /readyz), and keeps its log; Protostar is the
+// protostar daemon on it.
+//
+// The functions at its core take a context and return errors, so the
+// benchmark (a program, not a test) uses them too; thin testing.TB wrappers
+// (NewDatabase, NewRedis, Track, WaitFor, ...) serve the tests.
 //
 // When the stack's environment is missing the tests are skipped, unless
 // PROTOSTAR_REQUIRE_STACK=1 (set by the Makefile), which turns the skip into
