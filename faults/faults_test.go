@@ -46,6 +46,8 @@ type scale struct {
 
 	churnDocs, churnRounds int // 9. edit churn
 
+	pgLongDocs int // 12. Postgres down longer than the stale window
+
 	lead        time.Duration // traffic before a fault, and (redis, 2× postgres) after it
 	sections    int           // sections per document (about 350 bytes each)
 	bigSections int           // for scenarios 1–3 and 5: jobs long enough that faults land mid-job
@@ -63,7 +65,8 @@ func loadScale(t *testing.T) scale {
 			loadFor: 2 * time.Minute, loadPostRate: 4, loadSearchRate: 20,
 			freezeDocs: 60, freezes: 3,
 			churnDocs: 24, churnRounds: 6,
-			lead: 5 * time.Second, sections: 24, bigSections: 150,
+			pgLongDocs: 24,
+			lead:       5 * time.Second, sections: 24, bigSections: 150,
 		}
 	case "short":
 		return scale{name: "short",
@@ -75,7 +78,8 @@ func loadScale(t *testing.T) scale {
 			loadFor: 30 * time.Second, loadPostRate: 2, loadSearchRate: 10,
 			freezeDocs: 20, freezes: 1,
 			churnDocs: 10, churnRounds: 4,
-			lead: 3 * time.Second, sections: 16, bigSections: 100,
+			pgLongDocs: 8,
+			lead:       3 * time.Second, sections: 16, bigSections: 100,
 		}
 	default:
 		t.Fatalf("FAULTS_SCALE=%q: want full or short", s)
@@ -143,6 +147,7 @@ func TestFaults(t *testing.T) {
 		{"EditChurn", "9. Edit churn under purge and kills", scenarioEditChurn},
 		{"JobTimeout", "10. Job longer than PROTOSTAR_JOB_TIMEOUT", scenarioJobTimeout},
 		{"LongJobSIGTERM", "11. SIGTERM during a job longer than the shutdown budget", scenarioLongJobSIGTERM},
+		{"PostgresLongOutage", "12. Postgres down longer than the stale window, workers alive", scenarioPostgresLongOutage},
 	}
 	var rows []row
 	start := time.Now()
