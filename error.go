@@ -17,7 +17,8 @@ const (
 	EUNAVAILABLE   = "unavailable"   // a dependency is down; retrying later may help
 	ETOOLARGE      = "too_large"     // the input exceeds a configured limit
 	ERATELIMITED   = "rate_limited"  // the caller exceeded its rate or job limit
-	EUNPROCESSABLE = "unprocessable" // well-formed but semantically unusable input
+	EUNPROCESSABLE = "unprocessable" // a valid request whose content cannot be processed (e.g. a content filter refused it)
+	EUNSUPPORTED   = "unsupported"   // the request's media type is not one the operation accepts
 )
 
 // Error is the domain error. Code decides how callers react (status code,
@@ -81,7 +82,7 @@ func ErrorMessage(err error) string {
 // once instead of spending retries.
 func IsPermanent(err error) bool {
 	switch ErrorCode(err) {
-	case EINVALID, ENOTFOUND, EUNPROCESSABLE, ETOOLARGE, EUNAUTHORIZED:
+	case EINVALID, ENOTFOUND, EUNPROCESSABLE, EUNSUPPORTED, ETOOLARGE, EUNAUTHORIZED:
 		return true
 	}
 	return false

@@ -33,7 +33,7 @@ func (s *Server) registerAnswers(api huma.API) {
 		Summary: "Answer a question from the tenant's documents, with citations",
 		Description: "Retrieves with hybrid search and answers only from the retrieved chunks; every citation is one of them. " +
 			"With `stream: true` the answer is `text/event-stream` with events `delta` ({text}), `citation` (a citation), `done` ({cached}) and `error` ({detail}).",
-		Errors:       []int{400, 401, 413, 422, 429},
+		Errors:       []int{400, 401, 413, 415, 422, 429},
 		MaxBodyBytes: s.maxBodyBytes(),
 		Responses: map[string]*huma.Response{"200": {Description: "The answer", Content: map[string]*huma.MediaType{
 			"application/json":  {Schema: &huma.Schema{Type: "object", Description: `{"answer": string, "citations": [Citation], "cached": bool}`}},

@@ -84,7 +84,7 @@ func (s *Server) registerDocuments(api huma.API) {
 		Summary:       "Submit a document for ingestion",
 		Description:   "Takes JSON naming an object already in the bucket, or a multipart upload with a `file` part. Posting an existing key creates a new version of the same document. Answers 202 with the document and its ingest job at once; the work runs in the background and is never lost, even while the queue is down.",
 		DefaultStatus: http.StatusAccepted,
-		Errors:        []int{400, 401, 413, 422, 429},
+		Errors:        []int{400, 401, 413, 415, 429},
 	}, s.createDocument)
 	// Documented here rather than on the operation: a declared body would
 	// make huma read and buffer it, and uploads must stream.
@@ -203,7 +203,7 @@ func (s *Server) readSubmission(ctx context.Context, w http.ResponseWriter, r *h
 		MaxChunks: s.cfg.TenantMaxChunks}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
-		return sub, protostar.Errorf(protostar.EUNPROCESSABLE, "Content-Type must be application/json or multipart/form-data")
+		return sub, protostar.Errorf(protostar.EUNSUPPORTED, "Content-Type must be application/json or multipart/form-data")
 	}
 	var meta map[string]any
 	switch mt {
@@ -230,7 +230,7 @@ func (s *Server) readSubmission(ctx context.Context, w http.ResponseWriter, r *h
 			return sub, err
 		}
 	default:
-		return sub, protostar.Errorf(protostar.EUNPROCESSABLE, "Content-Type must be application/json or multipart/form-data, got %s", mt)
+		return sub, protostar.Errorf(protostar.EUNSUPPORTED, "Content-Type must be application/json or multipart/form-data, got %s", excerpt(mt))
 	}
 	if meta != nil {
 		raw, err := json.Marshal(meta)

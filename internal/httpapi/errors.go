@@ -21,6 +21,8 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case protostar.EUNPROCESSABLE:
 		return http.StatusUnprocessableEntity
+	case protostar.EUNSUPPORTED:
+		return http.StatusUnsupportedMediaType
 	case protostar.ENOTFOUND:
 		return http.StatusNotFound
 	case protostar.ECONFLICT:
@@ -38,6 +40,31 @@ func statusOf(err error) int {
 		return http.StatusGatewayTimeout
 	}
 	return http.StatusInternalServerError
+}
+
+// Statuses of client mistakes, the same whoever finds the mistake (huma's
+// schema validation or this package's decoders):
+//   - 400: the request is malformed or a value in it is invalid (syntax,
+//     type, range, unknown field or parameter, a bad key or metadata);
+//   - 413: it is larger than a configured limit;
+//   - 415: its Content-Type is not one the operation accepts;
+//   - 422: only for a valid request whose content cannot be processed, such
+//     as a question the generator's content filter refuses.
+//
+// huma answers its schema-validation failures with 422;
+// validationIs400 makes them 400 and apiSpec documents it so.
+func init() { huma.NewErrorWithContext = validationIs400(huma.NewErrorWithContext) }
+
+// validationIs400 wraps huma's error constructor so that its validation
+// failures (422) are 400, as this API's own validation errors are. Only
+// huma calls NewErrorWithContext; problem builds this package's errors.
+func validationIs400(next func(huma.Context, int, string, ...error) huma.StatusError) func(huma.Context, int, string, ...error) huma.StatusError {
+	return func(ctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
+		if status == http.StatusUnprocessableEntity {
+			status = http.StatusBadRequest
+		}
+		return next(ctx, status, msg, errs...)
+	}
 }
 
 // retryAfterSeconds is what 429 and 503 answers ask clients to wait.

@@ -53,7 +53,7 @@ func (s *Server) registerSearch(api huma.API) {
 		OperationID: "search", Method: http.MethodPost, Path: "/v1/search", Tags: []string{"search"},
 		Summary:      "Search the tenant's documents",
 		Description:  "hybrid (default) fuses vector and Korean-aware keyword search with reciprocal-rank fusion; results hold each chunk once.",
-		Errors:       []int{400, 401, 413, 422, 429},
+		Errors:       []int{400, 401, 413, 415, 429},
 		MaxBodyBytes: s.maxBodyBytes(),
 	}, func(ctx context.Context, in *searchInput) (*searchOutput, error) {
 		f, err := in.Body.Filter.domain()

@@ -133,6 +133,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	s.registerSearch(api)
 	s.registerSummaries(api)
 	s.registerAnswers(api)
+	documentValidationAs400(api.OpenAPI())
 	s.queryParams = declaredQueryParams(api.OpenAPI())
 
 	ready := deps.Ready
@@ -275,6 +276,28 @@ func apiConfig() huma.Config {
 	cfg.Security = []map[string][]string{{"bearer": {}}}
 	cfg.Transformers = append(cfg.Transformers, shortenErrorValues)
 	return cfg
+}
+
+// canRefuseContent lists the operations that answer 422: a valid request
+// whose content cannot be processed (see statusOf).
+var canRefuseContent = map[string]bool{"answer": true}
+
+// documentValidationAs400 makes the spec say what validationIs400 does:
+// huma documents a 422 for every operation it validates; those answer 400.
+func documentValidationAs400(oapi *huma.OpenAPI) {
+	for _, item := range oapi.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
+			if op == nil || op.Responses["422"] == nil || canRefuseContent[op.OperationID] {
+				continue
+			}
+			if op.Responses["400"] == nil {
+				r := *op.Responses["422"]
+				r.Description = http.StatusText(http.StatusBadRequest)
+				op.Responses["400"] = &r
+			}
+			delete(op.Responses, "422")
+		}
+	}
 }
 
 // shortenErrorValues keeps huma's validation problems from echoing a large

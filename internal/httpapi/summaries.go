@@ -45,7 +45,7 @@ func (s *Server) registerSummaries(api huma.API) {
 		Summary: "Summarise a document",
 		Description: "200 with the summary and `cached: true` when one exists for this exact document version, length, model and prompt; " +
 			"otherwise 202 with the job that computes it (map-reduce over the document's sections).",
-		Errors:       []int{400, 401, 404, 409, 413, 422, 429},
+		Errors:       []int{400, 401, 404, 409, 413, 415, 429},
 		MaxBodyBytes: s.maxBodyBytes(),
 		Responses: map[string]*huma.Response{
 			"202": {Description: "A job computes the summary; poll it or stream /v1/jobs/{id}/events."},
