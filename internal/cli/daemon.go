@@ -62,9 +62,10 @@ const drainFor = 3 * time.Second
 // the request rate; the metrics' backlog figures are read as often at most.
 const readinessEvery = 2 * time.Second
 
-// runServer runs serve, worker or all until ctx ends, then shuts down in
-// reverse order of start: HTTP first, then workers (waiting for in-flight
-// jobs), then the outbox loop, then the connection pools.
+// runServer runs serve, worker or all until ctx ends. Its components start
+// in order and stop in reverse on every path out (see lifecycle): the API
+// drains first, then the workers finish their jobs, then the outbox loop
+// and the bucket check stop, then the side listeners, then the pools.
 func runServer(ctx context.Context, role string, args []string, stderr io.Writer) error {
 	cfg, err := config.Load()
 	if err != nil {
@@ -81,78 +82,75 @@ func runServer(ctx context.Context, role string, args []string, stderr io.Writer
 	}
 	defer a.close()
 	logger.Info("starting protostar", "http_addr", cfg.HTTPAddr, "embed", a.embed.Model(), "generate", a.gen.Model())
-
-	stopDebug, err := startDebug(logger, cfg.DebugAddr)
-	if err != nil {
-		return err
-	}
-	defer stopDebug()
-
-	runAPI, runWorker := role != "worker", role != "serve"
-	var (
-		srv    *http.Server
-		srvErr = make(chan error, 1)
-	)
-	if runAPI {
-		if cfg.WorkerHTTPAddr != "" {
-			logger.Warn("PROTOSTAR_WORKER_HTTP_ADDR is ignored: this process serves /healthz, /readyz and /metrics on PROTOSTAR_HTTP_ADDR")
-		}
-		if srv, err = a.startHTTP(srvErr); err != nil {
-			return err
-		}
-	} else {
-		stopOps, err := a.startWorkerHTTP()
-		if err != nil {
-			return err
-		}
-		defer stopOps()
-	}
-	if cfg.MigrateOnStart {
-		if err := migrateOnStart(ctx, cfg, logger); err != nil {
-			a.shutdownHTTP(srv)
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("PROTOSTAR_MIGRATE_ON_START: %w", err)
-		}
-	}
-	// Everything below needs Postgres; wait for it with backoff.
-	if err := waitForDependency(ctx, logger, "postgres", cfg.DatabaseWaitTimeout, a.db.Ready); err != nil {
-		a.shutdownHTTP(srv)
+	lc := &lifecycle{logger: logger}
+	defer lc.stopAll()
+	srvErr := make(chan error, 1)
+	if err := a.startComponents(ctx, lc, role, srvErr); err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return nil // interrupted while waiting for a dependency
 		}
 		return err
-	}
-	go a.ensureBucket(ctx)
-	if err := a.outbox.Start(ctx); err != nil {
-		return err
-	}
-	defer a.outbox.Stop()
-
-	var consumers []*queue.Server
-	if runWorker {
-		if consumers, err = a.startWorkers(ctx); err != nil {
-			a.shutdownHTTP(srv)
-			return err
-		}
 	}
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")
-	case err = <-srvErr:
+		return nil
+	case err := <-srvErr:
 		logger.Error("http server failed", "error", err)
+		return err
 	}
-	a.shutdownHTTP(srv)
-	if consumers != nil {
-		a.consuming.Store(false)
-		var wg sync.WaitGroup
-		for _, c := range consumers {
-			wg.Go(c.Stop) // each waits for its running jobs, all at once
+}
+
+// startComponents starts the role's components on lc, in order.
+func (a *app) startComponents(ctx context.Context, lc *lifecycle, role string, srvErr chan<- error) error {
+	if err := lc.start("debug listener", func() (func(), error) { return startDebug(a.logger, a.cfg.DebugAddr) }); err != nil {
+		return err
+	}
+	runAPI, runWorker := role != "worker", role != "serve"
+	var drainAPI func()
+	if runAPI {
+		if a.cfg.WorkerHTTPAddr != "" {
+			a.logger.Warn("PROTOSTAR_WORKER_HTTP_ADDR is ignored: this process serves /healthz, /readyz and /metrics on PROTOSTAR_HTTP_ADDR")
 		}
-		wg.Wait()
+		err := lc.start("http", func() (func(), error) {
+			srv, err := a.startHTTP(srvErr)
+			if err != nil {
+				return nil, err
+			}
+			drainAPI = sync.OnceFunc(func() { a.shutdownHTTP(srv) })
+			return drainAPI, nil
+		})
+		if err != nil {
+			return err
+		}
+	} else if err := lc.start("worker http", a.startWorkerHTTP); err != nil {
+		return err
 	}
-	return err
+	if a.cfg.MigrateOnStart {
+		if err := migrateOnStart(ctx, a.cfg, a.logger); err != nil {
+			return fmt.Errorf("PROTOSTAR_MIGRATE_ON_START: %w", err)
+		}
+	}
+	// Everything below needs Postgres; wait for it with backoff.
+	if err := waitForDependency(ctx, a.logger, "postgres", a.cfg.DatabaseWaitTimeout, a.db.Ready); err != nil {
+		return err
+	}
+	if err := lc.start("bucket check", goroutine(ctx, a.ensureBucket)); err != nil {
+		return err
+	}
+	if err := lc.start("outbox", func() (func(), error) { return a.outbox.Stop, a.outbox.Start(ctx) }); err != nil {
+		return err
+	}
+	if runWorker {
+		if err := lc.start("workers", func() (func(), error) { return a.startWorkers(ctx) }); err != nil {
+			return err
+		}
+	}
+	if drainAPI != nil {
+		// Stopped first: the API stops taking work before the workers stop.
+		return lc.start("api drain", func() (func(), error) { return drainAPI, nil })
+	}
+	return nil
 }
 
 func newApp(cfg config.Config, logger *slog.Logger) (*app, error) {
@@ -296,9 +294,6 @@ func (a *app) startWorkerHTTP() (stop func(), err error) {
 // connections and lets in-flight requests finish within the shutdown
 // timeout.
 func (a *app) shutdownHTTP(srv *http.Server) {
-	if srv == nil {
-		return
-	}
 	a.draining.Store(true)
 	a.api.EndStreams() // event streams would hold the shutdown for its whole timeout
 	for deadline := time.Now().Add(min(drainFor, a.cfg.ShutdownTimeout/2)); a.conns.Load() > 0 && time.Now().Before(deadline); {
@@ -316,7 +311,9 @@ func (a *app) shutdownHTTP(srv *http.Server) {
 // startWorkers starts one consumer per queue of PROTOSTAR_WORKER_QUEUES,
 // each with its own concurrency, so knowledge and summary workers can be
 // scaled apart (`protostar worker --queues summary`).
-func (a *app) startWorkers(ctx context.Context) ([]*queue.Server, error) {
+// The returned stop stops consuming and waits for the running jobs of every
+// queue at once.
+func (a *app) startWorkers(ctx context.Context) (stop func(), err error) {
 	dims, err := a.db.IndexDims(ctx)
 	if err != nil {
 		return nil, err
@@ -337,6 +334,7 @@ func (a *app) startWorkers(ctx context.Context) ([]*queue.Server, error) {
 				BatchSize: a.cfg.EmbedBatchSize * 4, IndexDims: dims, MaxChunks: a.cfg.MaxChunksPerDoc,
 			})
 			if err != nil {
+				stopConsumers(consumers)
 				return nil, err
 			}
 			handlers[protostar.JobIngest] = ing.Handle
@@ -349,16 +347,27 @@ func (a *app) startWorkers(ctx context.Context) ([]*queue.Server, error) {
 			Queues: map[string]int{q: 1}, ShutdownWait: a.cfg.ShutdownTimeout,
 		}, handlers)
 		if err := c.Start(ctx); err != nil {
-			for _, started := range consumers {
-				started.Stop()
-			}
+			stopConsumers(consumers)
 			return nil, err
 		}
 		consumers = append(consumers, c)
 		a.logger.Info("workers started", "queue", q, "concurrency", concurrency, "index_dims", dims)
 	}
 	a.consuming.Store(true)
-	return consumers, nil
+	return func() {
+		a.consuming.Store(false)
+		stopConsumers(consumers)
+	}, nil
+}
+
+// stopConsumers stops every consumer at once, each waiting for its running
+// jobs.
+func stopConsumers(consumers []*queue.Server) {
+	var wg sync.WaitGroup
+	for _, c := range consumers {
+		wg.Go(c.Stop)
+	}
+	wg.Wait()
 }
 
 // queuesFlag reads `--queues knowledge,summary` (worker and all only),
