@@ -18,6 +18,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/answer"
 	"github.com/protostar/protostar/internal/config"
 	"github.com/protostar/protostar/internal/httpapi"
 	"github.com/protostar/protostar/internal/ingest"
@@ -207,13 +208,14 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 			}
 			return nil
 		}}), readinessEvery)
+	cache, searcher := a.cache(), search.New(a.db, a.embed)
 	api := httpapi.New(a.logger, httpapi.Deps{
 		Store:      a.db,
 		Objects:    a.objects,
 		Dispatcher: a.outbox,
-		Search:     search.New(a.db, a.embed),
-		Summaries:  a.summaries(),
-		Answers:    a.answers(),
+		Search:     searcher,
+		Summaries:  a.summaryRequester(cache),
+		Answers:    answer.New(searcher, a.gen, a.db, cache),
 		Registry:   a.reg,
 		Ready:      a.ready,
 	}, httpapi.Config{
@@ -339,7 +341,7 @@ func (a *app) startWorkers(ctx context.Context) (stop func(), err error) {
 			}
 			handlers[protostar.JobIngest] = ing.Handle
 		case queue.QueueSummary:
-			a.addSummaryHandler(handlers, runner)
+			handlers[protostar.JobSummary] = a.summaryHandler(runner).Handle
 			concurrency = a.cfg.SummaryConcurrency
 		}
 		c := queue.NewServer(a.logger, a.redis, queue.ServerConfig{

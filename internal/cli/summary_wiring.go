@@ -1,30 +1,24 @@
 package cli
 
 import (
-	"github.com/protostar/protostar"
-	"github.com/protostar/protostar/internal/answer"
-	"github.com/protostar/protostar/internal/httpapi"
-	"github.com/protostar/protostar/internal/queue"
 	"github.com/protostar/protostar/internal/redis"
-	"github.com/protostar/protostar/internal/search"
 	"github.com/protostar/protostar/internal/summary"
 	"github.com/protostar/protostar/internal/worker"
 )
 
-func (a *app) summaryService(runner *worker.Runner) *summary.Service {
-	cache := redis.NewCache(a.logger, a.redis, "protostar:", a.cfg.CacheTTL)
-	return summary.New(a.logger, a.db, a.gen, cache, a.outbox, runner, summary.Config{
+// cache is the Redis cache of summaries and answers.
+func (a *app) cache() *redis.Cache {
+	return redis.NewCache(a.logger, a.redis, "protostar:", a.cfg.CacheTTL)
+}
+
+// summaryRequester is the API side of summaries.
+func (a *app) summaryRequester(cache *redis.Cache) *summary.Requester {
+	return summary.NewRequester(a.db, a.gen, cache, a.outbox, summary.Config{
 		MaxAttempts: a.cfg.JobMaxAttempts, MaxActive: a.cfg.TenantMaxJobs,
 	})
 }
 
-func (a *app) summaries() httpapi.Summaries { return a.summaryService(nil) }
-
-func (a *app) answers() httpapi.Answerer {
-	cache := redis.NewCache(a.logger, a.redis, "protostar:", a.cfg.CacheTTL)
-	return answer.New(search.New(a.db, a.embed), a.gen, a.db, cache)
-}
-
-func (a *app) addSummaryHandler(handlers map[string]queue.HandlerFunc, runner *worker.Runner) {
-	handlers[protostar.JobSummary] = a.summaryService(runner).Handle
+// summaryHandler is the worker side of summaries.
+func (a *app) summaryHandler(runner *worker.Runner) *summary.Handler {
+	return summary.NewHandler(a.db, a.gen, a.cache(), runner)
 }

@@ -12,20 +12,25 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/worker"
 )
 
-// Store is the durable side of summaries.
-type Store interface {
+// RequestStore is what the API side reads and writes, every call scoped to
+// the caller's tenant.
+type RequestStore interface {
 	Document(ctx context.Context, tenantID, id string) (protostar.Document, error)
-	DocumentByID(ctx context.Context, id string) (protostar.Document, bool, error)
 	FindSummary(ctx context.Context, tenantID, documentID, contentHash, length, model, promptVersion string) (protostar.Summary, error)
 	LatestSummary(ctx context.Context, tenantID, documentID, length string) (protostar.Summary, error)
 	CreateJob(ctx context.Context, j protostar.Job, maxActive int) (protostar.Job, error)
+}
+
+// JobStore is what the worker side reads and writes for a job, which names
+// its document and tenant.
+type JobStore interface {
+	DocumentByID(ctx context.Context, id string) (protostar.Document, bool, error)
 	CancelJob(ctx context.Context, id, reason string) error
 	Sections(ctx context.Context, documentID string, version int, withText bool, fn func(protostar.Section) error) error
 	SectionSummary(ctx context.Context, tenantID string, hash []byte, length, model, promptVersion string) (string, bool, error)
@@ -51,33 +56,44 @@ type Dispatcher interface {
 	Dispatch(ctx context.Context, j protostar.Job)
 }
 
-// Config tunes the service.
+// Config tunes the requester.
 type Config struct {
 	MaxAttempts int // per summary job
 	MaxActive   int // the tenant's cap on queued+running jobs
 }
 
-// Service requests and computes summaries.
-type Service struct {
-	store  Store
-	gen    Generator
-	cache  Cache
-	disp   Dispatcher
-	runner *worker.Runner
-	cfg    Config
-	logger *slog.Logger
+// Requester is the API side: it answers a summary that exists or starts the
+// job that computes it.
+type Requester struct {
+	store RequestStore
+	gen   Generator
+	cache Cache
+	disp  Dispatcher
+	cfg   Config
 }
 
-// New returns a summary service. runner may be nil in a process that only
-// serves the API.
-func New(logger *slog.Logger, store Store, gen Generator, cache Cache, disp Dispatcher, runner *worker.Runner, cfg Config) *Service {
-	return &Service{store: store, gen: gen, cache: cache, disp: disp, runner: runner, cfg: cfg,
-		logger: logger.With("component", "summary")}
+// NewRequester returns the API side of summaries.
+func NewRequester(store RequestStore, gen Generator, cache Cache, disp Dispatcher, cfg Config) *Requester {
+	return &Requester{store: store, gen: gen, cache: cache, disp: disp, cfg: cfg}
+}
+
+// Handler is the worker side: it runs summary jobs.
+type Handler struct {
+	store  JobStore
+	gen    Generator
+	cache  Cache
+	runner *worker.Runner
+}
+
+// NewHandler returns the worker side of summaries; runner runs its jobs'
+// attempts.
+func NewHandler(store JobStore, gen Generator, cache Cache, runner *worker.Runner) *Handler {
+	return &Handler{store: store, gen: gen, cache: cache, runner: runner}
 }
 
 // Request returns the summary of the document's indexed content if one
 // exists (cached is then true), or starts a job that computes it.
-func (s *Service) Request(ctx context.Context, tenantID, documentID, length string) (*protostar.Summary, *protostar.Job, error) {
+func (s *Requester) Request(ctx context.Context, tenantID, documentID, length string) (*protostar.Summary, *protostar.Job, error) {
 	if !protostar.ValidSummaryLength(length) {
 		return nil, nil, protostar.Errorf(protostar.EINVALID, "length must be short, medium or long, got %q", length)
 	}
@@ -88,7 +104,7 @@ func (s *Service) Request(ctx context.Context, tenantID, documentID, length stri
 	if doc.IndexedVersion == 0 {
 		return nil, nil, protostar.Errorf(protostar.ECONFLICT, "document %s is not indexed yet (status %s); summarise it when it is ready", doc.ID, doc.Status)
 	}
-	key := s.cacheKey(tenantID, doc.ID, doc.ContentHash, length)
+	key := cacheKey(s.gen, tenantID, doc.ID, doc.ContentHash, length)
 	if raw, ok := s.cache.Get(ctx, key); ok {
 		var sum protostar.Summary
 		if json.Unmarshal(raw, &sum) == nil {
@@ -97,7 +113,7 @@ func (s *Service) Request(ctx context.Context, tenantID, documentID, length stri
 	}
 	sum, err := s.store.FindSummary(ctx, tenantID, doc.ID, doc.ContentHash, length, s.gen.Model(), s.gen.PromptVersion())
 	if err == nil {
-		s.store2cache(ctx, key, sum)
+		putCache(ctx, s.cache, key, sum)
 		return &sum, nil, nil
 	}
 	if protostar.ErrorCode(err) != protostar.ENOTFOUND {
@@ -114,7 +130,7 @@ func (s *Service) Request(ctx context.Context, tenantID, documentID, length stri
 }
 
 // Latest returns the newest summary of a document (of length, if given).
-func (s *Service) Latest(ctx context.Context, tenantID, documentID, length string) (protostar.Summary, error) {
+func (s *Requester) Latest(ctx context.Context, tenantID, documentID, length string) (protostar.Summary, error) {
 	if length != "" && !protostar.ValidSummaryLength(length) {
 		return protostar.Summary{}, protostar.Errorf(protostar.EINVALID, "length must be short, medium or long, got %q", length)
 	}
@@ -122,11 +138,11 @@ func (s *Service) Latest(ctx context.Context, tenantID, documentID, length strin
 }
 
 // Handle runs the summary job with the given id; it is the queue handler.
-func (s *Service) Handle(ctx context.Context, jobID string) error {
+func (s *Handler) Handle(ctx context.Context, jobID string) error {
 	return s.runner.Run(ctx, jobID, s.summarize)
 }
 
-func (s *Service) summarize(ctx context.Context, j protostar.Job, p *worker.Progress) error {
+func (s *Handler) summarize(ctx context.Context, j protostar.Job, p *worker.Progress) error {
 	var params struct{ Length string }
 	if err := json.Unmarshal(j.Params, &params); err != nil || !protostar.ValidSummaryLength(params.Length) {
 		return protostar.Errorf(protostar.EINVALID, "summary job has invalid parameters %s", j.Params)
@@ -183,7 +199,7 @@ func (s *Service) summarize(ctx context.Context, j protostar.Job, p *worker.Prog
 	if err != nil {
 		return err
 	}
-	s.store2cache(ctx, s.cacheKey(doc.TenantID, doc.ID, doc.ContentHash, params.Length), sum)
+	putCache(ctx, s.cache, cacheKey(s.gen, doc.TenantID, doc.ID, doc.ContentHash, params.Length), sum)
 	return nil
 }
 
@@ -191,7 +207,7 @@ func (s *Service) summarize(ctx context.Context, j protostar.Job, p *worker.Prog
 // are reduced in rounds, so any number of sections fits.
 const reduceGroup = 16
 
-func (s *Service) reduce(ctx context.Context, parts []string, length string, res *protostar.SummaryResult) (string, error) {
+func (s *Handler) reduce(ctx context.Context, parts []string, length string, res *protostar.SummaryResult) (string, error) {
 	switch len(parts) {
 	case 0:
 		return "", nil
@@ -214,13 +230,15 @@ func (s *Service) reduce(ctx context.Context, parts []string, length string, res
 	return parts[0], nil
 }
 
-func (s *Service) cacheKey(tenantID, documentID, contentHash, length string) string {
-	h := sha256.Sum256([]byte(strings.Join([]string{tenantID, documentID, contentHash, length, s.gen.Model(), s.gen.PromptVersion()}, "\x00")))
+// cacheKey is where a finished summary is cached: it names everything the
+// summary depends on, so a new version or model never hits a stale one.
+func cacheKey(gen Generator, tenantID, documentID, contentHash, length string) string {
+	h := sha256.Sum256([]byte(strings.Join([]string{tenantID, documentID, contentHash, length, gen.Model(), gen.PromptVersion()}, "\x00")))
 	return "summary:" + hex.EncodeToString(h[:])
 }
 
-func (s *Service) store2cache(ctx context.Context, key string, sum protostar.Summary) {
+func putCache(ctx context.Context, cache Cache, key string, sum protostar.Summary) {
 	if raw, err := json.Marshal(sum); err == nil {
-		s.cache.Set(ctx, key, raw)
+		cache.Set(ctx, key, raw)
 	}
 }
