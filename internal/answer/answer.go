@@ -59,9 +59,9 @@ type Request struct {
 	Filter   protostar.SearchFilter
 }
 
-// Answer is a grounded answer.
-type Answer struct {
-	Answer    string               `json:"answer"`
+// Result is a grounded answer.
+type Result struct {
+	Text      string               `json:"answer"`
 	Citations []protostar.Citation `json:"citations"`
 	Cached    bool                 `json:"cached"`
 }
@@ -82,35 +82,35 @@ func New(search Searcher, gen Generator, corpus Corpus, cache Cache) *Service {
 // Answer answers req. onDelta, if not nil, receives the answer text as it
 // is generated (a cached answer arrives as one delta). Citations refer only
 // to chunks retrieved for this tenant.
-func (s *Service) Answer(ctx context.Context, req Request, onDelta func(string) error) (Answer, error) {
+func (s *Service) Answer(ctx context.Context, req Request, onDelta func(string) error) (Result, error) {
 	req.TopK = cmp.Or(req.TopK, DefaultTopK)
 	question := normalize(req.Question)
 	switch {
 	case question == "":
-		return Answer{}, protostar.Errorf(protostar.EINVALID, "question must not be empty")
+		return Result{}, protostar.Errorf(protostar.EINVALID, "question must not be empty")
 	case len(req.Question) > MaxQuestionLen:
-		return Answer{}, protostar.Errorf(protostar.EINVALID, "question is longer than %d bytes", MaxQuestionLen)
+		return Result{}, protostar.Errorf(protostar.EINVALID, "question is longer than %d bytes", MaxQuestionLen)
 	case req.TopK < 1 || req.TopK > MaxTopK:
-		return Answer{}, protostar.Errorf(protostar.EINVALID, "top_k must be between 1 and %d, got %d", MaxTopK, req.TopK)
+		return Result{}, protostar.Errorf(protostar.EINVALID, "top_k must be between 1 and %d, got %d", MaxTopK, req.TopK)
 	}
 	if onDelta == nil {
 		onDelta = func(string) error { return nil }
 	}
 	key, err := s.cacheKey(ctx, req, question)
 	if err != nil {
-		return Answer{}, err
+		return Result{}, err
 	}
 	if raw, ok := s.cache.Get(ctx, key); ok {
-		var a Answer
+		var a Result
 		if json.Unmarshal(raw, &a) == nil {
 			a.Cached = true
-			return a, onDelta(a.Answer)
+			return a, onDelta(a.Text)
 		}
 	}
 	hits, err := s.search.Search(ctx, protostar.SearchQuery{TenantID: req.TenantID, Query: req.Question, TopK: req.TopK,
 		Mode: protostar.SearchHybrid, Filter: req.Filter})
 	if err != nil {
-		return Answer{}, fmt.Errorf("retrieve passages: %w", err)
+		return Result{}, fmt.Errorf("retrieve passages: %w", err)
 	}
 	passages := make([]protostar.Passage, len(hits))
 	for i, h := range hits {
@@ -118,9 +118,9 @@ func (s *Service) Answer(ctx context.Context, req Request, onDelta func(string) 
 	}
 	text, cited, err := s.gen.Answer(ctx, req.Question, passages, onDelta)
 	if err != nil {
-		return Answer{}, fmt.Errorf("generate answer: %w", err)
+		return Result{}, fmt.Errorf("generate answer: %w", err)
 	}
-	a := Answer{Answer: text, Citations: citations(hits, cited)}
+	a := Result{Text: text, Citations: citations(hits, cited)}
 	if raw, err := json.Marshal(a); err == nil {
 		s.cache.Set(ctx, key, raw)
 	}

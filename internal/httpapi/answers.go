@@ -15,7 +15,7 @@ import (
 
 // Answerer answers questions from the tenant's documents.
 type Answerer interface {
-	Answer(ctx context.Context, req answer.Request, onDelta func(string) error) (answer.Answer, error)
+	Answer(ctx context.Context, req answer.Request, onDelta func(string) error) (answer.Result, error)
 }
 
 type answerInput struct {

@@ -182,16 +182,16 @@ func (f fakeSummaries) Latest(_ context.Context, _, id, _ string) (protostar.Sum
 
 type fakeAnswerer struct{ c *calls }
 
-func (f fakeAnswerer) Answer(_ context.Context, req answer.Request, onDelta func(string) error) (answer.Answer, error) {
+func (f fakeAnswerer) Answer(_ context.Context, req answer.Request, onDelta func(string) error) (answer.Result, error) {
 	f.c.mu.Lock()
 	f.c.answers = append(f.c.answers, req)
 	f.c.mu.Unlock()
 	if onDelta != nil {
 		if err := onDelta("an answer"); err != nil {
-			return answer.Answer{}, err
+			return answer.Result{}, err
 		}
 	}
-	return answer.Answer{Answer: "an answer", Citations: []protostar.Citation{}}, nil
+	return answer.Result{Text: "an answer", Citations: []protostar.Citation{}}, nil
 }
 
 // newTestServer builds the API over fakes with small body limits and no
