@@ -3,19 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/pgvector/pgvector-go"
 
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/hashembed"
-	"github.com/protostar/protostar/internal/lexical"
+	"github.com/protostar/protostar/internal/ingest"
 	"github.com/protostar/protostar/internal/markdown"
+	"github.com/protostar/protostar/internal/postgres"
 )
 
 // Chunking as the service does it with its default configuration.
@@ -42,22 +40,10 @@ func chunkDocument(data []byte) ([]protostar.Chunk, []string, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		row, text := chunkRow(c, len(rows))
+		row, text := ingest.ChunkRow(c, len(rows))
 		rows = append(rows, row)
 		texts = append(texts, text)
 	}
-}
-
-// chunkRow is the row the worker writes for c (embedding aside) and the
-// text it embeds: the heading path as breadcrumbs, then the chunk.
-func chunkRow(c markdown.Chunk, ordinal int) (protostar.Chunk, string) {
-	text := c.Text
-	if len(c.HeadingPath) > 0 {
-		text = strings.Join(c.HeadingPath, " > ") + "\n" + c.Text
-	}
-	h := sha256.Sum256([]byte(text))
-	return protostar.Chunk{Ordinal: ordinal, HeadingPath: c.HeadingPath, Text: c.Text, Hash: h[:],
-		Tokens: c.Tokens, Terms: strings.Join(lexical.Terms(text), " ")}, text
 }
 
 // prepareDocument chunks and embeds a document: the rows ready for COPY.
@@ -83,34 +69,20 @@ type docRows struct {
 	Rows       []protostar.Chunk
 }
 
-var chunkColumns = []string{"tenant_id", "document_id", "version", "ordinal", "heading_path", "text",
-	"content_hash", "tokens", "embedding", "embed_model", "embed_dim", "terms"}
-
 // copyRows writes the rows of docs as version 1 of each document with one
-// COPY statement and returns the number of rows.
+// COPY statement, as postgres.CopyChunkSets does, and returns the number of
+// rows.
 func copyRows(ctx context.Context, db *database, model string, docs []docRows) (int64, error) {
-	d, r := 0, 0
-	src := pgx.CopyFromFunc(func() ([]any, error) {
-		for d < len(docs) && r == len(docs[d].Rows) {
-			d, r = d+1, 0
+	sets := make([]postgres.SetRows, len(docs))
+	for i, d := range docs {
+		dims := 0
+		if len(d.Rows) > 0 {
+			dims = len(d.Rows[0].Embedding)
 		}
-		if d == len(docs) {
-			return nil, nil
-		}
-		doc, c := docs[d], docs[d].Rows[r]
-		r++
-		path := c.HeadingPath
-		if path == nil {
-			path = []string{}
-		}
-		return []any{doc.TenantID, doc.DocumentID, 1, c.Ordinal, path, c.Text, c.Hash, c.Tokens,
-			pgvector.NewVector(c.Embedding), model, len(c.Embedding), c.Terms}, nil
-	})
-	n, err := db.DB.Pool().CopyFrom(ctx, pgx.Identifier{"chunks"}, chunkColumns, src)
-	if err != nil {
-		return n, fmt.Errorf("copy chunks: %w", err)
+		sets[i] = postgres.SetRows{Rows: d.Rows, Set: protostar.ChunkSet{TenantID: d.TenantID, DocumentID: d.DocumentID,
+			Version: 1, Model: model, Dims: dims}}
 	}
-	return n, nil
+	return db.DB.CopyChunkSets(ctx, sets)
 }
 
 // insertDocuments creates documents of tenant for keys with the given

@@ -38,6 +38,24 @@ type batcher struct {
 	written   atomic.Int64           // rows written so far
 }
 
+// ChunkRow is the row ingest writes for chunk c at ordinal (all but its
+// embedding) and the text it embeds for it (see embedText): the row's hash
+// and keyword terms are of that text.
+func ChunkRow(c markdown.Chunk, ordinal int) (protostar.Chunk, string) {
+	text := embedText(c)
+	hash := sha256.Sum256([]byte(text))
+	var terms strings.Builder
+	terms.Grow(len(text) + len(text)/2)
+	lexical.EachTerm(text, func(t string) {
+		if terms.Len() > 0 {
+			terms.WriteByte(' ')
+		}
+		terms.WriteString(t)
+	})
+	return protostar.Chunk{Ordinal: ordinal, HeadingPath: c.HeadingPath, Text: c.Text, Hash: hash[:],
+		Tokens: c.Tokens, Terms: terms.String()}, text
+}
+
 // batch is a batch of rows and the texts their embeddings are made from.
 type batch struct {
 	rows  []protostar.Chunk
@@ -56,24 +74,8 @@ func newBatcher(ctx context.Context, svc *Service, doc protostar.Document, set p
 // add turns c into a row of the current batch and hands the batch to the
 // writer when it is full. It returns the writer's error once it failed.
 func (b *batcher) add(ctx context.Context, c markdown.Chunk) error {
-	text := embedText(c)
-	hash := sha256.Sum256([]byte(text))
-	var terms strings.Builder
-	terms.Grow(len(text) + len(text)/2)
-	lexical.EachTerm(text, func(t string) {
-		if terms.Len() > 0 {
-			terms.WriteByte(' ')
-		}
-		terms.WriteString(t)
-	})
-	b.cur.rows = append(b.cur.rows, protostar.Chunk{
-		Ordinal:     b.next,
-		HeadingPath: c.HeadingPath,
-		Text:        c.Text,
-		Hash:        hash[:],
-		Tokens:      c.Tokens,
-		Terms:       terms.String(),
-	})
+	row, text := ChunkRow(c, b.next)
+	b.cur.rows = append(b.cur.rows, row)
 	b.cur.texts = append(b.cur.texts, text)
 	b.next++
 	if len(b.cur.rows) < b.size {

@@ -15,21 +15,44 @@ import (
 var chunkCopyColumns = []string{"tenant_id", "document_id", "version", "ordinal", "heading_path", "text",
 	"content_hash", "tokens", "embedding", "embed_model", "embed_dim", "terms"}
 
-// CopyChunks writes a batch of chunk rows with COPY.
+// CopyChunks writes a batch of chunk rows of one document version with
+// COPY.
 func (db *DB) CopyChunks(ctx context.Context, set protostar.ChunkSet, rows []protostar.Chunk) error {
-	src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-		r := rows[i]
-		path := r.HeadingPath
+	if _, err := db.CopyChunkSets(ctx, []SetRows{{Set: set, Rows: rows}}); err != nil {
+		return fmt.Errorf("copy %d chunks of %s v%d: %w", len(rows), set.DocumentID, set.Version, err)
+	}
+	return nil
+}
+
+// SetRows is chunk rows of one document version.
+type SetRows struct {
+	Set  protostar.ChunkSet
+	Rows []protostar.Chunk
+}
+
+// CopyChunkSets writes the rows of several document versions with one COPY
+// (the benchmark's yardstick loads corpora so) and returns how many rows
+// it wrote.
+func (db *DB) CopyChunkSets(ctx context.Context, sets []SetRows) (int64, error) {
+	s, r := 0, 0
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		for s < len(sets) && r == len(sets[s].Rows) {
+			s, r = s+1, 0
+		}
+		if s == len(sets) {
+			return nil, nil
+		}
+		set, c := sets[s].Set, sets[s].Rows[r]
+		r++
+		path := c.HeadingPath
 		if path == nil {
 			path = []string{} // text[] NOT NULL: no headings is an empty path
 		}
-		return []any{set.TenantID, set.DocumentID, set.Version, r.Ordinal, path, r.Text, r.Hash,
-			r.Tokens, pgvector.NewVector(r.Embedding), set.Model, set.Dims, r.Terms}, nil
+		return []any{set.TenantID, set.DocumentID, set.Version, c.Ordinal, path, c.Text, c.Hash,
+			c.Tokens, pgvector.NewVector(c.Embedding), set.Model, set.Dims, c.Terms}, nil
 	})
-	if _, err := db.pool.CopyFrom(ctx, pgx.Identifier{"chunks"}, chunkCopyColumns, src); err != nil {
-		return translate(err, fmt.Sprintf("copy %d chunks of %s v%d", len(rows), set.DocumentID, set.Version))
-	}
-	return nil
+	n, err := db.pool.CopyFrom(ctx, pgx.Identifier{"chunks"}, chunkCopyColumns, src)
+	return n, translate(err, "copy chunks")
 }
 
 // DeleteVersion removes every chunk of one document version: what a crashed
