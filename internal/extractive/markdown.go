@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/protostar/protostar/internal/lexical"
+	"github.com/protostar/protostar/internal/markdown"
 )
 
 // unitKind classifies a piece of a Markdown text.
@@ -53,7 +54,8 @@ type segmenter struct {
 	inList    bool // the last block was a list item, so indented text continues it
 	nblock    int
 	lastSkip  bool // the last unit appended is a skipped one
-	fence     string
+	fence     markdown.Fence
+	inFence   bool // inside a fenced code block, until fence closes it
 	inComment bool
 	inTable   bool
 }
@@ -66,9 +68,9 @@ func (s *segmenter) run(linesAreBlocks bool) {
 	for i := 0; i < len(lines); i++ {
 		ls, le := lines[i].start, lines[i].end
 		line := s.src[ls:le]
-		if s.fence != "" {
-			if isFenceClose(line, s.fence) {
-				s.fence = ""
+		if s.inFence {
+			if s.fence.Closes(line) {
+				s.inFence = false
 			}
 			continue
 		}
@@ -115,13 +117,12 @@ func (s *segmenter) run(linesAreBlocks bool) {
 			next = strings.TrimSpace(s.src[lines[i+1].start:lines[i+1].end])
 		}
 		switch {
-		case strings.HasPrefix(rest, "```") || strings.HasPrefix(rest, "~~~"):
+		case s.opensFence(rest):
 			s.closeBlock()
 			s.skip()
-			s.fence = fenceMarker(rest)
 		case indent >= 4 && s.open < 0 && !s.inList && !quoted:
 			s.skip() // indented code block
-		case isATXHeading(rest):
+		case markdown.IsATXHeading(rest):
 			s.closeBlock()
 			hs, he := atxHeadingContent(s.src, cs, le)
 			if hs < he {
@@ -129,7 +130,7 @@ func (s *segmenter) run(linesAreBlocks bool) {
 				s.closeAs(unitHeading)
 			}
 			s.inList = false
-		case s.open >= 0 && !s.openList && !linesAreBlocks && isSetextUnderline(rest):
+		case s.open >= 0 && !s.openList && !linesAreBlocks && markdown.SetextLevel(rest) > 0:
 			s.closeAs(unitHeading)
 		case isThematicBreak(rest):
 			s.closeBlock()
@@ -173,6 +174,16 @@ func (s *segmenter) run(linesAreBlocks bool) {
 		}
 	}
 	s.closeBlock()
+}
+
+// opensFence reports whether rest opens a fenced code block, which then
+// runs until its closing fence.
+func (s *segmenter) opensFence(rest string) bool {
+	f, ok := markdown.OpenFence(rest)
+	if ok {
+		s.fence, s.inFence = f, true
+	}
+	return ok
 }
 
 func (s *segmenter) openBlock(start, end int, list bool) {
@@ -485,31 +496,6 @@ func frontMatterEnd(src string, lines []span) int {
 	return 0
 }
 
-func fenceMarker(rest string) string {
-	c := rest[0]
-	n := 0
-	for n < len(rest) && rest[n] == c {
-		n++
-	}
-	return rest[:n]
-}
-
-func isFenceClose(line, marker string) bool {
-	t := strings.TrimSpace(line)
-	if !strings.HasPrefix(t, marker) {
-		return false
-	}
-	return strings.Trim(t, marker[:1]) == ""
-}
-
-func isATXHeading(rest string) bool {
-	n := 0
-	for n < len(rest) && rest[n] == '#' {
-		n++
-	}
-	return n >= 1 && n <= 6 && (n == len(rest) || rest[n] == ' ' || rest[n] == '\t')
-}
-
 // atxHeadingContent returns the span of a heading's text without the
 // opening and optional closing '#' sequences.
 func atxHeadingContent(src string, cs, le int) (int, int) {
@@ -528,11 +514,6 @@ func atxHeadingContent(src string, cs, le int) (int, int) {
 		he = hs + len(strings.TrimRight(t, " \t"))
 	}
 	return hs, he
-}
-
-func isSetextUnderline(rest string) bool {
-	t := strings.TrimRight(rest, " \t")
-	return t != "" && (strings.Trim(t, "=") == "" || strings.Trim(t, "-") == "")
 }
 
 func isThematicBreak(rest string) bool {
