@@ -68,20 +68,10 @@ func (s *segmenter) run(linesAreBlocks bool) {
 	for i := 0; i < len(lines); i++ {
 		ls, le := lines[i].start, lines[i].end
 		line := s.src[ls:le]
-		if s.inFence {
-			if s.fence.Closes(line) {
-				s.inFence = false
-			}
-			continue
-		}
-		if s.inComment {
-			if strings.Contains(line, "-->") {
-				s.inComment = false
-			}
+		if s.insideRaw(line) {
 			continue
 		}
 		body := strings.TrimLeft(line, " \t")
-		indent := indentWidth(line[:len(line)-len(body)])
 		if body == "" {
 			s.closeBlock()
 			s.inTable = false
@@ -94,86 +84,126 @@ func (s *segmenter) run(linesAreBlocks bool) {
 				continue
 			}
 		}
-		// Block-quote markers: strip them and treat the rest as a line.
-		cs := le - len(body)
-		quoted := false
-		for cs < le && s.src[cs] == '>' {
-			quoted = true
-			cs++
-			for cs < le && (s.src[cs] == ' ' || s.src[cs] == '\t') {
-				cs++
-			}
-		}
-		rest := s.src[cs:le]
-		if rest == "" {
+		l := srcLine{end: le, indent: indentWidth(line[:len(line)-len(body)])}
+		l.start, l.quoted = s.afterQuoteMarkers(le-len(body), le)
+		l.rest = s.src[l.start:le]
+		if l.rest == "" {
 			s.closeBlock()
 			continue
 		}
-		if !strings.Contains(rest, "|") {
+		if !strings.Contains(l.rest, "|") {
 			s.inTable = false
 		}
-		var next string
 		if i+1 < len(lines) {
-			next = strings.TrimSpace(s.src[lines[i+1].start:lines[i+1].end])
+			l.next = strings.TrimSpace(s.src[lines[i+1].start:lines[i+1].end])
 		}
-		switch {
-		case s.opensFence(rest):
-			s.closeBlock()
-			s.skip()
-		case indent >= 4 && s.open < 0 && !s.inList && !quoted:
-			s.skip() // indented code block
-		case markdown.IsATXHeading(rest):
-			s.closeBlock()
-			hs, he := atxHeadingContent(s.src, cs, le)
-			if hs < he {
-				s.openBlock(hs, he, false)
-				s.closeAs(unitHeading)
-			}
-			s.inList = false
-		case s.open >= 0 && !s.openList && !linesAreBlocks && markdown.SetextLevel(rest) > 0:
-			s.closeAs(unitHeading)
-		case isThematicBreak(rest):
-			s.closeBlock()
-			s.skip()
-			s.inList = false
-		case strings.Contains(rest, "|") && (s.inTable || rest[0] == '|' || isTableDelimiter(next)):
-			s.closeBlock()
-			s.skip()
-			s.inTable = true
-		case strings.HasPrefix(rest, "<!--"):
-			s.closeBlock()
-			s.skip()
-			s.inComment = !strings.Contains(rest[4:], "-->")
-		case isHTMLOnly(rest):
-			s.closeBlock()
-			s.skip()
-		case linkRefDef.MatchString(rest):
-			s.closeBlock()
-			s.skip()
-		default:
-			if m := footnoteDef.FindStringIndex(rest); m != nil {
-				s.closeBlock()
-				s.openBlock(cs+m[1], le, true)
-				continue
-			}
-			if m := listItem.FindStringIndex(rest); m != nil {
-				s.closeBlock()
-				s.openBlock(cs+m[1], le, true)
-				s.inList = true
-				continue
-			}
-			if s.open >= 0 && !linesAreBlocks {
-				s.openEnd = le // soft-wrapped continuation of the open block
-				continue
-			}
-			s.closeBlock()
-			if indent < 2 {
-				s.inList = false
-			}
-			s.openBlock(cs, le, false)
-		}
+		s.line(l, linesAreBlocks)
 	}
 	s.closeBlock()
+}
+
+// srcLine is one non-blank line outside code, comments and front matter.
+type srcLine struct {
+	start, end int    // its content after block-quote markers, in src
+	rest       string // src[start:end]
+	next       string // the next line, trimmed
+	indent     int    // columns of white space before it
+	quoted     bool   // it is inside a block quote
+}
+
+// insideRaw consumes a line of a fenced code block or an HTML comment.
+func (s *segmenter) insideRaw(line string) bool {
+	switch {
+	case s.inFence:
+		if s.fence.Closes(line) {
+			s.inFence = false
+		}
+		return true
+	case s.inComment:
+		if strings.Contains(line, "-->") {
+			s.inComment = false
+		}
+		return true
+	}
+	return false
+}
+
+// afterQuoteMarkers skips the block-quote markers at src[cs:le] and reports
+// whether there were any.
+func (s *segmenter) afterQuoteMarkers(cs, le int) (int, bool) {
+	quoted := false
+	for cs < le && s.src[cs] == '>' {
+		quoted = true
+		cs++
+		for cs < le && (s.src[cs] == ' ' || s.src[cs] == '\t') {
+			cs++
+		}
+	}
+	return cs, quoted
+}
+
+// line classifies one line and opens, continues or closes blocks.
+func (s *segmenter) line(l srcLine, linesAreBlocks bool) {
+	rest := l.rest
+	switch {
+	case s.opensFence(rest):
+		s.closeBlock()
+		s.skip()
+	case l.indent >= 4 && s.open < 0 && !s.inList && !l.quoted:
+		s.skip() // indented code block
+	case markdown.IsATXHeading(rest):
+		s.closeBlock()
+		hs, he := atxHeadingContent(s.src, l.start, l.end)
+		if hs < he {
+			s.openBlock(hs, he, false)
+			s.closeAs(unitHeading)
+		}
+		s.inList = false
+	case s.open >= 0 && !s.openList && !linesAreBlocks && markdown.SetextLevel(rest) > 0:
+		s.closeAs(unitHeading)
+	case isThematicBreak(rest):
+		s.closeBlock()
+		s.skip()
+		s.inList = false
+	case strings.Contains(rest, "|") && (s.inTable || rest[0] == '|' || isTableDelimiter(l.next)):
+		s.closeBlock()
+		s.skip()
+		s.inTable = true
+	case strings.HasPrefix(rest, "<!--"):
+		s.closeBlock()
+		s.skip()
+		s.inComment = !strings.Contains(rest[4:], "-->")
+	case isHTMLOnly(rest), linkRefDef.MatchString(rest):
+		s.closeBlock()
+		s.skip()
+	default:
+		s.text(l, linesAreBlocks)
+	}
+}
+
+// text handles a line of prose: a footnote or list item opens a block of
+// its own, a soft-wrapped line continues the open block.
+func (s *segmenter) text(l srcLine, linesAreBlocks bool) {
+	if m := footnoteDef.FindStringIndex(l.rest); m != nil {
+		s.closeBlock()
+		s.openBlock(l.start+m[1], l.end, true)
+		return
+	}
+	if m := listItem.FindStringIndex(l.rest); m != nil {
+		s.closeBlock()
+		s.openBlock(l.start+m[1], l.end, true)
+		s.inList = true
+		return
+	}
+	if s.open >= 0 && !linesAreBlocks {
+		s.openEnd = l.end // soft-wrapped continuation of the open block
+		return
+	}
+	s.closeBlock()
+	if l.indent < 2 {
+		s.inList = false
+	}
+	s.openBlock(l.start, l.end, false)
 }
 
 // opensFence reports whether rest opens a fenced code block, which then
