@@ -96,10 +96,14 @@ func (s *Server) streamAnswer(hctx huma.Context, req answer.Request) {
 // writeError writes err as a problem answer from inside a stream body.
 func (s *Server) writeError(hctx huma.Context, err error) {
 	err = s.logged(hctx.Context(), err)
+	status, h, detail := problemOf(err)
+	for k := range h {
+		hctx.SetHeader(k, h.Get(k))
+	}
 	hctx.SetHeader("Content-Type", "application/problem+json")
-	hctx.SetStatus(statusOf(err))
+	hctx.SetStatus(status)
 	_ = json.NewEncoder(hctx.BodyWriter()).Encode(map[string]any{
-		"title": http.StatusText(statusOf(err)), "status": statusOf(err), "detail": protostar.ErrorMessage(err),
+		"title": http.StatusText(status), "status": status, "detail": detail,
 	})
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/protostar/protostar"
 )
 
 type tenantKey struct{}
@@ -59,18 +61,18 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !strings.EqualFold(scheme, "Bearer") || key == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="protostar"`)
-			writeProblem(w, http.StatusUnauthorized, "missing bearer API key in the Authorization header")
+			writeDomainProblem(w, protostar.Errorf(protostar.EUNAUTHORIZED, "missing bearer API key in the Authorization header"))
 			return
 		}
 		tenant, ok := s.keys.tenant(key)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="protostar", error="invalid_token"`)
-			writeProblem(w, http.StatusUnauthorized, "unknown API key")
+			writeDomainProblem(w, protostar.Errorf(protostar.EUNAUTHORIZED, "unknown API key"))
 			return
 		}
 		if wait, ok := s.limits.allow(tenant, key); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
-			writeProblem(w, http.StatusTooManyRequests, "rate limit exceeded for this API key")
+			writeDomainProblem(w, protostar.Errorf(protostar.ERATELIMITED, "rate limit exceeded for this API key"))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, tenant)))

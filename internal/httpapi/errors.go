@@ -74,23 +74,39 @@ const retryAfterSeconds = 1
 // Clients see the domain message only; 5xx causes are logged here and
 // nowhere else.
 func (s *Server) problem(ctx context.Context, err error) error {
-	status := statusOf(err)
+	status, h, msg := problemOf(err)
 	if status >= 500 && !errors.Is(err, context.Canceled) {
 		s.logger.ErrorContext(ctx, "request failed", "status", status, "error", err)
 	}
-	msg := protostar.ErrorMessage(err)
-	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		h := http.Header{}
-		h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	if len(h) > 0 {
 		return huma.ErrorWithHeaders(huma.NewError(status, msg), h)
 	}
 	return huma.NewError(status, msg)
 }
 
+// problemOf is the one mapping from an error to its problem answer, for
+// huma's errors, plain handlers and event streams alike: the status, the
+// headers it needs (Retry-After on 429 and 503) and the detail clients may
+// see.
+func problemOf(err error) (status int, h http.Header, detail string) {
+	status = statusOf(err)
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		h = http.Header{"Retry-After": {strconv.Itoa(retryAfterSeconds)}}
+	}
+	return status, h, protostar.ErrorMessage(err)
+}
+
 // writeDomainProblem writes a client error as a problem answer outside
-// huma (routing); 5xx errors go through problem, which logs them.
+// huma (routing, auth, limits); 5xx errors go through problem, which logs
+// them. A header the caller set already (a precise Retry-After) is kept.
 func writeDomainProblem(w http.ResponseWriter, err error) {
-	writeProblem(w, statusOf(err), protostar.ErrorMessage(err))
+	status, h, detail := problemOf(err)
+	for k, v := range h {
+		if w.Header().Get(k) == "" {
+			w.Header()[k] = v
+		}
+	}
+	writeProblem(w, status, detail)
 }
 
 // writeProblem writes a problem+json answer outside huma (auth, limits).

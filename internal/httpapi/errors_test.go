@@ -90,3 +90,29 @@ func decodeSpec(t *testing.T, raw []byte) spec {
 	}
 	return s
 }
+
+// TestRetryAfterEverywhere: 429 and 503 carry Retry-After whichever writer
+// answers, huma's, the plain one or a stream's (a streamed answer refused
+// with 503 before its first event used to have none).
+func TestRetryAfterEverywhere(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTestServer(t)
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"JSON answer", `{"question":"unavailable"}`, 503},
+		{"streamed answer", `{"question":"unavailable","stream":true}`, 503},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/v1/answers", strings.NewReader(tt.body))
+			req.Header.Set("Authorization", "Bearer "+testKey)
+			req.Header.Set("Content-Type", "application/json")
+			rec := serve(t, srv, req)
+			if rec.Code != tt.want || rec.Header().Get("Retry-After") == "" {
+				t.Fatalf("status %d, Retry-After %q; want %d with Retry-After: %s", rec.Code, rec.Header().Get("Retry-After"), tt.want, rec.Body.String())
+			}
+		})
+	}
+}

@@ -186,6 +186,9 @@ func (f fakeAnswerer) Answer(_ context.Context, req answer.Request, onDelta func
 	f.c.mu.Lock()
 	f.c.answers = append(f.c.answers, req)
 	f.c.mu.Unlock()
+	if req.Question == "unavailable" {
+		return answer.Result{}, protostar.Errorf(protostar.EUNAVAILABLE, "search unavailable")
+	}
 	if onDelta != nil {
 		if err := onDelta("an answer"); err != nil {
 			return answer.Result{}, err
