@@ -14,74 +14,14 @@ import (
 // request once the result is cached in Redis, all over HTTP, one request
 // at a time.
 func (b *bench) cacheFigure(ctx context.Context) ([]Result, error) {
-	rows, err := b.main.DB.Pool().Query(ctx, `SELECT id::text FROM documents WHERE tenant_id = $1 AND status = 'ready'
-		ORDER BY key LIMIT $2`, benchTenant, b.s.UncachedSummaries)
+	sumCached, sumUncached, err := b.measureSummaries(ctx)
 	if err != nil {
 		return nil, err
 	}
-	docs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	ansCached, ansUncached, err := b.measureAnswers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if len(docs) == 0 {
-		return nil, fmt.Errorf("no ready documents to summarise")
-	}
-
-	// Summaries: POST …/summary answers 202 with a job when nothing is
-	// cached; the uncached time runs until the finished summary is served.
-	var sumUncached, sumCached latencies
-	for _, id := range docs {
-		start := time.Now()
-		if err := b.summarizeFromScratch(ctx, id); err != nil {
-			return nil, err
-		}
-		sumUncached = append(sumUncached, time.Since(start))
-	}
-	cachedSummary := func(ctx context.Context, i int) error {
-		var out struct {
-			Cached bool `json:"cached"`
-		}
-		path := "/v1/documents/" + docs[i%len(docs)] + "/summary"
-		if err := b.serve.call(ctx, http.MethodPost, path, map[string]string{"length": "medium"}, http.StatusOK, &out); err != nil {
-			return err
-		}
-		if !out.Cached {
-			return fmt.Errorf("summary of %s was not served from the cache", docs[i%len(docs)])
-		}
-		return nil
-	}
-	if sumCached, err = sequential(ctx, b.s.CacheRequests, true, cachedSummary); err != nil {
-		return nil, err
-	}
-
-	// Answers: distinct questions first (retrieve and generate), then the
-	// same questions again.
-	questions := queries(seedIngest, seedAnswers, b.s.IngestDocs, b.s.UncachedAnswers)
-	answer := func(wantCached bool) func(context.Context, int) error {
-		return func(ctx context.Context, i int) error {
-			var out struct {
-				Answer string `json:"answer"`
-				Cached bool   `json:"cached"`
-			}
-			q := questions[i%len(questions)]
-			if err := b.serve.call(ctx, http.MethodPost, "/v1/answers", map[string]any{"question": q}, http.StatusOK, &out); err != nil {
-				return err
-			}
-			if out.Cached != wantCached {
-				return fmt.Errorf("answer to %q: cached = %v, want %v", q, out.Cached, wantCached)
-			}
-			return nil
-		}
-	}
-	ansUncached, err := sequential(ctx, len(questions), false, answer(false))
-	if err != nil {
-		return nil, err
-	}
-	ansCached, err := sequential(ctx, b.s.CacheRequests, true, answer(true))
-	if err != nil {
-		return nil, err
-	}
-
 	var out []Result
 	for _, k := range []struct {
 		name             string
@@ -100,6 +40,71 @@ func (b *bench) cacheFigure(ctx context.Context) ([]Result, error) {
 		out = append(out, p50, p99.withTarget("cached p99 <= 5 ms", p99.Value <= 5))
 	}
 	return out, nil
+}
+
+// measureSummaries: POST …/summary answers 202 with a job when nothing is
+// cached; the uncached time runs until the finished summary is served.
+func (b *bench) measureSummaries(ctx context.Context) (cached, uncached latencies, err error) {
+	rows, err := b.main.DB.Pool().Query(ctx, `SELECT id::text FROM documents WHERE tenant_id = $1 AND status = 'ready'
+		ORDER BY key LIMIT $2`, benchTenant, b.s.UncachedSummaries)
+	if err != nil {
+		return nil, nil, err
+	}
+	docs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(docs) == 0 {
+		return nil, nil, fmt.Errorf("no ready documents to summarise")
+	}
+	for _, id := range docs {
+		start := time.Now()
+		if err := b.summarizeFromScratch(ctx, id); err != nil {
+			return nil, nil, err
+		}
+		uncached = append(uncached, time.Since(start))
+	}
+	cached, err = sequential(ctx, b.s.CacheRequests, true, func(ctx context.Context, i int) error {
+		var out struct {
+			Cached bool `json:"cached"`
+		}
+		path := "/v1/documents/" + docs[i%len(docs)] + "/summary"
+		if err := b.serve.call(ctx, http.MethodPost, path, map[string]string{"length": "medium"}, http.StatusOK, &out); err != nil {
+			return err
+		}
+		if !out.Cached {
+			return fmt.Errorf("summary of %s was not served from the cache", docs[i%len(docs)])
+		}
+		return nil
+	})
+	return cached, uncached, err
+}
+
+// measureAnswers asks distinct questions first (retrieve and generate),
+// then the same questions again.
+func (b *bench) measureAnswers(ctx context.Context) (cached, uncached latencies, err error) {
+	questions := queries(seedIngest, seedAnswers, b.s.IngestDocs, b.s.UncachedAnswers)
+	answer := func(wantCached bool) func(context.Context, int) error {
+		return func(ctx context.Context, i int) error {
+			var out struct {
+				Answer string `json:"answer"`
+				Cached bool   `json:"cached"`
+			}
+			q := questions[i%len(questions)]
+			if err := b.serve.call(ctx, http.MethodPost, "/v1/answers", map[string]any{"question": q}, http.StatusOK, &out); err != nil {
+				return err
+			}
+			if out.Cached != wantCached {
+				return fmt.Errorf("answer to %q: cached = %v, want %v", q, out.Cached, wantCached)
+			}
+			return nil
+		}
+	}
+	if uncached, err = sequential(ctx, len(questions), false, answer(false)); err != nil {
+		return nil, nil, err
+	}
+	cached, err = sequential(ctx, b.s.CacheRequests, true, answer(true))
+	return cached, uncached, err
 }
 
 // summarizeFromScratch requests a summary that is not cached, waits for

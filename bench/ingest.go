@@ -231,27 +231,9 @@ func (b *bench) ingestLimit(ctx context.Context, c ingestCorpus) (yardstick, err
 	if err != nil {
 		return yardstick{}, err
 	}
-	prepared := make([]docRows, len(c.docs))
-	err = forEach(ctx, len(c.docs), runtime.NumCPU(), func(ctx context.Context, i int) error {
-		rows, err := prepareDocument(ctx, emb, c.docs[i])
-		prepared[i] = docRows{TenantID: tenant, Rows: rows}
-		return err
-	})
+	prepared, total, err := b.prepareLimit(ctx, emb, c, tenant)
 	if err != nil {
 		return yardstick{}, err
-	}
-	counts := make([]int, len(prepared))
-	total := 0
-	for i, d := range prepared {
-		counts[i] = len(d.Rows)
-		total += len(d.Rows)
-	}
-	ids, err := insertDocuments(ctx, b.main, tenant, c.keys, counts, "ready")
-	if err != nil {
-		return yardstick{}, err
-	}
-	for i := range prepared {
-		prepared[i].DocumentID = ids[i]
 	}
 	runs := map[string]any{}
 	best, bestStreams := 0.0, 0
@@ -305,6 +287,35 @@ func (b *bench) ingestLimit(ctx context.Context, c ingestCorpus) (yardstick, err
 		"method": "rows chunked+embedded before timing; one COPY statement per stream into the emptied chunks table " +
 			"with its HNSW, GIN and btree indexes; best of 1, NumCPU and 2×NumCPU parallel streams",
 	}}, nil
+}
+
+// prepareLimit chunks and embeds the corpus and inserts its documents as
+// ready documents of tenant: the rows the limit yardstick copies, and how
+// many there are.
+func (b *bench) prepareLimit(ctx context.Context, emb *hashembed.Embedder, c ingestCorpus, tenant string) ([]docRows, int, error) {
+	prepared := make([]docRows, len(c.docs))
+	err := forEach(ctx, len(c.docs), runtime.NumCPU(), func(ctx context.Context, i int) error {
+		rows, err := prepareDocument(ctx, emb, c.docs[i])
+		prepared[i] = docRows{TenantID: tenant, Rows: rows}
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	counts := make([]int, len(prepared))
+	total := 0
+	for i, d := range prepared {
+		counts[i] = len(d.Rows)
+		total += len(d.Rows)
+	}
+	ids, err := insertDocuments(ctx, b.main, tenant, c.keys, counts, "ready")
+	if err != nil {
+		return nil, 0, err
+	}
+	for i := range prepared {
+		prepared[i].DocumentID = ids[i]
+	}
+	return prepared, total, nil
 }
 
 // withoutIndex drops the index name of the chunks table, runs fn and

@@ -130,102 +130,117 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // several times, each keeping its best run, so that a burst of someone
 // else's load on the machine cannot decide a ratio alone.
 func (b *bench) figures(ctx context.Context, want map[string]bool) ([]Result, error) {
-	var results []Result
-	step := func(name string, fn func(context.Context) ([]Result, error)) error {
-		start := time.Now()
-		b.logger.Info("step starting", "step", name)
-		rs, err := fn(ctx)
-		results = append(results, rs...)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		b.logger.Info("step done", "step", name, "seconds", time.Since(start).Round(100*time.Millisecond).Seconds())
-		return nil
-	}
+	st := &steps{logger: b.logger}
 	if want["queue"] {
-		if err := step("queue", b.queueFigure); err != nil {
-			return results, err
+		if err := st.run(ctx, "queue", b.queueFigure); err != nil {
+			return st.results, err
 		}
 	}
 	if want["ingest"] || want["cache"] || want["search"] {
 		if err := b.startMain(ctx); err != nil {
-			return results, err
+			return st.results, err
 		}
 	}
 	if want["ingest"] || want["cache"] {
-		var (
-			corpus ingestCorpus
-			runs   []pipelineRun
-		)
-		err := step("ingest pipeline (1 of 2)", func(ctx context.Context) ([]Result, error) {
-			var err error
-			// The second pipeline run, after the yardsticks, needs a copy
-			// under keys of its own.
-			prefixes := []string{"corpus/"}
-			if want["ingest"] {
-				prefixes = append(prefixes, "corpus-b/")
-			}
-			if corpus, err = b.loadIngestCorpus(ctx, prefixes...); err != nil {
-				return nil, err
-			}
-			run, err := b.ingestPipeline(ctx, corpus, "corpus/")
-			runs = append(runs, run)
-			return nil, err
-		})
-		if err != nil {
-			return results, err
-		}
-		if want["cache"] {
-			if err := step("cache", b.cacheFigure); err != nil {
-				return results, err
-			}
-		}
-		if want["ingest"] {
-			b.worker.Stop()
-			var naive, limit yardstick
-			err := step("ingest yardsticks", func(ctx context.Context) ([]Result, error) {
-				var err error
-				if naive, err = b.ingestNaive(ctx, corpus); err != nil {
-					return nil, err
-				}
-				limit, err = b.ingestLimit(ctx, corpus)
-				return nil, err
-			})
-			if err != nil {
-				return results, err
-			}
-			err = step("ingest pipeline (2 of 2)", func(ctx context.Context) ([]Result, error) {
-				var err error
-				if b.worker, err = b.h.start(ctx, "worker", b.main, 0); err != nil {
-					return nil, err
-				}
-				defer b.worker.Stop()
-				run, err := b.ingestPipeline(ctx, corpus, "corpus-b/")
-				runs = append(runs, run)
-				return ingestFigures(runs, naive, limit), err
-			})
-			if err != nil {
-				return results, err
-			}
+		if err := b.ingestAndCache(ctx, st, want); err != nil {
+			return st.results, err
 		}
 	}
 	if b.worker != nil {
 		b.worker.Stop()
 	}
 	if want["search"] {
-		if err := step("search", b.searchFigure); err != nil {
-			return results, err
+		if err := st.run(ctx, "search", b.searchFigure); err != nil {
+			return st.results, err
 		}
 	}
 	if b.serve != nil {
 		b.serve.Stop()
 	}
 	if want["memory"] {
-		if err := step("memory", b.memoryFigure); err != nil {
-			return results, err
+		if err := st.run(ctx, "memory", b.memoryFigure); err != nil {
+			return st.results, err
 		}
 	}
-	return results, nil
+	return st.results, nil
+}
+
+// steps runs the figures' steps one after the other, logging each, and
+// collects their results.
+type steps struct {
+	logger  *slog.Logger
+	results []Result
+}
+
+func (st *steps) run(ctx context.Context, name string, fn func(context.Context) ([]Result, error)) error {
+	start := time.Now()
+	st.logger.Info("step starting", "step", name)
+	rs, err := fn(ctx)
+	st.results = append(st.results, rs...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	st.logger.Info("step done", "step", name, "seconds", time.Since(start).Round(100*time.Millisecond).Seconds())
+	return nil
+}
+
+// ingestAndCache runs the ingest pipeline on the corpus, the cache figure
+// on what it indexed, and then, for the ingest figure, the yardsticks and a
+// second pipeline run on a copy of the corpus.
+func (b *bench) ingestAndCache(ctx context.Context, st *steps, want map[string]bool) error {
+	var (
+		corpus ingestCorpus
+		runs   []pipelineRun
+	)
+	err := st.run(ctx, "ingest pipeline (1 of 2)", func(ctx context.Context) ([]Result, error) {
+		var err error
+		// The second pipeline run, after the yardsticks, needs a copy
+		// under keys of its own.
+		prefixes := []string{"corpus/"}
+		if want["ingest"] {
+			prefixes = append(prefixes, "corpus-b/")
+		}
+		if corpus, err = b.loadIngestCorpus(ctx, prefixes...); err != nil {
+			return nil, err
+		}
+		run, err := b.ingestPipeline(ctx, corpus, "corpus/")
+		runs = append(runs, run)
+		return nil, err
+	})
+	if err != nil {
+		return err
+	}
+	if want["cache"] {
+		if err := st.run(ctx, "cache", b.cacheFigure); err != nil {
+			return err
+		}
+	}
+	if !want["ingest"] {
+		return nil
+	}
+	b.worker.Stop()
+	var naive, limit yardstick
+	err = st.run(ctx, "ingest yardsticks", func(ctx context.Context) ([]Result, error) {
+		var err error
+		if naive, err = b.ingestNaive(ctx, corpus); err != nil {
+			return nil, err
+		}
+		limit, err = b.ingestLimit(ctx, corpus)
+		return nil, err
+	})
+	if err != nil {
+		return err
+	}
+	return st.run(ctx, "ingest pipeline (2 of 2)", func(ctx context.Context) ([]Result, error) {
+		var err error
+		if b.worker, err = b.h.start(ctx, "worker", b.main, 0); err != nil {
+			return nil, err
+		}
+		defer b.worker.Stop()
+		run, err := b.ingestPipeline(ctx, corpus, "corpus-b/")
+		runs = append(runs, run)
+		return ingestFigures(runs, naive, limit), err
+	})
 }
 
 // startMain creates the main database and starts `protostar serve` and

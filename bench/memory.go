@@ -32,65 +32,16 @@ func (b *bench) memoryFigure(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	defer serve.Stop()
-
-	type sample struct {
-		hwm, rss, idle int64
-		chunks         int
-		seconds        float64
-	}
-	measure := func(size int64) (sample, error) {
-		var s sample
-		key := fmt.Sprintf("stream/%d.md", size)
-		object := protostar.ObjectKey(benchTenant, key)
-		start := time.Now()
-		_, err := b.h.s3.PutObject(ctx, b.h.bucket, object, newStreamReader(seedStream, size), size,
-			minio.PutObjectOptions{ContentType: "text/markdown; charset=utf-8", PartSize: 16 * mib})
-		if err != nil {
-			return s, fmt.Errorf("upload %s: %w", key, err)
-		}
-		defer func() {
-			_ = b.h.s3.RemoveObject(context.WithoutCancel(ctx), b.h.bucket, object, minio.RemoveObjectOptions{})
-		}()
-		b.logger.Info("streaming object uploaded", "mib", size/mib, "seconds", time.Since(start).Round(time.Second).Seconds())
-
-		worker, err := b.h.start(ctx, "worker", db, 1)
-		if err != nil {
-			return s, err
-		}
-		defer worker.Stop()
-		if s.idle, _, err = worker.memory(); err != nil {
-			return s, err
-		}
-		start = time.Now()
-		sub, err := serve.submit(ctx, key)
-		if err != nil {
-			return s, err
-		}
-		if s.chunks, err = waitDocument(ctx, db, sub.Document.ID, 2*time.Hour); err != nil {
-			return s, fmt.Errorf("%w\nworker log:\n%s", err, worker.logTail(20))
-		}
-		s.seconds = time.Since(start).Seconds()
-		if s.hwm, s.rss, err = worker.memory(); err != nil {
-			return s, err
-		}
-		b.logger.Info("streamed", "mib", size/mib, "chunks", s.chunks, "seconds", round(s.seconds), "peak_rss_mib", s.hwm/mib)
-		return s, nil
-	}
-	small, err := measure(b.s.MemSmall)
+	small, err := b.streamOne(ctx, db, serve, b.s.MemSmall)
 	if err != nil {
 		return nil, err
 	}
-	big, err := measure(b.s.MemBig)
+	big, err := b.streamOne(ctx, db, serve, b.s.MemBig)
 	if err != nil {
 		return nil, err
-	}
-	describe := func(size int64, s sample) map[string]any {
-		return map[string]any{"object_mib": size / mib, "chunks": s.chunks, "seconds": round(s.seconds),
-			"peak_rss_mib": round(float64(s.hwm) / mib), "rss_after_mib": round(float64(s.rss) / mib),
-			"idle_rss_mib": round(float64(s.idle) / mib), "mib_per_s": round(float64(size) / mib / s.seconds)}
 	}
 	params := map[string]any{
-		"big": describe(b.s.MemBig, big), "small": describe(b.s.MemSmall, small),
+		"big": big.describe(b.s.MemBig), "small": small.describe(b.s.MemSmall),
 		"measure":    "VmHWM of /proc/PID/status of a fresh `protostar worker` process per object, after its one job finished",
 		"object":     "one generated mixed Korean/English Markdown document, streamed into MinIO with its exact size",
 		"hnsw_index": "dropped in this figure's database (see docs/benchmarks.md); GIN and btree indexes kept",
@@ -101,6 +52,60 @@ func (b *bench) memoryFigure(ctx context.Context) ([]Result, error) {
 	r := newResult(fmt.Sprintf("memory/worker_peak_rss/%dMiB", b.s.MemBig/mib), float64(big.hwm)/mib, "MiB",
 		fmt.Sprintf("memory/worker_peak_rss/%dMiB", b.s.MemSmall/mib), float64(small.hwm)/mib, params)
 	return []Result{r.withTarget("< 256 MiB and ratio <= 1.5", r.Value < 256 && r.Ratio <= 1.5)}, nil
+}
+
+// memSample is what streaming one object cost a fresh worker.
+type memSample struct {
+	hwm, rss, idle int64
+	chunks         int
+	seconds        float64
+}
+
+func (s memSample) describe(size int64) map[string]any {
+	return map[string]any{"object_mib": size / mib, "chunks": s.chunks, "seconds": round(s.seconds),
+		"peak_rss_mib": round(float64(s.hwm) / mib), "rss_after_mib": round(float64(s.rss) / mib),
+		"idle_rss_mib": round(float64(s.idle) / mib), "mib_per_s": round(float64(size) / mib / s.seconds)}
+}
+
+// streamOne uploads one generated object of size bytes, ingests it on a
+// fresh worker and reads the worker's memory before and after.
+func (b *bench) streamOne(ctx context.Context, db *database, serve *proc, size int64) (memSample, error) {
+	var s memSample
+	key := fmt.Sprintf("stream/%d.md", size)
+	object := protostar.ObjectKey(benchTenant, key)
+	start := time.Now()
+	_, err := b.h.s3.PutObject(ctx, b.h.bucket, object, newStreamReader(seedStream, size), size,
+		minio.PutObjectOptions{ContentType: "text/markdown; charset=utf-8", PartSize: 16 * mib})
+	if err != nil {
+		return s, fmt.Errorf("upload %s: %w", key, err)
+	}
+	defer func() {
+		_ = b.h.s3.RemoveObject(context.WithoutCancel(ctx), b.h.bucket, object, minio.RemoveObjectOptions{})
+	}()
+	b.logger.Info("streaming object uploaded", "mib", size/mib, "seconds", time.Since(start).Round(time.Second).Seconds())
+
+	worker, err := b.h.start(ctx, "worker", db, 1)
+	if err != nil {
+		return s, err
+	}
+	defer worker.Stop()
+	if s.idle, _, err = worker.memory(); err != nil {
+		return s, err
+	}
+	start = time.Now()
+	sub, err := serve.submit(ctx, key)
+	if err != nil {
+		return s, err
+	}
+	if s.chunks, err = waitDocument(ctx, db, sub.Document.ID, 2*time.Hour); err != nil {
+		return s, fmt.Errorf("%w\nworker log:\n%s", err, worker.logTail(20))
+	}
+	s.seconds = time.Since(start).Seconds()
+	if s.hwm, s.rss, err = worker.memory(); err != nil {
+		return s, err
+	}
+	b.logger.Info("streamed", "mib", size/mib, "chunks", s.chunks, "seconds", round(s.seconds), "peak_rss_mib", s.hwm/mib)
+	return s, nil
 }
 
 // waitDocument polls until the document is ready and returns its chunk

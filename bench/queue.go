@@ -30,84 +30,25 @@ func (b *bench) queueFigure(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	client := queue.NewClient(rc, queueMaxRetry, queueJobTimeout)
-
-	n := b.s.QueueJobs
-	var (
-		enqueued = [2][]atomic.Int64{make([]atomic.Int64, n), make([]atomic.Int64, n)}
-		started  = [2][]atomic.Int64{make([]atomic.Int64, n), make([]atomic.Int64, n)}
-		count    [2]atomic.Int64
-	)
-	handler := func(ctx context.Context, jobID string) error {
-		now := time.Now().UnixNano()
-		p, i, err := parseJobID(jobID)
-		if err != nil {
-			return err
-		}
-		started[p][i].Store(now)
-		count[p].Add(1)
-		return nil
-	}
+	q := newQueueProbe(queue.NewClient(rc, queueMaxRetry, queueJobTimeout), b.s.QueueJobs)
 	srv := queue.NewServer(b.logger, rc, queue.ServerConfig{
 		Concurrency: defaultWorkerConcurrency, PollInterval: queuePollInterval,
 		Queues:       map[string]int{queue.QueueKnowledge: 3, queue.QueueSummary: 1},
 		ShutdownWait: 10 * time.Second,
-	}, map[string]queue.HandlerFunc{protostar.JobIngest: handler})
+	}, map[string]queue.HandlerFunc{protostar.JobIngest: q.handle})
 	if err := srv.Start(ctx); err != nil {
 		return nil, err
 	}
 	defer srv.Stop()
-	enqueue := func(ctx context.Context, p, i int) error {
-		enqueued[p][i].Store(time.Now().UnixNano())
-		return client.Enqueue(ctx, protostar.Job{ID: fmt.Sprintf("bench-%d-%06d", p, i), Type: protostar.JobIngest})
-	}
-	wait := func(p int) error {
-		return waitFor(ctx, time.Minute, fmt.Sprintf("%d jobs to start", n), func() (bool, error) {
-			return count[p].Load() >= int64(n), nil
-		})
-	}
-	lat := func(p int) latencies {
-		out := make(latencies, n)
-		for i := range n {
-			out[i] = time.Duration(started[p][i].Load() - enqueued[p][i].Load())
-		}
-		return out
-	}
-
-	// Phase 0, latency: jobs arrive one every 2 ms (500/s), well below
-	// what the workers can take, so the figure is the pick-up delay.
-	const gap = 2 * time.Millisecond
-	t0 := time.Now()
-	for i := range n {
-		if d := time.Until(t0.Add(time.Duration(i) * gap)); d > 0 {
-			time.Sleep(d)
-		}
-		if err := enqueue(ctx, 0, i); err != nil {
-			return nil, err
-		}
-	}
-	if err := wait(0); err != nil {
-		return nil, err
-	}
-	paced := lat(0)
-
-	// Phase 1, throughput: all jobs at once from eight producers.
-	start := time.Now()
-	err = forEach(ctx, n, 8, func(ctx context.Context, i int) error { return enqueue(ctx, 1, i) })
+	paced, err := q.paced(ctx)
 	if err != nil {
 		return nil, err
 	}
-	enqueueSecs := time.Since(start).Seconds()
-	if err := wait(1); err != nil {
+	burst, burstSecs, enqueueSecs, err := q.burst(ctx)
+	if err != nil {
 		return nil, err
 	}
-	var last int64
-	for i := range n {
-		last = max(last, started[1][i].Load())
-	}
-	burstSecs := time.Duration(last - start.UnixNano()).Seconds()
-	burst := lat(1)
-
+	n := q.n
 	params := map[string]any{
 		"jobs": n, "handler": "no-op", "concurrency": defaultWorkerConcurrency, "poll_interval_ms": ms(queuePollInterval),
 		"latency_arrivals":   "one job every 2 ms (500/s)",
@@ -120,6 +61,93 @@ func (b *bench) queueFigure(ctx context.Context) ([]Result, error) {
 	p99 := newResult("queue/latency/p99", ms(paced.quantile(0.99)), "ms", "config/poll_interval", ms(queuePollInterval), params)
 	tput := newResult("queue/throughput", float64(n)/burstSecs, "jobs/s", "queue/enqueue_rate", float64(n)/enqueueSecs, params)
 	return []Result{p50.withTarget("<= 100 ms", p50.Value <= 100), p99, tput}, nil
+}
+
+// queueProbe enqueues n no-op jobs per phase and records when each was
+// enqueued and when a worker started it.
+type queueProbe struct {
+	client            *queue.Client
+	n                 int
+	enqueued, started [2][]atomic.Int64
+	count             [2]atomic.Int64
+}
+
+func newQueueProbe(client *queue.Client, n int) *queueProbe {
+	q := &queueProbe{client: client, n: n}
+	for p := range 2 {
+		q.enqueued[p], q.started[p] = make([]atomic.Int64, n), make([]atomic.Int64, n)
+	}
+	return q
+}
+
+// handle is the jobs' handler: it records the start.
+func (q *queueProbe) handle(_ context.Context, jobID string) error {
+	now := time.Now().UnixNano()
+	p, i, err := parseJobID(jobID)
+	if err != nil {
+		return err
+	}
+	q.started[p][i].Store(now)
+	q.count[p].Add(1)
+	return nil
+}
+
+func (q *queueProbe) enqueue(ctx context.Context, p, i int) error {
+	q.enqueued[p][i].Store(time.Now().UnixNano())
+	return q.client.Enqueue(ctx, protostar.Job{ID: fmt.Sprintf("bench-%d-%06d", p, i), Type: protostar.JobIngest})
+}
+
+func (q *queueProbe) wait(ctx context.Context, p int) error {
+	return waitFor(ctx, time.Minute, fmt.Sprintf("%d jobs to start", q.n), func() (bool, error) {
+		return q.count[p].Load() >= int64(q.n), nil
+	})
+}
+
+func (q *queueProbe) latencies(p int) latencies {
+	out := make(latencies, q.n)
+	for i := range q.n {
+		out[i] = time.Duration(q.started[p][i].Load() - q.enqueued[p][i].Load())
+	}
+	return out
+}
+
+// paced is phase 0, latency: jobs arrive one every 2 ms (500/s), well below
+// what the workers can take, so the figure is the pick-up delay.
+func (q *queueProbe) paced(ctx context.Context) (latencies, error) {
+	const gap = 2 * time.Millisecond
+	t0 := time.Now()
+	for i := range q.n {
+		if d := time.Until(t0.Add(time.Duration(i) * gap)); d > 0 {
+			time.Sleep(d)
+		}
+		if err := q.enqueue(ctx, 0, i); err != nil {
+			return nil, err
+		}
+	}
+	if err := q.wait(ctx, 0); err != nil {
+		return nil, err
+	}
+	return q.latencies(0), nil
+}
+
+// burst is phase 1, throughput: all jobs at once from eight producers. It
+// returns the latencies, the seconds until the last start and the seconds
+// the enqueueing took.
+func (q *queueProbe) burst(ctx context.Context) (latencies, float64, float64, error) {
+	start := time.Now()
+	err := forEach(ctx, q.n, 8, func(ctx context.Context, i int) error { return q.enqueue(ctx, 1, i) })
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	enqueueSecs := time.Since(start).Seconds()
+	if err := q.wait(ctx, 1); err != nil {
+		return nil, 0, 0, err
+	}
+	var last int64
+	for i := range q.n {
+		last = max(last, q.started[1][i].Load())
+	}
+	return q.latencies(1), time.Duration(last - start.UnixNano()).Seconds(), enqueueSecs, nil
 }
 
 func parseJobID(id string) (phase, index int, err error) {
