@@ -47,6 +47,7 @@ type scale struct {
 	churnDocs, churnRounds int // 9. edit churn
 
 	pgLongDocs int // 12. Postgres down longer than the stale window
+	oomDocs    int // 13. Redis at maxmemory
 
 	lead        time.Duration // traffic before a fault, and (redis, 2× postgres) after it
 	sections    int           // sections per document (about 350 bytes each)
@@ -65,8 +66,8 @@ func loadScale(t *testing.T) scale {
 			loadFor: 2 * time.Minute, loadPostRate: 4, loadSearchRate: 20,
 			freezeDocs: 60, freezes: 3,
 			churnDocs: 24, churnRounds: 6,
-			pgLongDocs: 24,
-			lead:       5 * time.Second, sections: 24, bigSections: 150,
+			pgLongDocs: 24, oomDocs: 60,
+			lead: 5 * time.Second, sections: 24, bigSections: 150,
 		}
 	case "short":
 		return scale{name: "short",
@@ -78,8 +79,8 @@ func loadScale(t *testing.T) scale {
 			loadFor: 30 * time.Second, loadPostRate: 2, loadSearchRate: 10,
 			freezeDocs: 20, freezes: 1,
 			churnDocs: 10, churnRounds: 4,
-			pgLongDocs: 8,
-			lead:       3 * time.Second, sections: 16, bigSections: 100,
+			pgLongDocs: 8, oomDocs: 20,
+			lead: 3 * time.Second, sections: 16, bigSections: 100,
 		}
 	default:
 		t.Fatalf("FAULTS_SCALE=%q: want full or short", s)
@@ -148,6 +149,8 @@ func TestFaults(t *testing.T) {
 		{"JobTimeout", "10. Job longer than PROTOSTAR_JOB_TIMEOUT", scenarioJobTimeout},
 		{"LongJobSIGTERM", "11. SIGTERM during a job longer than the shutdown budget", scenarioLongJobSIGTERM},
 		{"PostgresLongOutage", "12. Postgres down longer than the stale window, workers alive", scenarioPostgresLongOutage},
+		{"RedisMaxmemory", "13. Redis at maxmemory", scenarioRedisMaxmemory},
+		{"RedisRestartEmpty", "14. Redis restarted without its data", scenarioRedisRestartEmpty},
 	}
 	var rows []row
 	start := time.Now()

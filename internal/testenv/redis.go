@@ -16,6 +16,7 @@ import (
 type Redis struct {
 	*Process
 	Port int
+	data string // its --dir: the AOF
 }
 
 // StartRedis starts a private redis-server (the binary bin) with its data
@@ -29,7 +30,7 @@ func StartRedis(ctx context.Context, bin, dir string) (*Redis, error) {
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return nil, fmt.Errorf("start redis: %w", err)
 	}
-	r := &Redis{Port: port, Process: NewProcess(Command{
+	r := &Redis{Port: port, data: data, Process: NewProcess(Command{
 		Name: "redis", Path: bin, LogPath: filepath.Join(dir, "redis.log"),
 		Args: []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", data,
 			"--appendonly", "yes", "--maxmemory-policy", "noeviction", "--save", ""},
@@ -65,4 +66,18 @@ func (r *Redis) Restart(t testing.TB) {
 	if err := r.StartReady(context.Background(), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// RestartEmpty kills the server, deletes its data and starts it again: a
+// restart without persistence, or a failover to an empty replica.
+func (r *Redis) RestartEmpty(t testing.TB) {
+	t.Helper()
+	r.Kill()
+	if err := os.RemoveAll(r.data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(r.data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.Restart(t)
 }
