@@ -48,6 +48,7 @@ type scale struct {
 
 	pgLongDocs int // 12. Postgres down longer than the stale window
 	oomDocs    int // 13. Redis at maxmemory
+	objectDocs int // 15. object changed under the job, per case
 
 	lead        time.Duration // traffic before a fault, and (redis, 2× postgres) after it
 	sections    int           // sections per document (about 350 bytes each)
@@ -66,7 +67,7 @@ func loadScale(t *testing.T) scale {
 			loadFor: 2 * time.Minute, loadPostRate: 4, loadSearchRate: 20,
 			freezeDocs: 60, freezes: 3,
 			churnDocs: 24, churnRounds: 6,
-			pgLongDocs: 24, oomDocs: 60,
+			pgLongDocs: 24, oomDocs: 60, objectDocs: 8,
 			lead: 5 * time.Second, sections: 24, bigSections: 150,
 		}
 	case "short":
@@ -79,7 +80,7 @@ func loadScale(t *testing.T) scale {
 			loadFor: 30 * time.Second, loadPostRate: 2, loadSearchRate: 10,
 			freezeDocs: 20, freezes: 1,
 			churnDocs: 10, churnRounds: 4,
-			pgLongDocs: 8, oomDocs: 20,
+			pgLongDocs: 8, oomDocs: 20, objectDocs: 4,
 			lead: 3 * time.Second, sections: 16, bigSections: 100,
 		}
 	default:
@@ -151,6 +152,7 @@ func TestFaults(t *testing.T) {
 		{"PostgresLongOutage", "12. Postgres down longer than the stale window, workers alive", scenarioPostgresLongOutage},
 		{"RedisMaxmemory", "13. Redis at maxmemory", scenarioRedisMaxmemory},
 		{"RedisRestartEmpty", "14. Redis restarted without its data", scenarioRedisRestartEmpty},
+		{"ObjectChanged", "15. Object changed under the job", scenarioObjectChanged},
 	}
 	var rows []row
 	start := time.Now()

@@ -133,6 +133,19 @@ func scenarioMinIOOutage(t *testing.T, sc scale, _ *rand.Rand, fig *figure) {
 // the tenant's producer would write them, and returns their keys.
 func (c *cluster) seedObjects(t *testing.T, prefix string, n, sections int) []string {
 	t.Helper()
+	store := c.objects(t)
+	keys := make([]string, n)
+	for i := range n {
+		keys[i] = fmt.Sprintf("%s-%04d.md", prefix, i)
+		putObject(t, store, keys[i], markdownDoc(prefix, i, sections))
+	}
+	return keys
+}
+
+// objects is the cluster's bucket, created if need be, through protostar's
+// own S3 adapter.
+func (c *cluster) objects(t *testing.T) *s3.Store {
+	t.Helper()
 	store, err := s3.New(slog.New(slog.DiscardHandler), s3.Config{Endpoint: c.s3.Endpoint, AccessKey: c.s3.AccessKey,
 		SecretKey: c.s3.SecretKey, Bucket: c.s3.Bucket, CreateBucket: true})
 	if err != nil {
@@ -143,15 +156,17 @@ func (c *cluster) seedObjects(t *testing.T, prefix string, n, sections int) []st
 	if err := store.EnsureBucket(ctx); err != nil {
 		t.Fatal(err)
 	}
-	keys := make([]string, n)
-	for i := range n {
-		keys[i] = fmt.Sprintf("%s-%04d.md", prefix, i)
-		body := markdownDoc(prefix, i, sections)
-		if _, err := store.Put(ctx, protostar.ObjectKey(tenant, keys[i]), bytes.NewReader(body), int64(len(body)), "text/markdown"); err != nil {
-			t.Fatal(err)
-		}
+	return store
+}
+
+// putObject writes body as the tenant's object key.
+func putObject(t *testing.T, store *s3.Store, key string, body []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := store.Put(ctx, protostar.ObjectKey(tenant, key), bytes.NewReader(body), int64(len(body)), "text/markdown"); err != nil {
+		t.Fatal(err)
 	}
-	return keys
 }
 
 // waitJobs waits until cond holds for every listed job and returns the
