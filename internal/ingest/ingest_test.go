@@ -177,6 +177,53 @@ func TestBadFrontMatterFailsAtOnce(t *testing.T) {
 	}
 }
 
+// TestHostileFrontMatterIsText: front matter that would expand without
+// bound (YAML aliases nested nine deep, 9^9 values) or holds a value over
+// the 64 KiB front-matter cap is not decoded: the document is indexed with
+// those lines as text, nothing lost, and no metadata comes of it.
+func TestHostileFrontMatterIsText(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, fm, inText string }{
+		{"alias bomb", aliasBomb(9), "l8"},
+		{"huge value", "title: " + strings.Repeat("v", 100<<10) + "\n", "vvvv"},
+	}
+	f := setup(t)
+	for _, tt := range tests {
+		key := "fm-" + strings.ReplaceAll(tt.name, " ", "-") + ".md"
+		f.put(t, key, "---\n"+tt.fm+"---\n# Title\n\nBody text.\n")
+		j, res := f.run(t, f.submit(t, key, false))
+		if j.Status != protostar.JobSucceeded || j.Attempts != 1 || res.ChunksTotal == 0 {
+			t.Fatalf("%s: job %q after %d attempts (%q), %d chunks; want succeeded at once", tt.name, j.Status, j.Attempts, j.Error, res.ChunksTotal)
+		}
+		d, err := f.db.Document(context.Background(), "t", j.DocumentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(d.Metadata) != "{}" {
+			t.Errorf("%s: metadata %.200s; want none from the front matter", tt.name, d.Metadata)
+		}
+		var text string
+		if err := f.db.Pool().QueryRow(context.Background(), `SELECT string_agg(text, ' ') FROM chunks WHERE document_id = $1`, j.DocumentID).Scan(&text); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(text, tt.inText) || !strings.Contains(text, "Body text.") {
+			t.Errorf("%s: the front matter or the body is not in the chunks", tt.name)
+		}
+	}
+}
+
+// aliasBomb is front matter whose aliases expand to 9^levels values (the
+// "billion laughs").
+func aliasBomb(levels int) string {
+	var b strings.Builder
+	b.WriteString("l0: &l0 [x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < levels; i++ {
+		p := fmt.Sprintf("*l%d", i-1)
+		fmt.Fprintf(&b, "l%d: &l%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(p+", ", 9), ", "))
+	}
+	return b.String()
+}
+
 func manyKeys(n int) string {
 	var b strings.Builder
 	for i := range n {
