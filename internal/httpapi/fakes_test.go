@@ -202,21 +202,30 @@ func (f fakeAnswerer) Answer(_ context.Context, req answer.Request, onDelta func
 func newTestServer(t testing.TB) (*Server, *calls) {
 	t.Helper()
 	c := &calls{}
-	srv := New(slog.New(slog.DiscardHandler), Deps{
+	return New(slog.New(slog.DiscardHandler), fakeDeps(c), testConfig()), c
+}
+
+// fakeDeps is every dependency of the API as a fake recording to c.
+func fakeDeps(c *calls) Deps {
+	return Deps{
 		Store:      fakeStore{c},
 		Objects:    fakeObjects{c},
 		Dispatcher: fakeDispatcher{},
 		Search:     fakeSearcher{c},
 		Summaries:  fakeSummaries{c},
 		Answers:    fakeAnswerer{c},
-	}, Config{
+	}
+}
+
+// testConfig has small body limits and no effective rate limit.
+func testConfig() Config {
+	return Config{
 		Keys:           map[string]string{testKey: "acme"},
 		RateLimit:      1e9,
 		RateBurst:      1 << 30,
 		MaxJSONBytes:   testLimit,
 		MaxUploadBytes: testLimit,
-	})
-	return srv, c
+	}
 }
 
 // serve runs one request through the server and returns the recorder.
