@@ -193,8 +193,17 @@ func (db *DB) purgeDocument(ctx context.Context, id string, limit int) (n int64,
 				LIMIT $2)
 			RETURNING 1),
 		summaries_gone AS (
-			-- A deleted document's summaries go with its chunks.
-			DELETE FROM summaries s USING d WHERE s.document_id = d.id AND d.deleted)
+			-- A deleted document's summaries go with its chunks,
+			DELETE FROM summaries s USING d WHERE s.document_id = d.id AND d.deleted),
+		unused AS (
+			DELETE FROM section_summary_users u USING d WHERE u.document_id = d.id AND d.deleted
+			RETURNING u.tenant_id, u.section_hash),
+		sections_gone AS (
+			-- and so do the section summaries no other document uses.
+			DELETE FROM section_summaries s USING unused x
+			WHERE s.tenant_id = x.tenant_id AND s.section_hash = x.section_hash
+				AND NOT EXISTS (SELECT 1 FROM section_summary_users o WHERE o.tenant_id = x.tenant_id
+					AND o.section_hash = x.section_hash AND o.document_id <> $1))
 		SELECT d.seen, (SELECT count(*) FROM gone) FROM d`, id, limit).Scan(&seen, &n)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, true, nil

@@ -210,6 +210,45 @@ func TestPurgeRemovesDeletedDocumentsSummaries(t *testing.T) {
 	}
 }
 
+// TestPurgeRemovesUnusedSectionSummaries: a deleted document's section
+// summaries outlived it (they are shared by content hash across the
+// tenant's documents); the purge now deletes those no other document uses.
+func TestPurgeRemovesUnusedSectionSummaries(t *testing.T) {
+	t.Parallel()
+	db := testenv.NewDB(t, dims)
+	ctx := context.Background()
+	gone := indexDoc(t, db, "a", "gone.md", `{}`, "text")
+	kept := indexDoc(t, db, "a", "kept.md", `{}`, "text")
+	own, shared := []byte("own-section"), []byte("shared-section")
+	for _, s := range []struct {
+		doc  string
+		hash []byte
+	}{{gone.ID, own}, {gone.ID, shared}} {
+		if err := db.SaveSectionSummary(ctx, "a", s.doc, s.hash, "short", "m", "p", "secret text"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// kept.md reads the shared one from the cache, which records its use.
+	if _, ok, err := db.SectionSummary(ctx, "a", kept.ID, shared, "short", "m", "p"); err != nil || !ok {
+		t.Fatalf("cached section summary: %v %v", ok, err)
+	}
+	if err := db.DeleteDocument(ctx, "a", gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PurgeStale(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		hash []byte
+		want bool
+	}{{own, false}, {shared, true}} {
+		_, ok, err := db.SectionSummary(ctx, "a", kept.ID, tt.hash, "short", "m", "p")
+		if err != nil || ok != tt.want {
+			t.Errorf("section summary %s after the purge: present %v (%v), want %v", tt.hash, ok, err, tt.want)
+		}
+	}
+}
+
 // TestTenantChunkQuota: a tenant whose documents hold its quota of chunks
 // gets ETOOLARGE for new work, before anything is stored; another tenant
 // does not.

@@ -103,22 +103,31 @@ func (db *DB) Sections(ctx context.Context, documentID string, version int, with
 	return flush()
 }
 
-// SectionSummary returns a cached map-step summary, if there is one.
-func (db *DB) SectionSummary(ctx context.Context, tenantID string, hash []byte, length, model, promptVersion string) (string, bool, error) {
+// SectionSummary returns a cached map-step summary, if there is one, and
+// records that documentID uses it.
+func (db *DB) SectionSummary(ctx context.Context, tenantID, documentID string, hash []byte, length, model, promptVersion string) (string, bool, error) {
 	var s string
-	err := db.pool.QueryRow(ctx, `SELECT summary FROM section_summaries
-		WHERE tenant_id = $1 AND section_hash = $2 AND length = $3 AND model = $4 AND prompt_version = $5`,
-		tenantID, hash, length, model, promptVersion).Scan(&s)
+	err := db.pool.QueryRow(ctx, `WITH s AS (
+			SELECT summary FROM section_summaries
+			WHERE tenant_id = $1 AND section_hash = $2 AND length = $3 AND model = $4 AND prompt_version = $5),
+		used AS (
+			INSERT INTO section_summary_users (tenant_id, section_hash, document_id)
+			SELECT $1, $2, $6 WHERE EXISTS (SELECT 1 FROM s) ON CONFLICT DO NOTHING)
+		SELECT summary FROM s`,
+		tenantID, hash, length, model, promptVersion, documentID).Scan(&s)
 	if err == pgx.ErrNoRows {
 		return "", false, nil
 	}
 	return s, err == nil, translate(err, "read section summary")
 }
 
-// SaveSectionSummary caches a map-step summary.
-func (db *DB) SaveSectionSummary(ctx context.Context, tenantID string, hash []byte, length, model, promptVersion, summary string) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO section_summaries (tenant_id, section_hash, length, model, prompt_version, summary)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, tenantID, hash, length, model, promptVersion, summary)
+// SaveSectionSummary caches a map-step summary of a section of documentID.
+func (db *DB) SaveSectionSummary(ctx context.Context, tenantID, documentID string, hash []byte, length, model, promptVersion, summary string) error {
+	_, err := db.pool.Exec(ctx, `WITH saved AS (
+			INSERT INTO section_summaries (tenant_id, section_hash, length, model, prompt_version, summary)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING)
+		INSERT INTO section_summary_users (tenant_id, section_hash, document_id) VALUES ($1, $2, $7)
+		ON CONFLICT DO NOTHING`, tenantID, hash, length, model, promptVersion, summary, documentID)
 	return translate(err, "save section summary")
 }
 

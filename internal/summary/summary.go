@@ -33,8 +33,8 @@ type JobStore interface {
 	DocumentByID(ctx context.Context, id string) (protostar.Document, bool, error)
 	CancelJob(ctx context.Context, id, reason string) error
 	Sections(ctx context.Context, documentID string, version int, withText bool, fn func(protostar.Section) error) error
-	SectionSummary(ctx context.Context, tenantID string, hash []byte, length, model, promptVersion string) (string, bool, error)
-	SaveSectionSummary(ctx context.Context, tenantID string, hash []byte, length, model, promptVersion, summary string) error
+	SectionSummary(ctx context.Context, tenantID, documentID string, hash []byte, length, model, promptVersion string) (string, bool, error)
+	SaveSectionSummary(ctx context.Context, tenantID, documentID string, hash []byte, length, model, promptVersion, summary string) error
 	SaveSummary(ctx context.Context, j protostar.Job, s protostar.Summary, res protostar.SummaryResult) (protostar.Summary, error)
 }
 
@@ -165,7 +165,7 @@ func (s *Handler) summarize(ctx context.Context, j protostar.Job, p *worker.Prog
 		pv    = s.gen.PromptVersion()
 	)
 	err = s.store.Sections(ctx, doc.ID, doc.IndexedVersion, true, func(sec protostar.Section) error {
-		text, ok, err := s.store.SectionSummary(ctx, doc.TenantID, sec.Hash, params.Length, model, pv)
+		text, ok, err := s.store.SectionSummary(ctx, doc.TenantID, doc.ID, sec.Hash, params.Length, model, pv)
 		if err != nil {
 			return err
 		}
@@ -177,7 +177,7 @@ func (s *Handler) summarize(ctx context.Context, j protostar.Job, p *worker.Prog
 			}
 			res.SectionsSummarized++
 			res.GeneratorCalls++
-			if err := s.store.SaveSectionSummary(ctx, doc.TenantID, sec.Hash, params.Length, model, pv, text); err != nil {
+			if err := s.store.SaveSectionSummary(ctx, doc.TenantID, doc.ID, sec.Hash, params.Length, model, pv, text); err != nil {
 				return err
 			}
 		}

@@ -73,12 +73,12 @@ func sectionKey(hash []byte, length, model, pv string) string {
 	return strings.Join([]string{string(hash), length, model, pv}, "|")
 }
 
-func (f *fakeStore) SectionSummary(_ context.Context, _ string, hash []byte, length, model, pv string) (string, bool, error) {
+func (f *fakeStore) SectionSummary(_ context.Context, _, _ string, hash []byte, length, model, pv string) (string, bool, error) {
 	s, ok := f.cached[sectionKey(hash, length, model, pv)]
 	return s, ok, nil
 }
 
-func (f *fakeStore) SaveSectionSummary(_ context.Context, _ string, hash []byte, length, model, pv, summary string) error {
+func (f *fakeStore) SaveSectionSummary(_ context.Context, _, _ string, hash []byte, length, model, pv, summary string) error {
 	f.cached[sectionKey(hash, length, model, pv)] = summary
 	return nil
 }
