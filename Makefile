@@ -46,7 +46,7 @@ test: stack ## set up everything and run every test against the real stack
 	$(MAKE) --no-print-directory fuzz FUZZTIME=20000x
 	$(MAKE) --no-print-directory test-faults FAULTS_SCALE=short
 
-test-faults: stack ## fault suite: kills, outages, rolling restart, load on real processes (~12 min; FAULTS_SCALE=short ~7 min)
+test-faults: stack ## fault suite: kills, outages, rolling restart, load on real processes (~10 min; FAULTS_SCALE=short ~6 min)
 	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1 FAULTS_SCALE=$(FAULTS_SCALE) FAULTS_REPORT=$(CURDIR)/bin/faults-$(FAULTS_SCALE).md; \
 		go test -tags faults -count=1 -timeout 30m -v -run '^TestFaults$$' ./faults/
 

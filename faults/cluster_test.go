@@ -125,6 +125,30 @@ func newCluster(t *testing.T, opts clusterOpts) *cluster {
 	return c
 }
 
+// pids is each process's pid by name, to tell later whether it restarted.
+func (c *cluster) pids() map[string]int {
+	pids := map[string]int{}
+	for _, p := range c.procs() {
+		pids[p.name] = p.Pid()
+	}
+	return pids
+}
+
+// restartedSince fails the test for every process that exited or runs
+// under another pid than in pids, and returns how many did; during says
+// when, for the message.
+func (c *cluster) restartedSince(t *testing.T, pids map[string]int, during string) int {
+	t.Helper()
+	n := 0
+	for _, p := range c.procs() {
+		if p.Exited() || p.Pid() != pids[p.name] {
+			n++
+			t.Errorf("%s exited or was restarted %s: %v", p.name, during, p.ExitErr())
+		}
+	}
+	return n
+}
+
 func (c *cluster) procs() []*proc { return append(append([]*proc{}, c.serves...), c.workers...) }
 
 func (c *cluster) migrate() {

@@ -20,10 +20,7 @@ func scenarioPostgresLongOutage(t *testing.T, sc scale, _ *rand.Rand, fig *figur
 	emb := newSlowEmbedder(t, 4*time.Second)
 	c := newCluster(t, clusterOpts{privatePG: true, env: emb.env()})
 	w := newWorkload(c, "pglong", 4)
-	pids := map[string]int{}
-	for _, p := range c.procs() {
-		pids[p.name] = p.Pid()
-	}
+	pids := c.pids()
 	for i := range sc.pgLongDocs {
 		if o := w.post(i); o.err != nil || o.status != http.StatusAccepted {
 			t.Fatalf("upload %d: %s", i, o)
@@ -44,13 +41,7 @@ func scenarioPostgresLongOutage(t *testing.T, sc scale, _ *rand.Rand, fig *figur
 		t.Error(err)
 	}
 	v := c.verify(docs, jobs)
-	restarted := 0
-	for _, p := range c.procs() {
-		if p.Exited() || p.Pid() != pids[p.name] {
-			restarted++
-			t.Errorf("%s exited or was restarted during the outage: %v", p.name, p.ExitErr())
-		}
-	}
+	restarted := c.restartedSince(t, pids, "during the outage")
 	fig.add("Postgres down %s (stale-after 10s) with %d jobs running on live workers: %d of %d processes restarted; %s; %d jobs needed >1 attempt; settled %s after Postgres returned",
 		outage, len(running), restarted, len(c.procs()), v, v.retriedJobs, settled.Round(100*time.Millisecond))
 	requireClean(t, v)

@@ -21,10 +21,7 @@ import (
 func scenarioPostgresRestart(t *testing.T, sc scale, _ *rand.Rand, fig *figure) {
 	c := newCluster(t, clusterOpts{privatePG: true})
 	w := newWorkload(c, "pg", sc.bigSections)
-	pids := map[string]int{}
-	for _, p := range c.procs() {
-		pids[p.name] = p.Pid()
-	}
+	pids := c.pids()
 	ctx, stopWatch := context.WithCancel(context.Background())
 	watches := make([]*readyWatch, len(c.serves))
 	var wg sync.WaitGroup
@@ -61,13 +58,7 @@ func scenarioPostgresRestart(t *testing.T, sc scale, _ *rand.Rand, fig *figure) 
 	}
 	v := c.verify(docs, jobs)
 
-	restarted := 0
-	for _, p := range c.procs() {
-		if p.Exited() || p.Pid() != pids[p.name] {
-			restarted++
-			t.Errorf("%s exited or was restarted during the Postgres restart: %v", p.name, p.ExitErr())
-		}
-	}
+	restarted := c.restartedSince(t, pids, "during the Postgres restart")
 	var outs, backs []string
 	for i, rw := range watches {
 		out, back, ok := rw.summary(down, up)

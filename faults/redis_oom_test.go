@@ -20,10 +20,7 @@ import (
 // is freed every accepted job must finish.
 func scenarioRedisMaxmemory(t *testing.T, sc scale, _ *rand.Rand, fig *figure) {
 	c := newCluster(t, clusterOpts{})
-	pids := map[string]int{}
-	for _, p := range c.procs() {
-		pids[p.name] = p.Pid()
-	}
+	pids := c.pids()
 	rc := goredis.NewClient(&goredis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", c.redis.Port)})
 	defer rc.Close()
 	setMaxmemory := func(v string) {
@@ -54,13 +51,7 @@ func scenarioRedisMaxmemory(t *testing.T, sc scale, _ *rand.Rand, fig *figure) {
 		t.Error(err)
 	}
 	v := c.verify(docs, jobs)
-	restarted := 0
-	for _, p := range c.procs() {
-		if p.Exited() || p.Pid() != pids[p.name] {
-			restarted++
-			t.Errorf("%s exited or was restarted while Redis was full: %v", p.name, p.ExitErr())
-		}
-	}
+	restarted := c.restartedSince(t, pids, "while Redis was full")
 	fig.add("Redis at maxmemory %s: %d/%d uploads → 202; %d of %d processes restarted; %s; all indexed %s after memory was freed",
 		freed.Sub(full).Round(100*time.Millisecond), accepted, sc.oomDocs, restarted, len(c.procs()), v, settled.Round(100*time.Millisecond))
 	if oomErr == nil {
