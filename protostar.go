@@ -4,5 +4,5 @@
 //
 // It imports no adapter. Adapters (postgres, queue, s3, httpapi, providers)
 // and domain services (ingest, search, summary, answer) depend on it; only
-// cmd/protostar wires them together.
+// internal/cli (daemon.go and its wiring files) wires them together.
 package protostar
