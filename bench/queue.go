@@ -33,7 +33,7 @@ func (b *bench) queueFigure(ctx context.Context) ([]Result, error) {
 	q := newQueueProbe(queue.NewClient(rc, queueMaxRetry, queueJobTimeout), b.s.QueueJobs)
 	srv := queue.NewServer(b.logger, rc, queue.ServerConfig{
 		Concurrency: defaultWorkerConcurrency, PollInterval: queuePollInterval,
-		Queues:       map[string]int{queue.QueueKnowledge: 3, queue.QueueSummary: 1},
+		Queues:       map[string]int{queue.QueueIngest: 3, queue.QueueSummary: 1},
 		ShutdownWait: 10 * time.Second,
 	}, map[string]queue.HandlerFunc{protostar.JobIngest: q.handle})
 	if err := srv.Start(ctx); err != nil {

@@ -52,7 +52,7 @@ func redisLoss(t *testing.T, sc scale, fig *figure, how string, lose func(*clust
 	rc := goredis.NewClient(&goredis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", c.redis.Port)})
 	defer rc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	queued, _ := rc.LLen(ctx, "asynq:{knowledge}:pending").Result()
+	queued, _ := rc.LLen(ctx, "asynq:{ingest}:pending").Result()
 	cancel()
 	if err := lose(c, rc); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ const usage = `protostar — the knowledge engine behind Protostar.
 
 Server commands (configured by PROTOSTAR_* environment variables, see README):
   serve                 run the HTTP API
-  worker                run the background workers (knowledge and summary queues)
+  worker                run the background workers (ingest and summary queues)
   all                   run the API and the workers in one process
   migrate up|down|status
                         apply, roll back (one step) or list schema migrations

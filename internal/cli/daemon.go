@@ -311,7 +311,7 @@ func (a *app) shutdownHTTP(srv *http.Server) {
 }
 
 // startWorkers starts one consumer per queue of PROTOSTAR_WORKER_QUEUES,
-// each with its own concurrency, so knowledge and summary workers can be
+// each with its own concurrency, so ingest and summary workers can be
 // scaled apart (`protostar worker --queues summary`).
 // The returned stop stops consuming and waits for the running jobs of every
 // queue at once.
@@ -329,8 +329,10 @@ func (a *app) startWorkers(ctx context.Context) (stop func(), err error) {
 	for _, q := range queues {
 		handlers := map[string]queue.HandlerFunc{}
 		concurrency := a.cfg.WorkerConcurrency
+		served := map[string]int{q: 1}
 		switch q {
-		case queue.QueueKnowledge:
+		case queue.QueueIngest:
+			served[queue.QueueLegacyIngest] = 1 // what an older API still enqueues during an upgrade
 			ing, err := ingest.New(a.logger, a.db, a.objects, a.embed, runner, ingest.Config{
 				MaxTokens: a.cfg.ChunkMaxTokens, OverlapTokens: a.cfg.ChunkOverlapTokens,
 				BatchSize: a.cfg.EmbedBatchSize * 4, IndexDims: dims, MaxChunks: a.cfg.MaxChunksPerDoc,
@@ -346,7 +348,7 @@ func (a *app) startWorkers(ctx context.Context) (stop func(), err error) {
 		}
 		c := queue.NewServer(a.logger, a.redis, queue.ServerConfig{
 			Concurrency: concurrency, PollInterval: a.cfg.QueuePollInterval,
-			Queues: map[string]int{q: 1}, ShutdownWait: a.cfg.ShutdownTimeout,
+			Queues: served, ShutdownWait: a.cfg.ShutdownTimeout,
 		}, handlers)
 		if err := c.Start(ctx); err != nil {
 			stopConsumers(consumers)
@@ -372,12 +374,12 @@ func stopConsumers(consumers []*queue.Server) {
 	wg.Wait()
 }
 
-// queuesFlag reads `--queues knowledge,summary` (worker and all only),
+// queuesFlag reads `--queues ingest,summary` (worker and all only),
 // which overrides PROTOSTAR_WORKER_QUEUES (def).
 func queuesFlag(role string, args []string, def string) (string, error) {
 	fs := flag.NewFlagSet(role, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	queues := fs.String("queues", def, "queues to consume: knowledge, summary or both")
+	queues := fs.String("queues", def, "queues to consume: ingest, summary or both")
 	if err := fs.Parse(args); err != nil {
 		return "", err
 	}

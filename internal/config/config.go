@@ -52,7 +52,7 @@ type Config struct {
 
 	WorkerConcurrency  int           `env:"PROTOSTAR_WORKER_CONCURRENCY" envDefault:"4"`
 	SummaryConcurrency int           `env:"PROTOSTAR_WORKER_SUMMARY_CONCURRENCY" envDefault:"2"`
-	WorkerQueues       string        `env:"PROTOSTAR_WORKER_QUEUES" envDefault:"knowledge,summary"`
+	WorkerQueues       string        `env:"PROTOSTAR_WORKER_QUEUES" envDefault:"ingest,summary"`
 	JobMaxAttempts     int           `env:"PROTOSTAR_JOB_MAX_ATTEMPTS" envDefault:"5"`
 	JobTimeout         time.Duration `env:"PROTOSTAR_JOB_TIMEOUT" envDefault:"2h"`
 	QueuePollInterval  time.Duration `env:"PROTOSTAR_QUEUE_POLL_INTERVAL" envDefault:"20ms"`
@@ -223,28 +223,32 @@ func describeParseError(err error) error {
 	return errors.Join(errs...)
 }
 
-// Queues a worker can consume: knowledge (ingest jobs) and summary.
-var knownQueues = []string{"knowledge", "summary"}
+// Queues a worker can consume, named after their job types.
+var knownQueues = []string{"ingest", "summary"}
 
 // ParseQueues parses a comma-separated list of queue names
 // (PROTOSTAR_WORKER_QUEUES, `worker --queues`): known names, each once, at
-// least one.
+// least one. "knowledge", the ingest queue's former name, still means
+// ingest.
 func ParseQueues(s string) ([]string, error) {
 	var out []string
 	for _, q := range strings.Split(s, ",") {
 		q = strings.TrimSpace(q)
+		if q == "knowledge" {
+			q = "ingest"
+		}
 		switch {
 		case q == "":
 			continue
 		case !slices.Contains(knownQueues, q):
-			return nil, fmt.Errorf("unknown queue %q: use knowledge, summary or both", q)
+			return nil, fmt.Errorf("unknown queue %q: use ingest, summary or both", q)
 		case slices.Contains(out, q):
 			return nil, fmt.Errorf("queue %q is named twice", q)
 		}
 		out = append(out, q)
 	}
 	if len(out) == 0 {
-		return nil, errors.New("name at least one queue: knowledge, summary")
+		return nil, errors.New("name at least one queue: ingest, summary")
 	}
 	return out, nil
 }

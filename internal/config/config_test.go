@@ -86,10 +86,12 @@ func TestParseQueues(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{"knowledge,summary", []string{"knowledge", "summary"}, false},
+		{"ingest,summary", []string{"ingest", "summary"}, false},
 		{" summary ", []string{"summary"}, false},
-		{"knowledge,knowledge", nil, true},
-		{"ingest", nil, true},
+		{"ingest,ingest", nil, true},
+		{"knowledge", []string{"ingest"}, false}, // the former name
+		{"knowledge,ingest", nil, true},
+		{"bogus", nil, true},
 		{"", nil, true},
 	}
 	for _, tt := range tests {

@@ -19,7 +19,7 @@ import (
 	"github.com/protostar/protostar/internal/worker"
 )
 
-// BenchmarkIngest runs the knowledge worker's ingest — Service.Handle, as
+// BenchmarkIngest runs the ingest worker's ingest — Service.Handle, as
 // the queue calls it — over a generated corpus of mixed Korean/English
 // Markdown against the real stack, four jobs at a time like a worker with
 // the default PROTOSTAR_WORKER_CONCURRENCY, and reports chunks/s. It is

@@ -1,4 +1,4 @@
-// Package ingest is the knowledge worker: it streams a document's object
+// Package ingest is the ingest worker: it streams a document's object
 // from the object store, chunks it Markdown-aware, embeds only the chunks
 // whose content changed, stores them as a new version and swaps that version
 // in atomically. Memory stays bounded by one batch of chunks whatever the

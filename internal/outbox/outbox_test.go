@@ -61,7 +61,7 @@ func TestOutboxHoldsJobsWhileQueueIsDown(t *testing.T) {
 		got, _ := db.JobByID(ctx, j.ID)
 		return got.DispatchedAt != nil && got.Error == ""
 	})
-	n, err := rc.LLen(ctx, "asynq:{knowledge}:pending").Result()
+	n, err := rc.LLen(ctx, "asynq:{ingest}:pending").Result()
 	if err != nil || n != 1 {
 		t.Fatalf("pending tasks in redis = %d, %v; want 1", n, err)
 	}
@@ -124,7 +124,7 @@ func TestOutboxResendsWhatRedisLost(t *testing.T) {
 	}
 	defer ob.Stop()
 	testenv.WaitFor(t, 10*time.Second, "the lost job in Redis again", func() bool {
-		n, err := rc.LLen(ctx, "asynq:{knowledge}:pending").Result()
+		n, err := rc.LLen(ctx, "asynq:{ingest}:pending").Result()
 		return err == nil && n == 1
 	})
 	if got, _ := db.JobByID(ctx, j.ID); got.Dispatches != 2 {

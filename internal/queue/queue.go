@@ -19,10 +19,14 @@ import (
 	"github.com/protostar/protostar"
 )
 
-// Queue names, one per job type.
+// Queue names, one per job type and named after it.
 const (
-	QueueKnowledge = "knowledge"
-	QueueSummary   = "summary"
+	QueueIngest  = "ingest"
+	QueueSummary = "summary"
+	// QueueLegacyIngest is what the ingest queue was called before; an
+	// ingest consumer drains it too, so that tasks an older API process
+	// enqueued during a rolling upgrade still run.
+	QueueLegacyIngest = "knowledge"
 )
 
 // QueueFor returns the queue a job type runs on.
@@ -30,7 +34,7 @@ func QueueFor(jobType string) string {
 	if jobType == protostar.JobSummary {
 		return QueueSummary
 	}
-	return QueueKnowledge
+	return QueueIngest
 }
 
 type payload struct {

@@ -29,7 +29,7 @@ func TestEnqueueDeliversOncePerDispatch(t *testing.T) {
 	)
 	srv := queue.NewServer(slog.New(slog.DiscardHandler), rc, queue.ServerConfig{
 		Concurrency: 2, PollInterval: 10 * time.Millisecond, ShutdownWait: time.Second,
-		Queues: map[string]int{queue.QueueKnowledge: 1, queue.QueueSummary: 1},
+		Queues: map[string]int{queue.QueueIngest: 1, queue.QueueSummary: 1},
 	}, map[string]queue.HandlerFunc{
 		protostar.JobIngest: func(_ context.Context, id string) error {
 			mu.Lock()
