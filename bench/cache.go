@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/protostar/protostar/internal/testenv"
 )
 
 // cacheFigure measures figure 5 on the ingested corpus: a summary and an
@@ -122,7 +124,7 @@ func (b *bench) summarizeFromScratch(ctx context.Context, docID string) error {
 	if first.Job == nil {
 		return fmt.Errorf("summary of %s: 202 without a job", docID)
 	}
-	err := waitFor(ctx, 2*time.Minute, "summary job "+first.Job.ID, func() (bool, error) {
+	err := testenv.Poll(ctx, 2*time.Minute, "summary job "+first.Job.ID, func() (bool, error) {
 		var j struct {
 			Status string `json:"status"`
 			Error  string `json:"error"`

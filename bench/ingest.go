@@ -18,6 +18,7 @@ import (
 
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/hashembed"
+	"github.com/protostar/protostar/internal/testenv"
 )
 
 // defaultWorkerConcurrency is PROTOSTAR_WORKER_CONCURRENCY's default; the
@@ -99,7 +100,7 @@ func (b *bench) ingestPipeline(ctx context.Context, c ingestCorpus, prefix strin
 	posted := time.Since(start)
 	chunks, err := waitReady(ctx, b.main, benchTenant, prefix, len(c.keys), 30*time.Minute)
 	if err != nil {
-		return pipelineRun{}, fmt.Errorf("%w\nworker log:\n%s", err, b.worker.logTail(20))
+		return pipelineRun{}, fmt.Errorf("%w\nworker log:\n%s", err, b.worker.Tail(20))
 	}
 	elapsed := time.Since(start)
 	used := cpu.stop(ctx)
@@ -123,7 +124,7 @@ func (b *bench) ingestPipeline(ctx context.Context, c ingestCorpus, prefix strin
 // error.
 func waitReady(ctx context.Context, db *database, tenant, prefix string, n int, timeout time.Duration) (int, error) {
 	var chunks int
-	err := waitFor(ctx, timeout, fmt.Sprintf("%d documents to be ready", n), func() (bool, error) {
+	err := testenv.Poll(ctx, timeout, fmt.Sprintf("%d documents to be ready", n), func() (bool, error) {
 		var ready, failed int
 		err := db.DB.Pool().QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'ready'), count(*) FILTER (WHERE status = 'failed'),
 			coalesce(sum(chunk_count) FILTER (WHERE status = 'ready'), 0) FROM documents

@@ -9,6 +9,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/testenv"
 )
 
 // memoryFigure measures figure 2: the peak resident set (VmHWM) of a
@@ -114,7 +115,7 @@ func (b *bench) streamOne(ctx context.Context, db *database, serve *proc, size i
 		return s, err
 	}
 	if s.chunks, err = waitDocument(ctx, db, sub.Document.ID, 2*time.Hour); err != nil {
-		return s, fmt.Errorf("%w\nworker log:\n%s", err, worker.logTail(20))
+		return s, fmt.Errorf("%w\nworker log:\n%s", err, worker.Tail(20))
 	}
 	s.seconds = time.Since(start).Seconds()
 	if s.hwm, s.rss, err = worker.memory(); err != nil {
@@ -128,7 +129,7 @@ func (b *bench) streamOne(ctx context.Context, db *database, serve *proc, size i
 // count; a failed document is an error.
 func waitDocument(ctx context.Context, db *database, id string, timeout time.Duration) (int, error) {
 	var chunks int
-	err := waitFor(ctx, timeout, "document "+id, func() (bool, error) {
+	err := testenv.Poll(ctx, timeout, "document "+id, func() (bool, error) {
 		var status, msg string
 		err := db.DB.Pool().QueryRow(ctx, `SELECT status, error, chunk_count FROM documents WHERE id = $1`, id).Scan(&status, &msg, &chunks)
 		if err != nil {

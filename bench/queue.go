@@ -11,6 +11,7 @@ import (
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/queue"
 	"github.com/protostar/protostar/internal/redis"
+	"github.com/protostar/protostar/internal/testenv"
 )
 
 // The service's queue settings (internal/config defaults, wired as in
@@ -98,7 +99,7 @@ func (q *queueProbe) enqueue(ctx context.Context, p, i int) error {
 }
 
 func (q *queueProbe) wait(ctx context.Context, p int) error {
-	return waitFor(ctx, time.Minute, fmt.Sprintf("%d jobs to start", q.n), func() (bool, error) {
+	return testenv.Poll(ctx, time.Minute, fmt.Sprintf("%d jobs to start", q.n), func() (bool, error) {
 		return q.count[p].Load() >= int64(q.n), nil
 	})
 }

@@ -136,9 +136,6 @@ func (h *harness) Close() {
 	}
 }
 
-// waitFor is testenv.Poll: cond until true, an error, or timeout.
-var waitFor = testenv.Poll
-
 func (h *harness) startRedis(ctx context.Context) (*testenv.Redis, error) {
 	r, err := testenv.StartRedis(ctx, h.env.RedisBin, h.dir)
 	if err != nil {
@@ -278,9 +275,6 @@ func (h *harness) start(ctx context.Context, role string, db *database, redisDB 
 // Stop sends SIGTERM and waits for a graceful exit, killing the process
 // after 40s. Safe to call twice.
 func (p *proc) Stop() { _, _ = p.Protostar.Stop(40 * time.Second) }
-
-// logTail returns the last n lines of the process's log.
-func (p *proc) logTail(n int) string { return p.Tail(n) }
 
 // memory returns the process's peak and current resident set size in
 // bytes (VmHWM and VmRSS of /proc/PID/status).

@@ -122,19 +122,11 @@ func sleepRandom(rnd *rand.Rand, lo, hi time.Duration) {
 // jobs with their attempt counts.
 func (c *cluster) waitRunningJobs(t *testing.T, timeout time.Duration) map[string]int {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		jobs, err := c.runningJobs(ctx)
-		cancel()
-		if err == nil && len(jobs) > 0 {
-			return jobs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no job running within %s (err %v): nothing to kill", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	jobs := c.runningSoon(timeout)
+	if len(jobs) == 0 {
+		t.Fatalf("no job running within %s: nothing to kill", timeout)
 	}
+	return jobs
 }
 
 // recovery waits until each job of before (running at since, with its

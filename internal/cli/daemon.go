@@ -37,6 +37,7 @@ type app struct {
 	logger  *slog.Logger
 	db      *postgres.DB
 	redis   *goredis.Client
+	cache   *redis.Cache // of summaries and answers
 	objects *s3.Store
 	queue   *queue.Client
 	outbox  *outbox.Outbox
@@ -165,6 +166,7 @@ func newApp(cfg config.Config, logger *slog.Logger) (*app, error) {
 		a.db.Close()
 		return nil, err
 	}
+	a.cache = redis.NewCache(logger, a.redis, "protostar:", cfg.CacheTTL)
 	a.objects, err = s3.New(logger, s3.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
 		Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: cfg.S3UseTLS, CreateBucket: cfg.S3CreateBucket})
 	if err != nil {
@@ -208,14 +210,14 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 			}
 			return nil
 		}}), readinessEvery)
-	cache, searcher := a.cache(), search.New(a.db, a.embed)
+	searcher := search.New(a.db, a.embed)
 	api := httpapi.New(a.logger, httpapi.Deps{
 		Store:      a.db,
 		Objects:    a.objects,
 		Dispatcher: a.outbox,
 		Search:     searcher,
-		Summaries:  a.summaryRequester(cache),
-		Answers:    answer.New(searcher, a.gen, a.db, cache),
+		Summaries:  a.summaryRequester(),
+		Answers:    answer.New(searcher, a.gen, a.db, a.cache),
 		Registry:   a.reg,
 		Ready:      a.ready,
 	}, httpapi.Config{

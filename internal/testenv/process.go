@@ -191,10 +191,15 @@ func (p *Process) Stop(grace time.Duration) (time.Duration, error) {
 		return 0, nil
 	}
 	start := time.Now()
-	if Terminate(cmd.Process, done, grace) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+		return time.Since(start), p.ExitErr()
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
 		return time.Since(start), fmt.Errorf("%s did not exit within %s of SIGTERM: %w", p.cmd.Name, grace, ErrKilled)
 	}
-	return time.Since(start), p.ExitErr()
 }
 
 // Logs returns everything the process has written, over all its starts.

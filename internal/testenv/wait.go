@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -29,21 +27,6 @@ func Port(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return port
-}
-
-// Terminate stops a process as a service manager would: SIGTERM, then
-// SIGKILL if done has not closed within grace. done must close when the
-// process has exited. It reports whether the process had to be killed.
-func Terminate(p *os.Process, done <-chan struct{}, grace time.Duration) (killed bool) {
-	_ = p.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-		return false
-	case <-time.After(grace):
-		_ = p.Kill()
-		<-done
-		return true
-	}
 }
 
 // Poll calls cond every 20ms until it returns true, returns an error, or
