@@ -47,8 +47,9 @@ test: stack ## set up everything and run every test against the real stack
 	$(MAKE) --no-print-directory test-faults FAULTS_SCALE=short
 
 test-faults: stack ## fault suite: kills, outages, rolling restart, load on real processes (~10 min; FAULTS_SCALE=short ~6 min)
-	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1 FAULTS_SCALE=$(FAULTS_SCALE) FAULTS_REPORT=$(CURDIR)/bin/faults-$(FAULTS_SCALE).md; \
-		go test -tags faults -count=1 -timeout 30m -v -run '^TestFaults$$' ./faults/
+	mkdir -p bin; $(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1 FAULTS_SCALE=$(FAULTS_SCALE) FAULTS_REPORT=$(CURDIR)/bin/faults-$(FAULTS_SCALE).md; \
+		go test -tags faults -count=1 -timeout 30m -v -run '^TestFaults$$' ./faults/ 2>&1 | tee bin/faults-$(FAULTS_SCALE).log \
+		|| { bash scripts/test-failures.sh bin/faults-$(FAULTS_SCALE).log; exit 1; }
 
 test-unit: ## run only the tests that need no services
 	go test -count=1 -short ./...

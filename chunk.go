@@ -24,6 +24,12 @@ type ChunkSet struct {
 	Version    int
 	Model      string
 	Dims       int
+	// JobID and Attempt name the job attempt that writes the rows. Its
+	// writes commit only while that attempt still holds the job, so a
+	// worker presumed dead and replaced cannot add or delete rows under
+	// the attempt that replaced it.
+	JobID   string
+	Attempt int
 }
 
 // Indexed is what a finished ingest records on its document.

@@ -46,7 +46,7 @@ func scenarioEditChurn(t *testing.T, sc scale, rnd *rand.Rand, fig *figure) {
 		// pause first would often find none running.
 		if round%2 == 1 {
 			running := c.runningSoon(2 * time.Second)
-			if victim := c.holder(running, rnd); victim == nil {
+			if victim, _ := c.holder(running, rnd); victim == nil {
 				t.Logf("round %d: no job running to kill", round)
 			} else {
 				victim.Kill()

@@ -3,7 +3,9 @@
 package faults
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"syscall"
@@ -21,16 +23,29 @@ func scenarioWorkerFreeze(t *testing.T, sc scale, rnd *rand.Rand, fig *figure) {
 	c := newCluster(t, clusterOpts{})
 	w := newWorkload(c, "freeze", sc.bigSections*2)
 	posting := postN(w, sc.freezeDocs, float64(sc.freezeDocs)/(time.Duration(sc.freezes)*20*time.Second).Seconds())
-	frozenJobs := 0
-	for range sc.freezes {
-		sleepRandom(rnd, time.Second, 3*time.Second)
+	frozenJobs, caught := 0, 0
+	// A round counts only if the worker, once stopped, still held the job
+	// it was picked for: a job can end between being read as running and
+	// the SIGSTOP, and a round that froze an idle worker proves nothing.
+	for round := 0; caught < sc.freezes; round++ {
+		if round == 4*sc.freezes+4 {
+			t.Fatalf("%d rounds caught a worker holding a job in only %d (want %d)", round, caught, sc.freezes)
+		}
+		if round == caught {
+			sleepRandom(rnd, time.Second, 3*time.Second)
+		}
 		before := c.waitRunningJobs(t, 2*time.Minute)
-		victim := c.holder(before, rnd)
+		victim, id := c.holder(before, rnd)
 		if victim == nil {
-			continue // the job finished before its log line was read; the next round picks again
+			continue // the log line of the picked job was not written yet
 		}
 		_ = victim.Signal(syscall.SIGSTOP)
 		stoppedAt := time.Now()
+		if !c.stillRunning(id, before[id]) {
+			_ = victim.Signal(syscall.SIGCONT)
+			t.Logf("job %s ended before %s stopped; picking again", id, victim.name)
+			continue
+		}
 		// Hold it until every job it held has been taken over.
 		d, reclaimed, err := c.recovery(before, stoppedAt, 2*time.Minute)
 		if err != nil {
@@ -39,13 +54,14 @@ func scenarioWorkerFreeze(t *testing.T, sc scale, rnd *rand.Rand, fig *figure) {
 		}
 		time.Sleep(time.Second)
 		_ = victim.Signal(syscall.SIGCONT)
+		caught++
 		frozenJobs += len(reclaimed)
 		t.Logf("froze %s for %s; %d of its jobs were taken over after %s", victim.name,
 			time.Since(stoppedAt).Round(100*time.Millisecond), len(reclaimed), d.Round(100*time.Millisecond))
 	}
 	posting()
-	if frozenJobs == 0 {
-		t.Errorf("no freeze caught a worker holding a job")
+	if frozenJobs < caught {
+		t.Errorf("%d freezes caught a worker holding a job, but only %d jobs were taken over", caught, frozenJobs)
 	}
 	docs, jobs := w.ids()
 	if _, err := c.waitSettled(5*time.Minute, docs); err != nil {
@@ -63,21 +79,26 @@ func scenarioWorkerFreeze(t *testing.T, sc scale, rnd *rand.Rand, fig *figure) {
 }
 
 // holder returns the worker that runs one of the jobs, picked at random,
-// from the workers' "job started" log lines.
-func (c *cluster) holder(jobs map[string]int, rnd *rand.Rand) *proc {
+// from the workers' "job started" log lines, and the job's id.
+func (c *cluster) holder(jobs map[string]int, rnd *rand.Rand) (*proc, string) {
 	if len(jobs) == 0 {
-		return nil
+		return nil, ""
 	}
-	ids := make([]string, 0, len(jobs))
-	for id := range jobs {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(jobs))
 	id := ids[rnd.IntN(len(ids))]
 	for _, p := range c.workers {
 		if p.LogCount(fmt.Sprintf("job_id=%s job_type=ingest attempt=%d", id, jobs[id])) > 0 {
-			return p
+			return p, id
 		}
 	}
-	return nil
+	return nil, ""
+}
+
+// stillRunning reports whether the job is running its attempt-th attempt.
+func (c *cluster) stillRunning(id string, attempt int) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	states, err := c.jobStates(ctx, []string{id})
+	s := states[id]
+	return err == nil && s.status == "running" && s.attempts == attempt
 }

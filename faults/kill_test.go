@@ -38,7 +38,7 @@ func scenarioWorkerKill(t *testing.T, sc scale, rnd *rand.Rand, fig *figure) {
 	for k := range sc.kills {
 		sleepRandom(rnd, 1500*time.Millisecond, 4500*time.Millisecond)
 		before := c.waitRunningJobs(t, 2*time.Minute)
-		victim := c.holder(before, rnd)
+		victim, _ := c.holder(before, rnd)
 		if victim == nil { // the job ended before its log line was read
 			victim = c.workers[rnd.IntN(len(c.workers))]
 		}

@@ -24,7 +24,7 @@ func scenarioLongJobSIGTERM(t *testing.T, _ scale, rnd *rand.Rand, fig *figure) 
 	running := c.waitRunningJobs(t, time.Minute)
 	var victim *proc
 	for deadline := time.Now().Add(30 * time.Second); victim == nil && time.Now().Before(deadline); {
-		if victim = c.holder(running, rnd); victim == nil {
+		if victim, _ = c.holder(running, rnd); victim == nil {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}

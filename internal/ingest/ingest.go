@@ -29,7 +29,7 @@ type Store interface {
 	DocumentByID(ctx context.Context, id string) (protostar.Document, bool, error)
 	MarkIndexing(ctx context.Context, documentID string, version int) error
 	CancelJob(ctx context.Context, id, reason string) error
-	DeleteVersion(ctx context.Context, documentID string, version int) error
+	DeleteVersion(ctx context.Context, set protostar.ChunkSet) error
 	ReusableEmbeddings(ctx context.Context, documentID string, version int, model string, hashes [][]byte) (map[string][]float32, error)
 	CopyChunks(ctx context.Context, set protostar.ChunkSet, rows []protostar.Chunk) error
 	// ActivateVersion swaps the job's version in; false means superseded.
@@ -127,8 +127,10 @@ func (s *Service) ingest(ctx context.Context, j protostar.Job, p *worker.Progres
 
 // index streams, chunks, embeds and writes the job's version of doc.
 func (s *Service) index(ctx context.Context, j protostar.Job, doc protostar.Document, body io.Reader, info protostar.ObjectInfo, p *worker.Progress) (protostar.Indexed, error) {
-	// Rows of this version left by a crashed earlier attempt.
-	if err := s.store.DeleteVersion(ctx, doc.ID, j.Version); err != nil {
+	set := protostar.ChunkSet{TenantID: doc.TenantID, DocumentID: doc.ID, Version: j.Version,
+		Model: s.embedder.Model(), Dims: s.embedder.Dimensions(), JobID: j.ID, Attempt: j.Attempts}
+	// Rows of this version left by a crashed or replaced earlier attempt.
+	if err := s.store.DeleteVersion(ctx, set); err != nil {
 		return protostar.Indexed{}, err
 	}
 	sum := sha256.New()
@@ -136,8 +138,7 @@ func (s *Service) index(ctx context.Context, j protostar.Job, doc protostar.Docu
 	if err != nil {
 		return protostar.Indexed{}, protostar.Wrap(protostar.EINVALID, err, "chunker options")
 	}
-	b := newBatcher(ctx, s, doc, protostar.ChunkSet{TenantID: doc.TenantID, DocumentID: doc.ID,
-		Version: j.Version, Model: s.embedder.Model(), Dims: s.embedder.Dimensions()}, s.cfg.BatchSize)
+	b := newBatcher(ctx, s, doc, set, s.cfg.BatchSize)
 	defer b.abort()
 	for n := 1; ; n++ {
 		c, err := chunker.Next()

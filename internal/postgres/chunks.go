@@ -16,12 +16,48 @@ var chunkCopyColumns = []string{"tenant_id", "document_id", "version", "ordinal"
 	"content_hash", "tokens", "embedding", "embed_model", "embed_dim", "terms"}
 
 // CopyChunks writes a batch of chunk rows of one document version with
-// COPY.
+// COPY, fenced by the set's job attempt (see writeFenced).
 func (db *DB) CopyChunks(ctx context.Context, set protostar.ChunkSet, rows []protostar.Chunk) error {
-	if _, err := db.CopyChunkSets(ctx, []SetRows{{Set: set, Rows: rows}}); err != nil {
+	err := db.writeFenced(ctx, set, "copy chunks", func(tx pgx.Tx) error {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"chunks"}, chunkCopyColumns, chunkSource([]SetRows{{Set: set, Rows: rows}}))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("copy %d chunks of %s v%d: %w", len(rows), set.DocumentID, set.Version, err)
 	}
 	return nil
+}
+
+// writeFenced runs write in a transaction that commits only if the set's
+// job attempt still holds the job. The check comes last, under a share
+// lock on the job's row, so a newer attempt's claim either committed first
+// (the check fails and the write is rolled back) or waits for this commit
+// (and the newer attempt's DeleteVersion then removes what it wrote). The
+// lock is held only between the check and the commit: a worker frozen
+// mid-write blocks no claim and no reaper.
+func (db *DB) writeFenced(ctx context.Context, set protostar.ChunkSet, op string, write func(pgx.Tx) error) error {
+	if set.JobID == "" {
+		return fmt.Errorf("%s: no job attempt to fence the write", op)
+	}
+	holds := func(tx pgx.Tx, lock string) error {
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM jobs WHERE id = $1 AND status = 'running' AND attempts = $2`+lock,
+			set.JobID, set.Attempt).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%s for job %s attempt %d: %w", op, set.JobID, set.Attempt, protostar.ErrJobNotClaimable)
+		}
+		return err
+	}
+	return db.inTx(ctx, op, func(tx pgx.Tx) error {
+		// A replaced attempt usually learns it here, before writing.
+		if err := holds(tx, ""); err != nil {
+			return err
+		}
+		if err := write(tx); err != nil {
+			return err
+		}
+		return holds(tx, " FOR SHARE")
+	})
 }
 
 // SetRows is chunk rows of one document version.
@@ -31,11 +67,17 @@ type SetRows struct {
 }
 
 // CopyChunkSets writes the rows of several document versions with one COPY
-// (the benchmark's yardstick loads corpora so) and returns how many rows
-// it wrote.
+// and returns how many rows it wrote. It is not fenced by a job: the
+// benchmark's yardstick loads corpora with it.
 func (db *DB) CopyChunkSets(ctx context.Context, sets []SetRows) (int64, error) {
+	n, err := db.pool.CopyFrom(ctx, pgx.Identifier{"chunks"}, chunkCopyColumns, chunkSource(sets))
+	return n, translate(err, "copy chunks")
+}
+
+// chunkSource yields the COPY rows of sets in order.
+func chunkSource(sets []SetRows) pgx.CopyFromSource {
 	s, r := 0, 0
-	src := pgx.CopyFromFunc(func() ([]any, error) {
+	return pgx.CopyFromFunc(func() ([]any, error) {
 		for s < len(sets) && r == len(sets[s].Rows) {
 			s, r = s+1, 0
 		}
@@ -51,15 +93,17 @@ func (db *DB) CopyChunkSets(ctx context.Context, sets []SetRows) (int64, error) 
 		return []any{set.TenantID, set.DocumentID, set.Version, c.Ordinal, path, c.Text, c.Hash,
 			c.Tokens, pgvector.NewVector(c.Embedding), set.Model, set.Dims, c.Terms}, nil
 	})
-	n, err := db.pool.CopyFrom(ctx, pgx.Identifier{"chunks"}, chunkCopyColumns, src)
-	return n, translate(err, "copy chunks")
 }
 
-// DeleteVersion removes every chunk of one document version: what a crashed
-// earlier attempt of the same job left behind.
-func (db *DB) DeleteVersion(ctx context.Context, documentID string, version int) error {
-	_, err := db.pool.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1 AND version = $2`, documentID, version)
-	return translate(err, "delete chunk version")
+// DeleteVersion removes every chunk of the set's document version: what a
+// crashed or replaced earlier attempt of the same job left behind. It is
+// fenced like CopyChunks, so a replaced attempt cannot delete the rows of
+// the attempt that replaced it.
+func (db *DB) DeleteVersion(ctx context.Context, set protostar.ChunkSet) error {
+	return db.writeFenced(ctx, set, "delete chunk version", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1 AND version = $2`, set.DocumentID, set.Version)
+		return err
+	})
 }
 
 // ReusableEmbeddings returns, by content hash, the vectors that version of

@@ -51,7 +51,7 @@ func TestPurgeRacesActivation(t *testing.T) {
 	if j2, err = db.StartJob(ctx, j2.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 2, Model: "test", Dims: dims}
+	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 2, Model: "test", Dims: dims, JobID: j2.ID, Attempt: j2.Attempts}
 	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Ordinal: 0, Text: "new", Hash: []byte{9}, Embedding: []float32{1, 1, 1, 1}, Terms: "new"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestReaperFlagsPurge(t *testing.T) {
 	if j, err = db.StartJob(ctx, j.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: j.Version, Model: "test", Dims: dims}
+	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: j.Version, Model: "test", Dims: dims, JobID: j.ID, Attempt: j.Attempts}
 	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Hash: []byte{1}, Embedding: []float32{1, 0, 0, 0}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -274,6 +274,18 @@ func TestTenantChunkQuota(t *testing.T) {
 func startVersion(t *testing.T, db *postgres.DB, tenant, key string) protostar.Job {
 	t.Helper()
 	ctx := context.Background()
+	d, j := submitStarted(t, db, tenant, key)
+	set := protostar.ChunkSet{TenantID: tenant, DocumentID: d.ID, Version: j.Version, Model: "test", Dims: dims, JobID: j.ID, Attempt: j.Attempts}
+	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Text: "partial", Hash: []byte{7}, Embedding: []float32{1, 0, 0, 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// submitStarted submits key and starts the first attempt of its job.
+func submitStarted(t *testing.T, db *postgres.DB, tenant, key string) (protostar.Document, protostar.Job) {
+	t.Helper()
+	ctx := context.Background()
 	d, j, err := db.SubmitDocument(ctx, protostar.Submission{TenantID: tenant, Key: key, MaxAttempts: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -281,11 +293,7 @@ func startVersion(t *testing.T, db *postgres.DB, tenant, key string) protostar.J
 	if j, err = db.StartJob(ctx, j.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	set := protostar.ChunkSet{TenantID: tenant, DocumentID: d.ID, Version: j.Version, Model: "test", Dims: dims}
-	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Text: "partial", Hash: []byte{7}, Embedding: []float32{1, 0, 0, 0}}}); err != nil {
-		t.Fatal(err)
-	}
-	return j
+	return d, j
 }
 
 // rowsOf counts the chunk rows of one version of a document.

@@ -32,7 +32,7 @@ func indexDoc(t *testing.T, db *postgres.DB, tenant, key string, meta string, te
 		rows[i] = protostar.Chunk{Ordinal: i, HeadingPath: []string{key}, Text: text, Hash: []byte{byte(i)},
 			Embedding: []float32{1, float32(i), 0.5, 0.25}, Terms: joinTerms(text)}
 	}
-	set := protostar.ChunkSet{TenantID: tenant, DocumentID: d.ID, Version: j.Version, Model: "test", Dims: dims}
+	set := protostar.ChunkSet{TenantID: tenant, DocumentID: d.ID, Version: j.Version, Model: "test", Dims: dims, JobID: j.ID, Attempt: j.Attempts}
 	if err := db.CopyChunks(ctx, set, rows); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestVersionsSwapAtomically(t *testing.T) {
 	if j2, err = db.StartJob(ctx, j2.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 2, Model: "test", Dims: dims}
+	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 2, Model: "test", Dims: dims, JobID: j2.ID, Attempt: j2.Attempts}
 	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Ordinal: 0, Text: "new text", Hash: []byte{9}, Embedding: []float32{1, 1, 1, 1}, Terms: "new text"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestPurgeAfterFailedFirstVersion(t *testing.T) {
 	if j, err = db.StartJob(ctx, j.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 1, Model: "test", Dims: dims}
+	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 1, Model: "test", Dims: dims, JobID: j.ID, Attempt: j.Attempts}
 	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Hash: []byte{1}, Embedding: []float32{1, 0, 0, 0}}}); err != nil {
 		t.Fatal(err)
 	}
