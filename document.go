@@ -128,3 +128,14 @@ func StagingKey(tenantID, id string) string {
 func ObjectKey(tenantID, key string) string {
 	return tenantID + "/" + key
 }
+
+// ObjectRemoval is what a deleted document leaves in the bucket for the
+// purge to remove: its live object, if protostar stored it by upload, and
+// the staging copies its jobs named.
+type ObjectRemoval struct {
+	DocumentID string
+	TenantID   string
+	Key        string   // the document key; its object is ObjectKey(TenantID, Key)
+	Stored     bool     // protostar wrote the live object by upload
+	Staged     []string // staging keys (StagingKey) of the document's uploads
+}

@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/protostar/protostar/internal/s3"
 	"github.com/protostar/protostar/internal/testenv"
 )
 
@@ -54,6 +56,18 @@ func (s *stack) migrate() {
 	if err := testenv.Migrate(ctx, binary, s.env()); err != nil {
 		s.t.Fatal(err)
 	}
+}
+
+// objects returns a client of the test's bucket, to check what protostar
+// stored or to write objects as a producer would.
+func (s *stack) objects() *s3.Store {
+	s.t.Helper()
+	store, err := s3.New(slog.New(slog.DiscardHandler), s3.Config{Endpoint: s.S3.Endpoint, AccessKey: s.S3.AccessKey,
+		SecretKey: s.S3.SecretKey, Bucket: s.S3.Bucket, UseTLS: s.S3.TLS})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return store
 }
 
 func (s *stack) env() []string {

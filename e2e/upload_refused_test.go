@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/protostar/protostar"
-	"github.com/protostar/protostar/internal/s3"
 )
 
 // TestRefusedUploadLeavesTheBucket: an upload refused after its bytes were
@@ -26,11 +24,7 @@ func TestRefusedUploadLeavesTheBucket(t *testing.T) {
 	if code, body := p.upload("refused/doc.md", keyA, []byte("# Refused\n\nThe refused version.\n")); code != http.StatusTooManyRequests {
 		t.Fatalf("second upload at the cap: %d %s, want 429", code, short(body))
 	}
-	store, err := s3.New(slog.New(slog.DiscardHandler), s3.Config{Endpoint: s.S3.Endpoint, AccessKey: s.S3.AccessKey,
-		SecretKey: s.S3.SecretKey, Bucket: s.S3.Bucket})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := s.objects()
 	body, _, err := store.Open(context.Background(), protostar.ObjectKey("acme", "refused/doc.md"))
 	if err != nil {
 		t.Fatal(err)

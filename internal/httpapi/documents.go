@@ -124,7 +124,9 @@ func (s *Server) registerDocuments(api huma.API) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "delete-document", Method: http.MethodDelete, Path: "/v1/documents/{id}", Tags: []string{"documents"},
-		Summary: "Delete a document", Description: "Its chunks leave search results at once; pending jobs are canceled.",
+		Summary: "Delete a document", Description: "Its chunks leave search results at once; pending jobs are canceled. " +
+			"Its chunks, summaries and, for an uploaded document, the object protostar stored are removed in the background; " +
+			"an object registered by key belongs to the producer and is kept.",
 		DefaultStatus: http.StatusNoContent, Errors: []int{401, 404},
 	}, func(ctx context.Context, in *documentIDInput) (*struct{}, error) {
 		if err := s.deps.Store.DeleteDocument(ctx, TenantFrom(ctx), in.ID); err != nil {
@@ -164,13 +166,18 @@ func (s *Server) createDocument(ctx context.Context, in *createDocumentInput) (*
 // its document and job are committed. The job reads the staged copy while
 // it exists, so a failed promotion (logged) costs the live object's
 // freshness, never the index's correctness; the staged copy is kept then.
+// It holds the key's lock, so the purge of a deleted document with the
+// same key never removes the object it writes.
 func (s *Server) promoteStaged(ctx context.Context, sub protostar.Submission) {
 	if sub.Staged == "" {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
 	live := protostar.ObjectKey(sub.TenantID, sub.Key)
-	if err := s.deps.Objects.Copy(ctx, sub.Staged, live); err != nil {
+	err := s.deps.Store.WithKeyLock(ctx, sub.TenantID, sub.Key, func(ctx context.Context, _ bool) error {
+		return s.deps.Objects.Copy(ctx, sub.Staged, live)
+	})
+	if err != nil {
 		s.logger.Warn("could not promote an accepted upload; its job reads the staged copy", "staged", sub.Staged, "error", err)
 		return
 	}

@@ -54,6 +54,10 @@ func (f fakeStore) SubmitDocument(_ context.Context, s protostar.Submission) (pr
 		protostar.Job{ID: knownJob, Type: protostar.JobIngest, Status: protostar.JobQueued, DocumentID: knownDoc}, nil
 }
 
+func (f fakeStore) WithKeyLock(ctx context.Context, _, _ string, fn func(context.Context, bool) error) error {
+	return fn(ctx, true)
+}
+
 func (f fakeStore) ReindexDocument(_ context.Context, _, id string, _, _ int) (protostar.Document, protostar.Job, error) {
 	if id != knownDoc {
 		return protostar.Document{}, protostar.Job{}, protostar.Errorf(protostar.ENOTFOUND, "document %s not found", id)

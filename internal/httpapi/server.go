@@ -35,6 +35,9 @@ type Store interface {
 	DeleteDocument(ctx context.Context, tenantID, id string) error
 	Job(ctx context.Context, tenantID, id string) (protostar.Job, error)
 	Jobs(ctx context.Context, tenantID, status string, limit int, cursor string) ([]protostar.Job, string, error)
+	// WithKeyLock runs fn holding the lock on a tenant's document key that
+	// the purge of deleted documents' objects also takes.
+	WithKeyLock(ctx context.Context, tenantID, key string, fn func(ctx context.Context, live bool) error) error
 }
 
 // Dispatcher hands a committed job to the queue, best effort: when the

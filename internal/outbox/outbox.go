@@ -1,8 +1,9 @@
 // Package outbox moves committed jobs from Postgres to the queue. The API
 // commits a job and tries to send it at once; whatever could not be sent
 // (Redis down) stays in the outbox and a background loop sends it when the
-// queue returns. The same loop recovers jobs whose worker died and purges
-// chunk rows no reader can see any more.
+// queue returns. The same loop recovers jobs whose worker died, purges
+// chunk rows no reader can see any more, and removes the objects protostar
+// stored for deleted documents.
 package outbox
 
 import (
@@ -24,6 +25,14 @@ type Store interface {
 	PurgeStale(ctx context.Context, limit int) (int64, error)
 	DispatchedQueued(ctx context.Context, olderThan time.Duration, limit int) ([]protostar.Job, error)
 	Redispatch(ctx context.Context, id string, dispatches int, reason string) error
+	PendingObjectRemovals(ctx context.Context, limit int) ([]protostar.ObjectRemoval, error)
+	ObjectsRemoved(ctx context.Context, documentID string) error
+	WithKeyLock(ctx context.Context, tenantID, key string, fn func(ctx context.Context, live bool) error) error
+}
+
+// Objects is the bucket, from which deleted documents' objects are removed.
+type Objects interface {
+	Delete(ctx context.Context, key string) error
 }
 
 // Queue delivers jobs to workers.
@@ -45,10 +54,11 @@ type Config struct {
 
 // Outbox dispatches jobs.
 type Outbox struct {
-	store  Store
-	queue  Queue
-	cfg    Config
-	logger *slog.Logger
+	store   Store
+	queue   Queue
+	objects Objects
+	cfg     Config
+	logger  *slog.Logger
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -57,13 +67,13 @@ type Outbox struct {
 }
 
 // New returns an outbox.
-func New(logger *slog.Logger, store Store, queue Queue, cfg Config) *Outbox {
+func New(logger *slog.Logger, store Store, queue Queue, objects Objects, cfg Config) *Outbox {
 	cfg.Interval = cmp.Or(cfg.Interval, time.Second)
 	cfg.StaleAfter = cmp.Or(cfg.StaleAfter, 45*time.Second)
 	cfg.LostAfter = cmp.Or(cfg.LostAfter, 15*time.Minute)
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 500)
 	cfg.PurgeEvery = cmp.Or(cfg.PurgeEvery, 30*time.Second)
-	return &Outbox{store: store, queue: queue, cfg: cfg, logger: logger.With("component", "outbox"), healthy: true}
+	return &Outbox{store: store, queue: queue, objects: objects, cfg: cfg, logger: logger.With("component", "outbox"), healthy: true}
 }
 
 // Dispatch sends a committed job to the queue right away. On failure the
@@ -197,9 +207,10 @@ func (o *Outbox) purge(ctx context.Context) {
 			return
 		}
 		if n < 5000 {
-			return
+			break
 		}
 	}
+	o.removeObjects(ctx)
 }
 
 // setHealthy logs transitions of the queue's reachability once each.

@@ -45,15 +45,16 @@ func (db *DB) SubmitDocument(ctx context.Context, s protostar.Submission) (proto
 			meta = json.RawMessage(`{}`)
 		}
 		row := tx.QueryRow(ctx, `
-			INSERT INTO documents (id, tenant_id, key, metadata) VALUES ($1, $2, $3, $4)
+			INSERT INTO documents (id, tenant_id, key, metadata, object_stored) VALUES ($1, $2, $3, $4, $6)
 			ON CONFLICT (tenant_id, key) WHERE deleted_at IS NULL DO UPDATE SET
 				version = documents.version + 1,
 				status = 'pending',
 				metadata = CASE WHEN $5 THEN EXCLUDED.metadata ELSE documents.metadata END,
+				object_stored = EXCLUDED.object_stored,
 				error = '',
 				updated_at = now()
 			RETURNING `+documentColumns,
-			uuid.New(), s.TenantID, s.Key, meta, s.Metadata != nil)
+			uuid.New(), s.TenantID, s.Key, meta, s.Metadata != nil, s.Staged != "")
 		var err error
 		if doc, err = scanDocument(row); err != nil {
 			return err
@@ -146,14 +147,15 @@ func (db *DB) Documents(ctx context.Context, tenantID string, f protostar.Docume
 }
 
 // DeleteDocument soft-deletes a document: it leaves search at once, its
-// pending jobs are canceled, and its chunks are purged in the background.
+// pending jobs are canceled, and its chunks and the objects protostar
+// stored for it are purged in the background.
 func (db *DB) DeleteDocument(ctx context.Context, tenantID, id string) error {
 	if !validUUID(id) {
 		return documentNotFound(id)
 	}
 	return db.inTx(ctx, "delete document", func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE documents SET deleted_at = now(), updated_at = now(), purge_pending = true
-			WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`, tenantID, id)
+		tag, err := tx.Exec(ctx, `UPDATE documents SET deleted_at = now(), updated_at = now(), purge_pending = true,
+			objects_pending = true WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`, tenantID, id)
 		if err != nil {
 			return err
 		}
