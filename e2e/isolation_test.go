@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/protostar/protostar/internal/testenv"
 )
 
 // openAPIOp is the part of an OpenAPI operation the probe needs.
@@ -79,7 +81,35 @@ type tenantA struct {
 	jobCursor     string   // next_cursor of A's job listing
 	secrets       []string // strings that must never reach tenant B
 	contentHashes []string
+	webhookID     string // A's (disabled) webhook endpoint
+	deliveryID    string // one of its deliveries, attempted once
 }
+
+// seedWebhook gives tenant A an endpoint with one delivery that has been
+// attempted, then disables the endpoint so nothing changes while B probes.
+func seedWebhook(t *testing.T, p *proc) (webhookID, deliveryID string) {
+	t.Helper()
+	hook := p.createWebhook(keyA, webhookURLA, "document.ready")
+	code, body := p.do(http.MethodPost, "/v1/webhooks/"+hook.Webhook.ID+"/test", keyA, nil)
+	if code != http.StatusAccepted {
+		t.Fatalf("test event: %d %s", code, short(body))
+	}
+	deliveryID = decode[struct {
+		ID string `json:"delivery_id"`
+	}](t, body).ID
+	testenv.WaitFor(t, 30*time.Second, "A's test delivery to be attempted", func() bool {
+		_, body := p.get("/v1/webhooks/"+hook.Webhook.ID+"/deliveries", keyA)
+		return bytes.Contains(body, []byte(`"attempts":[{`))
+	})
+	if code, body := p.do(http.MethodPatch, "/v1/webhooks/"+hook.Webhook.ID, keyA, map[string]any{"enabled": false}); code != http.StatusOK {
+		t.Fatalf("disable: %d %s", code, short(body))
+	}
+	return hook.Webhook.ID, deliveryID
+}
+
+// webhookURLA is tenant A's endpoint: an address that does not resolve, so
+// its delivery fails without leaving the machine.
+const webhookURLA = "https://acme-secret-hooks.invalid/protostar"
 
 func seedIsolation(t *testing.T, p *proc) tenantA {
 	t.Helper()
@@ -93,6 +123,7 @@ func seedIsolation(t *testing.T, p *proc) tenantA {
 	sumJob := decode[summaryJSON](t, body).Job.ID
 	p.waitJob(sumJob, keyA, 60*time.Second)
 	a.jobIDs = []string{a.fixtures["jobA"], second.Job.ID, sumJob}
+	a.webhookID, a.deliveryID = seedWebhook(t, p)
 
 	type page struct {
 		Next string `json:"next_cursor"`
@@ -107,7 +138,7 @@ func seedIsolation(t *testing.T, p *proc) tenantA {
 		a.contentHashes = append(a.contentHashes, p.doc(id, keyA).ContentHash)
 	}
 	a.secrets = append([]string{a.fixtures["docA"], second.Document.ID, a.fixtures["objA"], "secret/board-minutes.md",
-		"Initech", "인수 계획", "Gemini", "ledger", keyA}, a.jobIDs...)
+		"Initech", "인수 계획", "Gemini", "ledger", keyA, a.webhookID, a.deliveryID, "acme-secret-hooks"}, a.jobIDs...)
 	a.secrets = append(a.secrets, a.contentHashes...)
 	return a
 }
@@ -131,7 +162,7 @@ func (a tenantA) leaks(body []byte) []string {
 // below do not cover fails the test, so a new endpoint cannot slip by.
 func TestTenantIsolationProbe(t *testing.T) {
 	t.Parallel()
-	s := newStack(t)
+	s := newStack(t, secretKeyEnv)
 	p := s.start("all")
 	a := seedIsolation(t, p)
 	before := snapshot(t, s, "acme")
@@ -140,6 +171,7 @@ func TestTenantIsolationProbe(t *testing.T) {
 	// operations need one only if they take a body.
 	bodies := map[string]any{
 		"summarize-document": map[string]string{"length": "short"},
+		"update-webhook":     map[string]any{"description": "B was here", "enabled": true},
 	}
 	// Collection operations (no path parameter): each probe sends B's
 	// request and checks the 2xx answer holds nothing of A.
@@ -162,6 +194,8 @@ func TestTenantIsolationProbe(t *testing.T) {
 		// Creating is probed last, in its own step below: B posting A's
 		// object key must get B's own document, never A's.
 		"create-document": nil,
+		"list-webhooks":   {{}},
+		"create-webhook":  {{body: map[string]any{"url": "https://beta-hooks.invalid/protostar"}}},
 	}
 
 	ops := v1Operations(t, p)
@@ -196,7 +230,10 @@ func TestTenantIsolationProbe(t *testing.T) {
 			}
 			continue
 		}
-		if !slices.Equal(pathParams, []string{"id"}) {
+		path := op.path
+		if slices.Equal(pathParams, []string{"id", "delivery"}) && strings.HasPrefix(path, "/v1/webhooks/{id}/") {
+			path = strings.Replace(path, "{delivery}", a.deliveryID, 1)
+		} else if !slices.Equal(pathParams, []string{"id"}) {
 			t.Errorf("%s has path parameters %v the probe does not know", name, pathParams)
 			continue
 		}
@@ -206,6 +243,8 @@ func TestTenantIsolationProbe(t *testing.T) {
 			ids = []string{a.fixtures["docA"]}
 		case strings.HasPrefix(op.path, "/v1/jobs/{id}"):
 			ids = a.jobIDs
+		case strings.HasPrefix(op.path, "/v1/webhooks/{id}"):
+			ids = []string{a.webhookID}
 		default:
 			t.Errorf("%s: the probe does not know what kind of id {id} is", name)
 			continue
@@ -217,9 +256,9 @@ func TestTenantIsolationProbe(t *testing.T) {
 		}
 		covered++
 		for _, id := range ids {
-			code, got := p.do(op.method, strings.Replace(op.path, "{id}", id, 1), keyB, body)
+			code, got := p.do(op.method, strings.Replace(path, "{id}", id, 1), keyB, body)
 			never := "00000000-0000-4000-8000-" + fmt.Sprintf("%012d", time.Now().UnixNano()%1e12)
-			wantCode, want := p.do(op.method, strings.Replace(op.path, "{id}", never, 1), keyB, body)
+			wantCode, want := p.do(op.method, strings.Replace(path, "{id}", never, 1), keyB, body)
 			if code != http.StatusNotFound {
 				t.Errorf("tenant B %s with A's id: %d %s, want 404", name, code, short(got))
 			}

@@ -28,6 +28,7 @@ import (
 	"github.com/protostar/protostar/internal/redis"
 	"github.com/protostar/protostar/internal/s3"
 	"github.com/protostar/protostar/internal/search"
+	"github.com/protostar/protostar/internal/webhook"
 	"github.com/protostar/protostar/internal/worker"
 )
 
@@ -41,6 +42,9 @@ type app struct {
 	objects *s3.Store
 	queue   *queue.Client
 	outbox  *outbox.Outbox
+	hooks   *webhook.Dispatcher
+	sealer  *webhook.Sealer // nil without PROTOSTAR_SECRET_KEY
+	guard   *webhook.Guard
 	reg     *prometheus.Registry
 	embed   embedder
 	gen     generator
@@ -143,6 +147,11 @@ func (a *app) startComponents(ctx context.Context, lc *lifecycle, role string, s
 	if err := lc.start("outbox", func() (func(), error) { return a.outbox.Stop, a.outbox.Start(ctx) }); err != nil {
 		return err
 	}
+	if a.hooks != nil {
+		if err := lc.start("webhooks", func() (func(), error) { return a.hooks.Stop, a.hooks.Start(ctx) }); err != nil {
+			return err
+		}
+	}
 	if runWorker {
 		if err := lc.start("workers", func() (func(), error) { return a.startWorkers(ctx) }); err != nil {
 			return err
@@ -183,6 +192,16 @@ func newApp(cfg config.Config, logger *slog.Logger) (*app, error) {
 	a.outbox = outbox.New(logger, a.db, a.queue, a.objects, outbox.Config{Interval: cfg.DispatchInterval, StaleAfter: cfg.JobStaleAfter,
 		PurgeEvery: cfg.PurgeInterval})
 	a.reg.MustRegister(outbox.NewBacklogCollector(logger, a.db, readinessEvery))
+	if a.sealer, err = webhook.NewSealer(cfg.SecretKey); err != nil {
+		a.close()
+		return nil, fmt.Errorf("PROTOSTAR_SECRET_KEY: %w", err)
+	}
+	a.guard = webhook.NewGuard(cfg.WebhookAllowHosts)
+	if a.sealer != nil {
+		a.hooks = webhook.NewDispatcher(logger, a.db, a.sealer, a.guard, webhook.NewMetrics(a.reg), webhook.Config{
+			Schedule: cfg.WebhookRetrySchedule, Timeout: cfg.WebhookTimeout, DisableAfter: cfg.WebhookDisableAfter,
+			Concurrency: cfg.WebhookConcurrency})
+	}
 	return a, nil
 }
 
@@ -218,8 +237,10 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		Search:     searcher,
 		Summaries:  a.summaryRequester(),
 		Answers:    answer.New(searcher, a.gen, a.db, a.cache),
-		Registry:   a.reg,
-		Ready:      a.ready,
+		Webhooks: httpapi.WebhookDeps{Store: a.db, Sealer: a.sealer, Guard: a.guard,
+			PerTenant: a.cfg.WebhooksPerTenant, Overlap: a.cfg.WebhookSecretOverlap},
+		Registry: a.reg,
+		Ready:    a.ready,
 	}, httpapi.Config{
 		Keys: tenants, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst,
 		MaxUploadBytes: a.cfg.MaxUploadBytes, MaxJSONBytes: a.cfg.MaxJSONBytes,

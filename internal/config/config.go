@@ -86,6 +86,16 @@ type Config struct {
 	OpenAIRateLimit float64 `env:"PROTOSTAR_OPENAI_REQUESTS_PER_SECOND" envDefault:"10"`
 
 	CacheTTL time.Duration `env:"PROTOSTAR_CACHE_TTL" envDefault:"24h"`
+
+	// SecretKey seals webhook secrets at rest; webhooks need it.
+	SecretKey            string          `env:"PROTOSTAR_SECRET_KEY" secret:"true"`
+	WebhookAllowHosts    []string        `env:"PROTOSTAR_WEBHOOK_ALLOW_HOSTS" envSeparator:","`
+	WebhookRetrySchedule []time.Duration `env:"PROTOSTAR_WEBHOOK_RETRY_SCHEDULE" envSeparator:"," envDefault:"5s,5m,30m,2h,5h,10h,10h"`
+	WebhookTimeout       time.Duration   `env:"PROTOSTAR_WEBHOOK_TIMEOUT" envDefault:"15s"`
+	WebhookDisableAfter  time.Duration   `env:"PROTOSTAR_WEBHOOK_DISABLE_AFTER" envDefault:"120h"`
+	WebhookConcurrency   int             `env:"PROTOSTAR_WEBHOOK_CONCURRENCY" envDefault:"8"`
+	WebhooksPerTenant    int             `env:"PROTOSTAR_WEBHOOKS_PER_TENANT" envDefault:"20"`
+	WebhookSecretOverlap time.Duration   `env:"PROTOSTAR_WEBHOOK_SECRET_OVERLAP" envDefault:"24h"`
 }
 
 // Load parses the environment and validates the result. Every error names
@@ -163,6 +173,14 @@ func (c Config) Validate() error {
 		check(c.OpenAIRateLimit > 0, "PROTOSTAR_OPENAI_REQUESTS_PER_SECOND", "must be positive")
 	}
 	check(c.CacheTTL >= time.Second, "PROTOSTAR_CACHE_TTL", "must be at least 1s")
+	check(c.SecretKey == "" || len(c.SecretKey) >= 16, "PROTOSTAR_SECRET_KEY", "must be at least 16 characters")
+	check(len(c.WebhookRetrySchedule) <= 20 && !slices.ContainsFunc(c.WebhookRetrySchedule, func(d time.Duration) bool { return d < 0 }),
+		"PROTOSTAR_WEBHOOK_RETRY_SCHEDULE", "must be at most 20 waits, none negative")
+	check(c.WebhookTimeout >= time.Second && c.WebhookTimeout <= time.Minute, "PROTOSTAR_WEBHOOK_TIMEOUT", "must be between 1s and 1m")
+	check(c.WebhookDisableAfter >= time.Minute, "PROTOSTAR_WEBHOOK_DISABLE_AFTER", "must be at least 1m")
+	check(c.WebhookConcurrency >= 1 && c.WebhookConcurrency <= 256, "PROTOSTAR_WEBHOOK_CONCURRENCY", "must be between 1 and 256")
+	check(c.WebhooksPerTenant >= 1, "PROTOSTAR_WEBHOOKS_PER_TENANT", "must be at least 1")
+	check(c.WebhookSecretOverlap >= 0, "PROTOSTAR_WEBHOOK_SECRET_OVERLAP", "must not be negative")
 	return errors.Join(errs...)
 }
 

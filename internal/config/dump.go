@@ -16,6 +16,13 @@ func (c Config) Dump(w io.Writer) error {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		val := fmt.Sprint(v.Field(i).Interface())
+		if fv := v.Field(i); fv.Kind() == reflect.Slice { // as it is set: comma-separated
+			parts := make([]string, fv.Len())
+			for j := range parts {
+				parts[j] = fmt.Sprint(fv.Index(j).Interface())
+			}
+			val = strings.Join(parts, ",")
+		}
 		switch f.Tag.Get("secret") {
 		case "true":
 			if val != "" {

@@ -83,6 +83,7 @@ type Deps struct {
 	Search     Searcher
 	Summaries  Summaries
 	Answers    Answerer
+	Webhooks   WebhookDeps
 	Ready      *Checker // serves /readyz; the caller starts and stops it
 	Registry   *prometheus.Registry
 }
@@ -112,6 +113,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	cfg.MaxJSONBytes = cmp.Or(cfg.MaxJSONBytes, 1<<20)
 	cfg.MaxUploadBytes = cmp.Or(cfg.MaxUploadBytes, 1<<30)
 	cfg.JobMaxAttempts = cmp.Or(cfg.JobMaxAttempts, 5)
+	deps.Webhooks.PerTenant = cmp.Or(deps.Webhooks.PerTenant, 20)
 	s := &Server{
 		logger:  logger.With("component", "http"),
 		deps:    deps,
@@ -136,6 +138,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	s.registerSearch(api)
 	s.registerSummaries(api)
 	s.registerAnswers(api)
+	s.registerWebhooks(api)
 	documentValidationAs400(api.OpenAPI())
 	s.queryParams = declaredQueryParams(api.OpenAPI())
 

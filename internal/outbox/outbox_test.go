@@ -123,10 +123,14 @@ func TestOutboxResendsWhatRedisLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ob.Stop()
-	testenv.WaitFor(t, 10*time.Second, "the lost job in Redis again", func() bool {
+	// The task reaches Redis before the dispatch that sent it commits, so
+	// wait for both.
+	testenv.WaitFor(t, 10*time.Second, "the lost job in Redis again, its dispatch recorded", func() bool {
 		n, err := rc.LLen(ctx, "asynq:{ingest}:pending").Result()
-		return err == nil && n == 1
+		got, _ := db.JobByID(ctx, j.ID)
+		return err == nil && n == 1 && got.Dispatches >= 2
 	})
+	time.Sleep(300 * time.Millisecond)
 	if got, _ := db.JobByID(ctx, j.ID); got.Dispatches != 2 {
 		t.Fatalf("dispatches = %d, want 2 (sent again once)", got.Dispatches)
 	}

@@ -181,7 +181,10 @@ func (db *DB) ActivateVersion(ctx context.Context, j protostar.Job, ix protostar
 		if err := bumpCorpus(ctx, tx, j.TenantID); err != nil {
 			return err
 		}
-		return succeedJob(ctx, tx, j.ID, ix.Result, ix.Result.ChunksTotal)
+		if err := succeedJob(ctx, tx, j.ID, ix.Result, ix.Result.ChunksTotal); err != nil {
+			return err
+		}
+		return emitReady(ctx, tx, j)
 	})
 	return activated, err
 }
@@ -280,7 +283,10 @@ func (db *DB) CompleteUnchanged(ctx context.Context, j protostar.Job, res protos
 			WHERE id = $1 AND version = $2 AND deleted_at IS NULL`, j.DocumentID, j.Version); err != nil {
 			return err
 		}
-		return succeedJob(ctx, tx, j.ID, res, res.ChunksTotal)
+		if err := succeedJob(ctx, tx, j.ID, res, res.ChunksTotal); err != nil {
+			return err
+		}
+		return emitReady(ctx, tx, j)
 	})
 }
 

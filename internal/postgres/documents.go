@@ -137,12 +137,7 @@ func (db *DB) Documents(ctx context.Context, tenantID string, f protostar.Docume
 	if err != nil {
 		return nil, "", translate(err, "list documents")
 	}
-	next := ""
-	if len(docs) > f.Limit {
-		docs = docs[:f.Limit]
-		last := docs[len(docs)-1]
-		next = encodeCursor(last.CreatedAt, last.ID)
-	}
+	docs, next := pageOf(docs, f.Limit, func(d protostar.Document) (time.Time, string) { return d.CreatedAt, d.ID })
 	return docs, next, nil
 }
 
@@ -165,6 +160,9 @@ func (db *DB) DeleteDocument(ctx context.Context, tenantID, id string) error {
 		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'canceled', error = 'document deleted',
 			finished_at = now(), updated_at = now()
 			WHERE document_id = $1 AND status IN ('queued', 'running')`, id); err != nil {
+			return err
+		}
+		if err := emitDocument(ctx, tx, tenantID, protostar.EventDocumentDeleted, id); err != nil {
 			return err
 		}
 		return bumpCorpus(ctx, tx, tenantID)
@@ -246,6 +244,16 @@ func notFoundAs(err, specific error) error {
 		return specific
 	}
 	return err
+}
+
+// pageOf cuts a listing read with limit+1 rows to limit and returns the
+// cursor of the next page ("" on the last), keyed like encodeCursor.
+func pageOf[T any](rows []T, limit int, key func(T) (time.Time, string)) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	return rows, encodeCursor(key(rows[limit-1]))
 }
 
 func encodeCursor(at time.Time, id string) string {

@@ -141,11 +141,7 @@ func (db *DB) Jobs(ctx context.Context, tenantID, status string, limit int, curs
 	if err != nil {
 		return nil, "", translate(err, "list jobs")
 	}
-	next := ""
-	if len(jobs) > limit {
-		jobs = jobs[:limit]
-		next = encodeCursor(jobs[len(jobs)-1].CreatedAt, jobs[len(jobs)-1].ID)
-	}
+	jobs, next := pageOf(jobs, limit, func(j protostar.Job) (time.Time, string) { return j.CreatedAt, j.ID })
 	return jobs, next, nil
 }
 
@@ -291,16 +287,20 @@ func (db *DB) FailJob(ctx context.Context, j protostar.Job, reason string) error
 	return db.inTx(ctx, "fail job", func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now()
 			WHERE id = $1 AND status IN ('queued', 'running') AND attempts = $3`, j.ID, reason, j.Attempts)
-		if err != nil || tag.RowsAffected() == 0 || j.Type != protostar.JobIngest {
+		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		// The failed attempt may have written rows of its version: purge them.
-		_, err = tx.Exec(ctx, `UPDATE documents SET purge_pending = true,
-				status = CASE WHEN version = $2 AND deleted_at IS NULL THEN 'failed' ELSE status END,
-				error = CASE WHEN version = $2 AND deleted_at IS NULL THEN $3 ELSE error END,
-				updated_at = CASE WHEN version = $2 AND deleted_at IS NULL THEN now() ELSE updated_at END
-			WHERE id = $1`, j.DocumentID, j.Version, reason)
-		return err
+		if j.Type == protostar.JobIngest {
+			// The failed attempt may have written rows of its version: purge them.
+			if _, err := tx.Exec(ctx, `UPDATE documents SET purge_pending = true,
+					status = CASE WHEN version = $2 AND deleted_at IS NULL THEN 'failed' ELSE status END,
+					error = CASE WHEN version = $2 AND deleted_at IS NULL THEN $3 ELSE error END,
+					updated_at = CASE WHEN version = $2 AND deleted_at IS NULL THEN now() ELSE updated_at END
+				WHERE id = $1`, j.DocumentID, j.Version, reason); err != nil {
+				return err
+			}
+		}
+		return emitJobFailed(ctx, tx, j.ID)
 	})
 }
 
@@ -335,12 +335,11 @@ func (db *DB) CancelJob(ctx context.Context, id, reason string) error {
 func (db *DB) ReapStale(ctx context.Context, staleAfter, lostAfter time.Duration) (int64, error) {
 	var total int64
 	err := db.inTx(ctx, "reap stale jobs", func(tx pgx.Tx) error {
-		var failed int64
-		err := tx.QueryRow(ctx, `WITH failed AS (
+		rows, err := tx.Query(ctx, `WITH failed AS (
 				UPDATE jobs SET status = 'failed', finished_at = now(), updated_at = now(),
 					error = 'worker lost after ' || attempts || ' attempts'
 				WHERE status = 'running' AND heartbeat_at < now() - $1::interval AND attempts >= max_attempts
-				RETURNING document_id, version, error, type),
+				RETURNING id, document_id, version, error, type),
 			docs AS (
 				-- As FailJob: the lost attempts may have written rows, so flag
 				-- them for the purge; only an ingest job fails its document.
@@ -350,9 +349,18 @@ func (db *DB) ReapStale(ctx context.Context, staleAfter, lostAfter time.Duration
 					updated_at = now()
 				FROM failed f WHERE d.id = f.document_id AND f.type = 'ingest'
 				RETURNING 1)
-			SELECT count(*) FROM failed`, staleAfter).Scan(&failed)
+			SELECT id FROM failed`, staleAfter)
 		if err != nil {
 			return err
+		}
+		failed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, id := range failed {
+			if err := emitJobFailed(ctx, tx, id); err != nil {
+				return err
+			}
 		}
 		tag, err := tx.Exec(ctx, `UPDATE jobs SET status = 'queued', dispatched_at = NULL, heartbeat_at = NULL,
 				error = CASE WHEN status = 'running' THEN 'worker lost; rescheduled'
@@ -361,7 +369,7 @@ func (db *DB) ReapStale(ctx context.Context, staleAfter, lostAfter time.Duration
 			WHERE (status = 'running' AND heartbeat_at < now() - $1::interval)
 			   OR (status = 'queued' AND dispatched_at < now() - $2::interval AND updated_at < now() - $2::interval)`,
 			staleAfter, lostAfter)
-		total = failed + tag.RowsAffected()
+		total = int64(len(failed)) + tag.RowsAffected()
 		return err
 	})
 	return total, err

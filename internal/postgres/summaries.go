@@ -150,7 +150,12 @@ func (db *DB) SaveSummary(ctx context.Context, j protostar.Job, s protostar.Summ
 		if err != nil {
 			return err
 		}
-		return succeedJob(ctx, tx, j.ID, res, res.SectionsTotal)
+		if err := succeedJob(ctx, tx, j.ID, res, res.SectionsTotal); err != nil {
+			return err
+		}
+		return emit(ctx, tx, j.TenantID, protostar.EventSummaryReady, toSubscribers, "", func() (protostar.EventData, error) {
+			return protostar.EventData{Summary: &out}, nil
+		})
 	})
 	return out, err
 }
