@@ -14,6 +14,7 @@ const (
 	EINVALID       = "invalid"       // the input is wrong and retrying will not help
 	ENOTFOUND      = "not_found"     // the entity does not exist for this tenant
 	EUNAUTHORIZED  = "unauthorized"  // missing or unknown credentials
+	EFORBIDDEN     = "forbidden"     // the credentials are valid but may not do this
 	EUNAVAILABLE   = "unavailable"   // a dependency is down; retrying later may help
 	ETOOLARGE      = "too_large"     // the input exceeds a configured limit
 	ERATELIMITED   = "rate_limited"  // the caller exceeded its rate or job limit

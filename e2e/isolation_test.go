@@ -83,6 +83,8 @@ type tenantA struct {
 	contentHashes []string
 	webhookID     string // A's (disabled) webhook endpoint
 	deliveryID    string // one of its deliveries, attempted once
+	keyID         string // a key A stored
+	keySecrets    []string
 }
 
 // seedWebhook gives tenant A an endpoint with one delivery that has been
@@ -124,6 +126,13 @@ func seedIsolation(t *testing.T, p *proc) tenantA {
 	p.waitJob(sumJob, keyA, 60*time.Second)
 	a.jobIDs = []string{a.fixtures["jobA"], second.Job.ID, sumJob}
 	a.webhookID, a.deliveryID = seedWebhook(t, p)
+	code, body = p.do(http.MethodPost, "/v1/keys", keyA, map[string]string{"name": "acme-secret-key-name"})
+	if code != http.StatusCreated {
+		t.Fatalf("create A's key: %d %s", code, short(body))
+	}
+	k := decode[keyJSON](t, body)
+	a.keyID = k.Key.ID
+	a.keySecrets = []string{k.Key.ID, k.Key.Prefix, k.Secret, "acme-secret-key-name"}
 
 	type page struct {
 		Next string `json:"next_cursor"`
@@ -140,6 +149,7 @@ func seedIsolation(t *testing.T, p *proc) tenantA {
 	a.secrets = append([]string{a.fixtures["docA"], second.Document.ID, a.fixtures["objA"], "secret/board-minutes.md",
 		"Initech", "인수 계획", "Gemini", "ledger", keyA, a.webhookID, a.deliveryID, "acme-secret-hooks"}, a.jobIDs...)
 	a.secrets = append(a.secrets, a.contentHashes...)
+	a.secrets = append(a.secrets, a.keySecrets...)
 	return a
 }
 
@@ -195,6 +205,8 @@ func TestTenantIsolationProbe(t *testing.T) {
 		// object key must get B's own document, never A's.
 		"create-document": nil,
 		"list-webhooks":   {{}},
+		"list-keys":       {{}},
+		"create-key":      {{body: map[string]any{"name": "beta's key"}}},
 		"create-webhook":  {{body: map[string]any{"url": "https://beta-hooks.invalid/protostar"}}},
 	}
 
@@ -202,6 +214,15 @@ func TestTenantIsolationProbe(t *testing.T) {
 	covered := 0
 	for _, op := range ops {
 		name := op.method + " " + op.path + " (" + op.OperationID + ")"
+		if op.path == "/v1/tenants" || strings.HasPrefix(op.path, "/v1/tenants/") {
+			// Platform keys only: a tenant key is refused whatever it names.
+			covered++
+			target := strings.Replace(op.path, "{id}", "acme", 1)
+			if code, body := p.do(op.method, target, keyB, map[string]any{"id": "acme"}); code != http.StatusForbidden {
+				t.Errorf("tenant B %s: %d %s, want 403", name, code, short(body))
+			}
+			continue
+		}
 		var pathParams []string
 		for _, prm := range op.Parameters {
 			if prm.In == "path" {
@@ -245,6 +266,8 @@ func TestTenantIsolationProbe(t *testing.T) {
 			ids = a.jobIDs
 		case strings.HasPrefix(op.path, "/v1/webhooks/{id}"):
 			ids = []string{a.webhookID}
+		case strings.HasPrefix(op.path, "/v1/keys/{id}"):
+			ids = []string{a.keyID}
 		default:
 			t.Errorf("%s: the probe does not know what kind of id {id} is", name)
 			continue

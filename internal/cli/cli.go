@@ -21,6 +21,10 @@ Server commands (configured by PROTOSTAR_* environment variables, see README):
   migrate up|down|status
                         apply, roll back (one step) or list schema migrations
   config                print the effective configuration, secrets masked
+  tenants create ID [--name N] | list | delete ID
+                        manage run-time tenants, directly on the database
+  keys create [--tenant ID | --platform] [--name N] [--expires 720h] | list [--tenant ID] | revoke ID [--tenant ID]
+                        manage API keys (shown once; stored as SHA-256), directly on the database
 
 Client commands (talk to a running API; PROTOSTAR_URL, PROTOSTAR_API_KEY):
   ingest PATH...        upload Markdown files or folders and wait for them
@@ -50,6 +54,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runMigrate(ctx, rest, stdout, stderr)
 	case "config":
 		err = runConfig(stdout)
+	case "tenants", "keys":
+		err = runAccounts(ctx, cmd, rest, stdout, stderr)
 	default:
 		if client, ok := clientCommands[cmd]; ok {
 			err = client(ctx, rest, stdout, stderr)

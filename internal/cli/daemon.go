@@ -220,7 +220,7 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		return nil, err
 	}
 	if len(tenants) == 0 {
-		return nil, errors.New("PROTOSTAR_API_KEYS: no API keys configured; every request would be refused")
+		a.logger.Warn("PROTOSTAR_API_KEYS is empty: only keys stored in Postgres (protostar keys create) are accepted")
 	}
 	a.ready = httpapi.NewChecker(append(a.dependencyChecks(), httpapi.Check{Name: "http", Required: true, Local: true,
 		Probe: func(context.Context) error {
@@ -239,6 +239,8 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		Answers:    answer.New(searcher, a.gen, a.db, a.cache),
 		Webhooks: httpapi.WebhookDeps{Store: a.db, Sealer: a.sealer, Guard: a.guard,
 			PerTenant: a.cfg.WebhooksPerTenant, Overlap: a.cfg.WebhookSecretOverlap},
+		Lookup:   a.db,
+		Accounts: a.db,
 		Registry: a.reg,
 		Ready:    a.ready,
 	}, httpapi.Config{

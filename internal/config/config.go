@@ -8,12 +8,13 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/protostar/protostar"
 )
 
 // Config is every setting of every process role. Field tags name the
@@ -111,8 +112,6 @@ func Load() (Config, error) {
 	return c, nil
 }
 
-var tenantRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-
 // Validate checks values that parsed but make no sense.
 func (c Config) Validate() error {
 	var errs []error
@@ -184,7 +183,8 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Tenants parses APIKeys into a map from key to tenant.
+// Tenants parses APIKeys into a map from key to tenant; the tenant "*"
+// makes a platform key.
 func (c Config) Tenants() (map[string]string, error) {
 	const name = "PROTOSTAR_API_KEYS"
 	out := map[string]string{}
@@ -197,9 +197,8 @@ func (c Config) Tenants() (map[string]string, error) {
 		switch {
 		case !ok:
 			return nil, fmt.Errorf("%s: entry %d is not tenant:key", name, i+1)
-		case !tenantRE.MatchString(tenant) || strings.Trim(tenant, ".") == "":
-			// "." and ".." would make object prefixes that are path tricks.
-			return nil, fmt.Errorf("%s: entry %d: tenant must match %s and not be only dots", name, i+1, tenantRE)
+		case tenant != "*" && protostar.ValidTenant(tenant) != nil:
+			return nil, fmt.Errorf("%s: entry %d: %s", name, i+1, protostar.ErrorMessage(protostar.ValidTenant(tenant)))
 		case len(key) < 16:
 			return nil, fmt.Errorf("%s: entry %d (tenant %s): key must be at least 16 characters", name, i+1, tenant)
 		case out[key] != "":

@@ -53,8 +53,9 @@ func (k *keyring) tenant(key string) (string, bool) {
 	return k.tenants[found], true
 }
 
-// authenticate requires a valid bearer key and puts its tenant in the
-// request context; it also applies the per-key rate limit.
+// authenticate requires a valid bearer key, decides the tenant the
+// request acts for and puts it in the request context; it also applies the
+// per-key rate limit.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The scheme is case-insensitive (RFC 9110 §11.1); the key is not.
@@ -64,10 +65,17 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeDomainProblem(w, protostar.Errorf(protostar.EUNAUTHORIZED, "missing bearer API key in the Authorization header"))
 			return
 		}
-		tenant, ok := s.keys.tenant(key)
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="protostar", error="invalid_token"`)
-			writeDomainProblem(w, protostar.Errorf(protostar.EUNAUTHORIZED, "unknown API key"))
+		p, err := s.principal(r.Context(), key)
+		if err != nil {
+			if protostar.ErrorCode(err) == protostar.EUNAUTHORIZED {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="protostar", error="invalid_token"`)
+			}
+			writeDomainProblem(w, err)
+			return
+		}
+		tenant, err := s.actingTenant(r, p)
+		if err != nil {
+			writeDomainProblem(w, err)
 			return
 		}
 		if wait, ok := s.limits.allow(tenant, key); !ok {
@@ -75,7 +83,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeDomainProblem(w, protostar.Errorf(protostar.ERATELIMITED, "rate limit exceeded for this API key"))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, tenant)))
+		ctx := context.WithValue(r.Context(), tenantKey{}, tenant)
+		ctx = context.WithValue(ctx, principalKey{}, p)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -29,6 +29,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case protostar.EUNAUTHORIZED:
 		return http.StatusUnauthorized
+	case protostar.EFORBIDDEN:
+		return http.StatusForbidden
 	case protostar.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
 	case protostar.ERATELIMITED:

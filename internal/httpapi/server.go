@@ -84,24 +84,30 @@ type Deps struct {
 	Summaries  Summaries
 	Answers    Answerer
 	Webhooks   WebhookDeps
-	Ready      *Checker // serves /readyz; the caller starts and stops it
+	Lookup     KeyLookup // stored keys and run-time tenants; nil: PROTOSTAR_API_KEYS only
+	Accounts   Accounts  // tenant and key management; nil: no such routes
+	Ready      *Checker  // serves /readyz; the caller starts and stops it
 	Registry   *prometheus.Registry
 }
 
 // Server is the HTTP handler of the API.
 type Server struct {
-	logger  *slog.Logger
-	deps    Deps
-	cfg     Config
-	keys    *keyring
-	limits  *limiters
-	metrics *metrics
-	mux     *http.ServeMux // public and operational routes
-	apiMux  *http.ServeMux // /v1 routes, behind authentication
-	v1      http.Handler   // apiMux behind authentication and routing checks
-	handler http.Handler
-	streams *streams
-	uploads *uploads
+	logger *slog.Logger
+	deps   Deps
+	cfg    Config
+	keys   *keyring
+	// envTenants are the tenants PROTOSTAR_API_KEYS names: they exist
+	// without a row.
+	envTenants map[string]bool
+	lookups    lookups
+	limits     *limiters
+	metrics    *metrics
+	mux        *http.ServeMux // public and operational routes
+	apiMux     *http.ServeMux // /v1 routes, behind authentication
+	v1         http.Handler   // apiMux behind authentication and routing checks
+	handler    http.Handler
+	streams    *streams
+	uploads    *uploads
 	// queryParams holds the query parameters each /v1 pattern declares.
 	queryParams map[string]map[string]bool
 }
@@ -115,21 +121,25 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	cfg.JobMaxAttempts = cmp.Or(cfg.JobMaxAttempts, 5)
 	deps.Webhooks.PerTenant = cmp.Or(deps.Webhooks.PerTenant, 20)
 	s := &Server{
-		logger:  logger.With("component", "http"),
-		deps:    deps,
-		cfg:     cfg,
-		keys:    newKeyring(cfg.Keys),
-		limits:  newLimiters(cfg.RateLimit, cfg.RateBurst),
-		streams: newStreams(cfg.MaxStreamsPerTenant, cfg.StreamMaxLifetime),
-		uploads: newUploads(cfg.MaxUploads, cfg.TenantMaxUploads),
-		mux:     http.NewServeMux(),
-		apiMux:  http.NewServeMux(),
+		logger:     logger.With("component", "http"),
+		deps:       deps,
+		cfg:        cfg,
+		keys:       newKeyring(cfg.Keys),
+		envTenants: map[string]bool{},
+		limits:     newLimiters(cfg.RateLimit, cfg.RateBurst),
+		streams:    newStreams(cfg.MaxStreamsPerTenant, cfg.StreamMaxLifetime),
+		uploads:    newUploads(cfg.MaxUploads, cfg.TenantMaxUploads),
+		mux:        http.NewServeMux(),
+		apiMux:     http.NewServeMux(),
 	}
 	reg := deps.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(reg)
+	for _, t := range cfg.Keys {
+		s.envTenants[t] = true
+	}
 
 	api := humago.New(s.apiMux, apiConfig())
 	s.registerDocuments(api)
@@ -139,6 +149,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	s.registerSummaries(api)
 	s.registerAnswers(api)
 	s.registerWebhooks(api)
+	s.registerAccounts(api)
 	documentValidationAs400(api.OpenAPI())
 	s.queryParams = declaredQueryParams(api.OpenAPI())
 

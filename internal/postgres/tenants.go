@@ -1,0 +1,129 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/protostar/protostar"
+)
+
+func tenantNotFound(id string) error {
+	return protostar.Errorf(protostar.ENOTFOUND, "tenant %q not found", id)
+}
+
+func scanTenant(row pgx.Row) (protostar.Tenant, error) {
+	var t protostar.Tenant
+	err := row.Scan(&t.ID, &t.Name, &t.CreatedAt, &t.DeletedAt)
+	return t, err
+}
+
+// CreateTenant creates a tenant; an id in use, even by a deleted tenant,
+// is a conflict.
+func (db *DB) CreateTenant(ctx context.Context, id, name string) (protostar.Tenant, error) {
+	t, err := scanTenant(db.pool.QueryRow(ctx, `INSERT INTO tenants (id, name) VALUES ($1, $2)
+		RETURNING id, name, created_at, deleted_at`, id, name))
+	if protostar.ErrorCode(translate(err, "")) == protostar.ECONFLICT {
+		return t, protostar.Errorf(protostar.ECONFLICT, "tenant %q exists already", id)
+	}
+	return t, translate(err, "create tenant")
+}
+
+// Tenant returns a tenant, deleted or not.
+func (db *DB) Tenant(ctx context.Context, id string) (protostar.Tenant, error) {
+	t, err := scanTenant(db.pool.QueryRow(ctx, `SELECT id, name, created_at, deleted_at FROM tenants WHERE id = $1`, id))
+	return t, notFoundAs(translate(err, "get tenant"), tenantNotFound(id))
+}
+
+// Tenants lists the tenants that are not deleted, by id.
+func (db *DB) Tenants(ctx context.Context) ([]protostar.Tenant, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, name, created_at, deleted_at FROM tenants WHERE deleted_at IS NULL ORDER BY id`)
+	if err != nil {
+		return nil, translate(err, "list tenants")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (protostar.Tenant, error) { return scanTenant(r) })
+	return out, translate(err, "list tenants")
+}
+
+// DeleteTenant marks a tenant deleted and revokes its keys at once, so it
+// can do nothing more; its data is removed in the background. Deleting a
+// deleted tenant is a no-op that returns it as it is.
+func (db *DB) DeleteTenant(ctx context.Context, id string) (protostar.Tenant, error) {
+	var t protostar.Tenant
+	err := db.inTx(ctx, "delete tenant", func(tx pgx.Tx) error {
+		var err error
+		t, err = scanTenant(tx.QueryRow(ctx, `UPDATE tenants SET deleted_at = coalesce(deleted_at, now()) WHERE id = $1
+			RETURNING id, name, created_at, deleted_at`, id))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE tenant_id = $1`, id)
+		return err
+	})
+	return t, notFoundAs(err, tenantNotFound(id))
+}
+
+// TenantActive reports whether a tenant row exists and is not deleted.
+func (db *DB) TenantActive(ctx context.Context, id string) (bool, error) {
+	var ok bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1 AND deleted_at IS NULL)`, id).Scan(&ok)
+	return ok, translate(err, "find tenant")
+}
+
+const keyColumns = `id, coalesce(tenant_id, ''), tenant_id IS NULL, name, prefix, created_at, last_used_at, expires_at, revoked_at`
+
+func scanKey(row pgx.Row) (protostar.APIKey, error) {
+	var k protostar.APIKey
+	err := row.Scan(&k.ID, &k.TenantID, &k.Platform, &k.Name, &k.Prefix, &k.CreatedAt, &k.LastUsedAt, &k.ExpiresAt, &k.RevokedAt)
+	return k, err
+}
+
+// CreateKey stores a key of tenantID ("" for a platform key) by its hash.
+func (db *DB) CreateKey(ctx context.Context, tenantID, name, prefix string, hash []byte, expires *time.Time) (protostar.APIKey, error) {
+	var tenant *string
+	if tenantID != "" {
+		tenant = &tenantID
+	}
+	k, err := scanKey(db.pool.QueryRow(ctx, `INSERT INTO api_keys (id, tenant_id, name, prefix, hash, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+keyColumns, uuid.New(), tenant, name, prefix, hash, expires))
+	return k, translate(err, "create key")
+}
+
+// KeyByHash returns the key with this SHA-256, and records its use at most
+// once a minute. An unknown hash is ENOTFOUND.
+func (db *DB) KeyByHash(ctx context.Context, hash []byte) (protostar.APIKey, error) {
+	k, err := scanKey(db.pool.QueryRow(ctx, `WITH k AS (SELECT * FROM api_keys WHERE hash = $1),
+		touched AS (UPDATE api_keys a SET last_used_at = now() FROM k
+			WHERE a.id = k.id AND k.revoked_at IS NULL AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute'))
+		SELECT `+keyColumns+` FROM k`, hash))
+	return k, translate(err, "find key")
+}
+
+// Keys lists the keys of tenantID ("" for the platform keys), newest first.
+func (db *DB) Keys(ctx context.Context, tenantID string) ([]protostar.APIKey, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys
+		WHERE coalesce(tenant_id, '') = $1 ORDER BY created_at DESC, id DESC`, tenantID)
+	if err != nil {
+		return nil, translate(err, "list keys")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (protostar.APIKey, error) { return scanKey(r) })
+	return out, translate(err, "list keys")
+}
+
+// RevokeKey revokes one of tenantID's keys ("" for a platform key); a
+// revoked key stays listed with its revocation time.
+func (db *DB) RevokeKey(ctx context.Context, tenantID, id string) (protostar.APIKey, error) {
+	notFound := protostar.Errorf(protostar.ENOTFOUND, "key %q not found", id)
+	if !validUUID(id) {
+		return protostar.APIKey{}, notFound
+	}
+	k, err := scanKey(db.pool.QueryRow(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+		WHERE id = $1 AND coalesce(tenant_id, '') = $2 RETURNING `+keyColumns, id, tenantID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return k, notFound
+	}
+	return k, translate(err, "revoke key")
+}
