@@ -17,6 +17,8 @@ type Tenant struct {
 	Name      string     `json:"name"`
 	CreatedAt time.Time  `json:"created_at"`
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	// PurgedAt is when the last of a deleted tenant's data was removed.
+	PurgedAt *time.Time `json:"purged_at,omitempty"`
 }
 
 // APIKey describes a key stored in Postgres. The key itself is shown once,

@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/protostar/protostar/internal/testenv"
 )
@@ -69,7 +75,7 @@ type keyJSON struct {
 // replicas within 5 s, and so does the key of a deleted tenant.
 func TestTenantsAndKeys(t *testing.T) {
 	t.Parallel()
-	s := newStack(t)
+	s := newStack(t, secretKeyEnv, "PROTOSTAR_WEBHOOK_ALLOW_HOSTS=127.0.0.1", "PROTOSTAR_PURGE_INTERVAL=1s")
 	p1, p2 := s.start("serve"), s.start("serve")
 	w := s.start("worker")
 	defer w.Stop()
@@ -150,7 +156,27 @@ func TestTenantsAndKeys(t *testing.T) {
 		t.Error("the key listing shows a key itself")
 	}
 
-	// Deleting a tenant stops its keys.
+	// t2 leaves data everywhere: rows, an uploaded object, cached answers
+	// and summaries, a webhook with deliveries.
+	rc := newReceiver(t, nil)
+	p1.createWebhook(k2.Secret, rc.srv.URL+"/t2")
+	up2 := p1.mustUpload("t2/notes.md", k2.Secret, []byte("# Notes\n\nTenant two keeps notes about backups.\n"))
+	p1.waitJob(up2.Job.ID, k2.Secret, time.Minute)
+	if code, body := p1.do(http.MethodPost, "/v1/answers", k2.Secret, map[string]any{"question": "What about backups?"}); code != http.StatusOK {
+		t.Fatalf("answer: %d %s", code, short(body))
+	}
+	code, body := p1.do(http.MethodPost, "/v1/documents/"+up2.Document.ID+"/summary", k2.Secret, map[string]string{"length": "short"})
+	if code != http.StatusAccepted {
+		t.Fatalf("summary: %d %s", code, short(body))
+	}
+	p1.waitJob(decode[summaryJSON](t, body).Job.ID, k2.Secret, time.Minute)
+	testenv.WaitFor(t, 30*time.Second, "t2's webhook deliveries", func() bool { return len(rc.requests()) >= 1 })
+	if n := len(s.leftovers("t2")); n == 0 {
+		t.Fatal("t2 left nothing to delete: the check below would prove nothing")
+	}
+
+	// Deleting a tenant stops its keys and, in the background, removes
+	// everything of it.
 	if code, body := p1.as(http.MethodDelete, "/v1/tenants/t2", platform, "", nil); code != http.StatusOK {
 		t.Fatalf("delete tenant: %d %s", code, short(body))
 	}
@@ -162,4 +188,64 @@ func TestTenantsAndKeys(t *testing.T) {
 		code, _ := p2.as(http.MethodGet, "/v1/documents", platform, "t2", nil)
 		return code == http.StatusNotFound
 	})
+	testenv.WaitFor(t, 60*time.Second, "t2 to be purged", func() bool {
+		code, body := p1.as(http.MethodGet, "/v1/tenants/t2", platform, "", nil)
+		return code == http.StatusOK && bytes.Contains(body, []byte(`"purged_at"`))
+	})
+	if left := s.leftovers("t2"); len(left) > 0 {
+		t.Fatalf("deleted tenant t2 left behind: %v", left)
+	}
+}
+
+// leftovers lists what tenant still has: rows in every table with a
+// tenant_id, objects under its prefix, and cache keys.
+func (s *stack) leftovers(tenant string) []string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.DBURL)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.columns
+		WHERE table_schema = 'public' AND column_name = 'tenant_id' ORDER BY 1`)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) < 10 {
+		s.t.Fatalf("tables with tenant_id: %v %v", tables, err)
+	}
+	var out []string
+	for _, tb := range tables {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{tb}.Sanitize()+` WHERE tenant_id = $1`, tenant).Scan(&n); err != nil {
+			s.t.Fatal(err)
+		}
+		if n > 0 {
+			out = append(out, fmt.Sprintf("%d rows in %s", n, tb))
+		}
+	}
+	mc, err := minio.New(s.S3.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.S3.AccessKey, s.S3.SecretKey, "")})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for obj := range mc.ListObjects(ctx, s.S3.Bucket, minio.ListObjectsOptions{Prefix: tenant + "/", Recursive: true}) {
+		out = append(out, "object "+obj.Key)
+	}
+	opts, err := goredis.ParseURL(s.Redis.URL())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	rc := goredis.NewClient(opts)
+	defer rc.Close()
+	keys, err := rc.Keys(ctx, "*:"+tenant+":*").Result()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, k := range keys {
+		out = append(out, "cache key "+k)
+	}
+	return out
 }

@@ -161,7 +161,7 @@ func (s *Service) cacheKey(ctx context.Context, req Request, question string) (s
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
-	return "answer:" + hex.EncodeToString(h.Sum(nil)), nil
+	return "answer:" + req.TenantID + ":" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // normalize folds a question to the form cache keys use: NFC, lower case,

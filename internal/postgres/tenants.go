@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,13 +12,15 @@ import (
 	"github.com/protostar/protostar"
 )
 
+const tenantColumns = `id, name, created_at, deleted_at, purged_at`
+
 func tenantNotFound(id string) error {
 	return protostar.Errorf(protostar.ENOTFOUND, "tenant %q not found", id)
 }
 
 func scanTenant(row pgx.Row) (protostar.Tenant, error) {
 	var t protostar.Tenant
-	err := row.Scan(&t.ID, &t.Name, &t.CreatedAt, &t.DeletedAt)
+	err := row.Scan(&t.ID, &t.Name, &t.CreatedAt, &t.DeletedAt, &t.PurgedAt)
 	return t, err
 }
 
@@ -25,7 +28,7 @@ func scanTenant(row pgx.Row) (protostar.Tenant, error) {
 // is a conflict.
 func (db *DB) CreateTenant(ctx context.Context, id, name string) (protostar.Tenant, error) {
 	t, err := scanTenant(db.pool.QueryRow(ctx, `INSERT INTO tenants (id, name) VALUES ($1, $2)
-		RETURNING id, name, created_at, deleted_at`, id, name))
+		RETURNING `+tenantColumns, id, name))
 	if protostar.ErrorCode(translate(err, "")) == protostar.ECONFLICT {
 		return t, protostar.Errorf(protostar.ECONFLICT, "tenant %q exists already", id)
 	}
@@ -34,13 +37,13 @@ func (db *DB) CreateTenant(ctx context.Context, id, name string) (protostar.Tena
 
 // Tenant returns a tenant, deleted or not.
 func (db *DB) Tenant(ctx context.Context, id string) (protostar.Tenant, error) {
-	t, err := scanTenant(db.pool.QueryRow(ctx, `SELECT id, name, created_at, deleted_at FROM tenants WHERE id = $1`, id))
+	t, err := scanTenant(db.pool.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
 	return t, notFoundAs(translate(err, "get tenant"), tenantNotFound(id))
 }
 
 // Tenants lists the tenants that are not deleted, by id.
 func (db *DB) Tenants(ctx context.Context) ([]protostar.Tenant, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, name, created_at, deleted_at FROM tenants WHERE deleted_at IS NULL ORDER BY id`)
+	rows, err := db.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE deleted_at IS NULL ORDER BY id`)
 	if err != nil {
 		return nil, translate(err, "list tenants")
 	}
@@ -49,14 +52,14 @@ func (db *DB) Tenants(ctx context.Context) ([]protostar.Tenant, error) {
 }
 
 // DeleteTenant marks a tenant deleted and revokes its keys at once, so it
-// can do nothing more; its data is removed in the background. Deleting a
+// can do nothing more; its data is removed in the background (PurgeTenant). Deleting a
 // deleted tenant is a no-op that returns it as it is.
 func (db *DB) DeleteTenant(ctx context.Context, id string) (protostar.Tenant, error) {
 	var t protostar.Tenant
 	err := db.inTx(ctx, "delete tenant", func(tx pgx.Tx) error {
 		var err error
 		t, err = scanTenant(tx.QueryRow(ctx, `UPDATE tenants SET deleted_at = coalesce(deleted_at, now()) WHERE id = $1
-			RETURNING id, name, created_at, deleted_at`, id))
+			RETURNING `+tenantColumns, id))
 		if err != nil {
 			return err
 		}
@@ -126,4 +129,50 @@ func (db *DB) RevokeKey(ctx context.Context, tenantID, id string) (protostar.API
 		return k, notFound
 	}
 	return k, translate(err, "revoke key")
+}
+
+// TenantsToPurge returns deleted tenants whose data is not all removed yet.
+func (db *DB) TenantsToPurge(ctx context.Context, limit int) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id FROM tenants WHERE deleted_at IS NOT NULL AND purged_at IS NULL LIMIT $1`, limit)
+	if err != nil {
+		return nil, translate(err, "find tenants to purge")
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, translate(err, "find tenants to purge")
+}
+
+// tenantTables hold rows of a tenant, in an order the foreign keys allow.
+var tenantTables = []string{"chunks", "summaries", "section_summary_users", "section_summaries", "corpus_versions",
+	"webhook_attempts", "webhook_deliveries", "webhook_endpoints", "webhook_events", "jobs", "documents", "api_keys"}
+
+// PurgeTenant advances the removal of a deleted tenant's data. It deletes
+// its remaining documents as DELETE /v1/documents does, so the purge
+// removes their chunks, summaries and the objects protostar stored; once
+// none is left to purge, it deletes every row of the tenant and marks it
+// purged (done). It is idempotent and safe to run from several processes.
+func (db *DB) PurgeTenant(ctx context.Context, id string) (done bool, err error) {
+	err = db.inTx(ctx, "purge tenant", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE documents SET deleted_at = now(), updated_at = now(), purge_pending = true,
+			objects_pending = true WHERE tenant_id = $1 AND deleted_at IS NULL`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'canceled', error = 'tenant deleted', finished_at = now(),
+			updated_at = now() WHERE tenant_id = $1 AND status IN ('queued', 'running')`, id); err != nil {
+			return err
+		}
+		var pending bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM documents WHERE tenant_id = $1
+			AND (purge_pending OR objects_pending))`, id).Scan(&pending); err != nil || pending {
+			return err
+		}
+		for _, table := range tenantTables {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = $1`, id); err != nil {
+				return fmt.Errorf("delete the tenant's %s: %w", table, err)
+			}
+		}
+		tag, err := tx.Exec(ctx, `UPDATE tenants SET purged_at = now() WHERE id = $1 AND purged_at IS NULL`, id)
+		done = err == nil && tag.RowsAffected() == 1
+		return err
+	})
+	return done, err
 }

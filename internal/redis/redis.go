@@ -81,7 +81,8 @@ func Ping(ctx context.Context, c goredis.UniversalClient) error {
 
 // Cache stores serialized values under a key prefix with a TTL. Every
 // method treats Redis trouble as a miss: the caller recomputes and the
-// failure is logged at most once per interval.
+// failure is logged at most once per interval. Keys of a tenant's data are
+// "<kind>:<tenant>:<rest>", so DeleteTenant can find them.
 type Cache struct {
 	client goredis.UniversalClient
 	prefix string
@@ -123,6 +124,37 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte) {
 	if err := c.client.Set(ctx, c.prefix+key, value, c.ttl).Err(); err != nil {
 		c.warn("cache set failed", err)
 	}
+}
+
+// DeleteTenant removes every cached value of a tenant, scanning (never
+// KEYS, which blocks Redis) for "<kind>:<tenant>:*". It returns how many it
+// removed.
+func (c *Cache) DeleteTenant(ctx context.Context, tenantID string) (int, error) {
+	iter := c.client.Scan(ctx, 0, c.prefix+"*:"+tenantID+":*", 500).Iterator()
+	var batch []string
+	n := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := c.client.Unlink(ctx, batch...).Err()
+		n, batch = n+len(batch), batch[:0]
+		return err
+	}
+	for iter.Next(ctx) {
+		if batch = append(batch, iter.Val()); len(batch) == 500 {
+			if err := flush(); err != nil {
+				return n, fmt.Errorf("delete a tenant's cache: %w", err)
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return n, fmt.Errorf("scan a tenant's cache: %w", err)
+	}
+	if err := flush(); err != nil {
+		return n, fmt.Errorf("delete a tenant's cache: %w", err)
+	}
+	return n, nil
 }
 
 func (c *Cache) warn(msg string, err error) {

@@ -234,7 +234,7 @@ func (s *Handler) reduce(ctx context.Context, parts []string, length string, res
 // summary depends on, so a new version or model never hits a stale one.
 func cacheKey(gen Generator, tenantID, documentID, contentHash, length string) string {
 	h := sha256.Sum256([]byte(strings.Join([]string{tenantID, documentID, contentHash, length, gen.Model(), gen.PromptVersion()}, "\x00")))
-	return "summary:" + hex.EncodeToString(h[:])
+	return "summary:" + tenantID + ":" + hex.EncodeToString(h[:])
 }
 
 func putCache(ctx context.Context, cache Cache, key string, sum protostar.Summary) {

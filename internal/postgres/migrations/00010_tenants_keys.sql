@@ -6,7 +6,8 @@ CREATE TABLE tenants (
     id         text PRIMARY KEY,
     name       text        NOT NULL DEFAULT '',
     created_at timestamptz NOT NULL DEFAULT now(),
-    deleted_at timestamptz
+    deleted_at timestamptz,
+    purged_at  timestamptz -- every row, object and cache entry of it is gone
 );
 
 CREATE TABLE api_keys (
