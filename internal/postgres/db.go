@@ -60,6 +60,14 @@ func Open(logger *slog.Logger, dsn string, maxConns int32, opts ...Option) (*DB,
 	cfg.HealthCheckPeriod = 5 * time.Second
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	cfg.ConnConfig.RuntimeParams["application_name"] = "protostar"
+	// A process frozen inside a transaction (a GC pause, a stopped VM, a
+	// SIGSTOP) must not hold its locks for as long as it is frozen: the
+	// reaper and the attempt replacing it wait on them. Postgres ends such
+	// a session once it sits idle in a transaction this long; a live
+	// process never does (its transactions run statement after statement).
+	if _, set := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "20s"
+	}
 	// Needs the vector extension, which migrations create: until they have
 	// run, connections fail here and readiness reports it.
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
