@@ -9,6 +9,9 @@ import (
 const (
 	JobIngest  = "ingest"
 	JobSummary = "summary"
+	// JobTenantDelete removes a deleted tenant's data. It belongs to the
+	// platform (its TenantID is empty) and runs on the ingest queue.
+	JobTenantDelete = "tenant_delete"
 )
 
 // Job statuses.
@@ -67,6 +70,12 @@ func (j *Job) Terminal() bool {
 		return true
 	}
 	return false
+}
+
+// TenantPurgeResult is the result of a finished tenant_delete job.
+type TenantPurgeResult struct {
+	Documents    int `json:"documents"`     // the tenant's documents when the purge began
+	CacheEntries int `json:"cache_entries"` // cached answers and summaries removed
 }
 
 // IngestResult is the result of a finished ingest job.

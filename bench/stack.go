@@ -246,6 +246,7 @@ func (h *harness) start(ctx context.Context, role string, db *database, redisDB 
 		// The API's per-key rate limit protects a shared service from one
 		// client; the benchmark is that one client on purpose.
 		"PROTOSTAR_RATE_LIMIT=1000000",
+		"PROTOSTAR_TENANT_RATE_LIMIT=0",
 		"PROTOSTAR_RATE_BURST=1000000",
 		// The memory figure streams one document of 128 MiB to 1 GiB, far
 		// past the per-document chunk cap and quota a shared service wants.

@@ -177,8 +177,16 @@ func TestTenantsAndKeys(t *testing.T) {
 
 	// Deleting a tenant stops its keys and, in the background, removes
 	// everything of it.
-	if code, body := p1.as(http.MethodDelete, "/v1/tenants/t2", platform, "", nil); code != http.StatusOK {
+	code, body = p1.as(http.MethodDelete, "/v1/tenants/t2", platform, "", nil)
+	if code != http.StatusAccepted {
 		t.Fatalf("delete tenant: %d %s", code, short(body))
+	}
+	deletion := decode[struct {
+		Job jobJSON `json:"job"`
+	}](t, body).Job
+	if code, again := p1.as(http.MethodDelete, "/v1/tenants/t2", platform, "", nil); code != http.StatusAccepted ||
+		!bytes.Contains(again, []byte(deletion.ID)) {
+		t.Fatalf("deleting again: %d %s, want 202 with the same job", code, short(again))
 	}
 	testenv.WaitFor(t, 5*time.Second, "the deleted tenant's key to fail", func() bool {
 		code, _ := p2.get("/v1/documents", k2.Secret)
@@ -188,10 +196,20 @@ func TestTenantsAndKeys(t *testing.T) {
 		code, _ := p2.as(http.MethodGet, "/v1/documents", platform, "t2", nil)
 		return code == http.StatusNotFound
 	})
-	testenv.WaitFor(t, 60*time.Second, "t2 to be purged", func() bool {
-		code, body := p1.as(http.MethodGet, "/v1/tenants/t2", platform, "", nil)
-		return code == http.StatusOK && bytes.Contains(body, []byte(`"purged_at"`))
+	testenv.WaitFor(t, 60*time.Second, "the tenant deletion job", func() bool {
+		code, body := p1.as(http.MethodGet, "/v1/jobs/"+deletion.ID, platform, "", nil)
+		if code != http.StatusOK {
+			t.Fatalf("platform GET of its job: %d %s", code, short(body))
+		}
+		deletion = decode[jobJSON](t, body)
+		return deletion.Status == "succeeded" || deletion.Status == "failed"
 	})
+	if deletion.Status != "succeeded" {
+		t.Fatalf("tenant deletion job: %+v", deletion)
+	}
+	if code, body := p1.as(http.MethodGet, "/v1/tenants/t2", platform, "", nil); code != http.StatusOK || !bytes.Contains(body, []byte(`"purged_at"`)) {
+		t.Fatalf("deleted tenant: %d %s, want purged_at", code, short(body))
+	}
 	if left := s.leftovers("t2"); len(left) > 0 {
 		t.Fatalf("deleted tenant t2 left behind: %v", left)
 	}

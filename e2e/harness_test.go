@@ -79,6 +79,7 @@ func (s *stack) env() []string {
 		"PROTOSTAR_JOB_STALE_AFTER=10s",
 		"PROTOSTAR_DATABASE_MAX_CONNS=8",
 		"PROTOSTAR_RATE_LIMIT=1000",
+		"PROTOSTAR_TENANT_RATE_LIMIT=0",
 		"PROTOSTAR_RATE_BURST=1000",
 	)
 	return append(env, s.extra...)

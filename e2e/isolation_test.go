@@ -458,3 +458,40 @@ func countOf(xs []int, x int) int {
 	}
 	return n
 }
+
+// TestRateLimitsHoldAcrossReplicas: a key's bucket is shared by the
+// replicas (Redis), so two replicas together admit one burst, not two; a
+// tenant's bucket spans its keys; while Redis is down requests are still
+// served, limited per process.
+func TestRateLimitsHoldAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	const keyA2 = "key-a2-0123456789abcdef"
+	s := newStack(t, "PROTOSTAR_RATE_LIMIT=0.2", "PROTOSTAR_RATE_BURST=4",
+		"PROTOSTAR_TENANT_RATE_LIMIT=0.2", "PROTOSTAR_TENANT_RATE_BURST=6",
+		"PROTOSTAR_API_KEYS=acme:"+keyA+",acme:"+keyA2+",beta:"+keyB)
+	p1, p2 := s.start("serve"), s.start("serve")
+	admitted := func(key string, n int) int {
+		ok := 0
+		for i := range n {
+			p := []*proc{p1, p2}[i%2]
+			if code, _ := p.get("/v1/jobs", key); code == http.StatusOK {
+				ok++
+			}
+		}
+		return ok
+	}
+	if n := admitted(keyA, 10); n != 4 {
+		t.Fatalf("10 requests of one key over two replicas admitted %d, want the shared burst of 4", n)
+	}
+	if n := admitted(keyA2, 10); n != 2 {
+		t.Fatalf("the tenant's second key admitted %d, want the 2 left of the tenant's burst of 6", n)
+	}
+	if n := admitted(keyB, 3); n != 3 {
+		t.Fatalf("another tenant admitted %d of 3", n)
+	}
+	s.Redis.Kill()
+	if n := admitted(keyB, 4); n == 0 {
+		t.Fatal("with Redis down every request was refused")
+	}
+	s.Redis.Restart(t)
+}

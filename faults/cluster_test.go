@@ -84,6 +84,7 @@ func newCluster(t *testing.T, opts clusterOpts) *cluster {
 		"PROTOSTAR_DISPATCH_INTERVAL=200ms",
 		"PROTOSTAR_DATABASE_MAX_CONNS=6",
 		"PROTOSTAR_RATE_LIMIT=500",
+		"PROTOSTAR_TENANT_RATE_LIMIT=0",
 		"PROTOSTAR_RATE_BURST=1000",
 	)
 	c.env = append(c.env, opts.env...)

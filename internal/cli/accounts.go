@@ -68,8 +68,12 @@ func runAccounts(ctx context.Context, cmd string, args []string, stdout, stderr 
 		if len(pos) != 1 {
 			return usageError{fmt.Errorf("%s", usage)}
 		}
-		t, err := db.DeleteTenant(ctx, pos[0])
-		return out.tenants(err, t)
+		t, j, err := db.DeleteTenant(ctx, pos[0], cfg.JobMaxAttempts)
+		if err != nil || out.json {
+			return orJSON(err, stdout, []any{map[string]any{"tenant": t, "job": j}})
+		}
+		fmt.Fprintf(stdout, "tenant %s deleted; its keys no longer work. Job %s removes its data (run a protostar process to do it).\n", t.ID, j.ID)
+		return nil
 	case "keys create":
 		if *platform == (*tenant != "") {
 			return usageError{fmt.Errorf("keys create needs exactly one of --tenant ID and --platform")}

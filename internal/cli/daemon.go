@@ -24,6 +24,7 @@ import (
 	"github.com/protostar/protostar/internal/ingest"
 	"github.com/protostar/protostar/internal/outbox"
 	"github.com/protostar/protostar/internal/postgres"
+	"github.com/protostar/protostar/internal/purge"
 	"github.com/protostar/protostar/internal/queue"
 	"github.com/protostar/protostar/internal/redis"
 	"github.com/protostar/protostar/internal/s3"
@@ -189,7 +190,7 @@ func newApp(cfg config.Config, logger *slog.Logger) (*app, error) {
 	// The runner times an attempt out itself (and records it as failed);
 	// asynq's own deadline is only a backstop behind it.
 	a.queue = queue.NewClient(a.redis, cfg.JobMaxAttempts+3, cfg.JobTimeout+time.Minute)
-	a.outbox = outbox.New(logger, a.db, a.queue, a.objects, a.cache, outbox.Config{Interval: cfg.DispatchInterval, StaleAfter: cfg.JobStaleAfter,
+	a.outbox = outbox.New(logger, a.db, a.queue, a.objects, outbox.Config{Interval: cfg.DispatchInterval, StaleAfter: cfg.JobStaleAfter,
 		PurgeEvery: cfg.PurgeInterval})
 	a.reg.MustRegister(outbox.NewBacklogCollector(logger, a.db, readinessEvery))
 	if a.sealer, err = webhook.NewSealer(cfg.SecretKey); err != nil {
@@ -240,11 +241,13 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		Webhooks: httpapi.WebhookDeps{Store: a.db, Sealer: a.sealer, Guard: a.guard,
 			PerTenant: a.cfg.WebhooksPerTenant, Overlap: a.cfg.WebhookSecretOverlap},
 		Lookup:   a.db,
+		Limiter:  redis.NewRateLimiter(a.redis, "protostar:rate:"),
 		Accounts: a.db,
 		Registry: a.reg,
 		Ready:    a.ready,
 	}, httpapi.Config{
 		Keys: tenants, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst,
+		TenantRateLimit: a.cfg.TenantRateLimit, TenantRateBurst: a.cfg.TenantRateBurst,
 		MaxUploadBytes: a.cfg.MaxUploadBytes, MaxJSONBytes: a.cfg.MaxJSONBytes,
 		JobMaxAttempts: a.cfg.JobMaxAttempts, TenantMaxJobs: a.cfg.TenantMaxJobs,
 		MaxStreamsPerTenant: a.cfg.TenantMaxStreams, StreamMaxLifetime: a.cfg.StreamMaxLifetime,
@@ -367,6 +370,7 @@ func (a *app) startWorkers(ctx context.Context) (stop func(), err error) {
 				return nil, err
 			}
 			handlers[protostar.JobIngest] = ing.Handle
+			handlers[protostar.JobTenantDelete] = purge.New(a.logger, a.db, a.cache, runner, 0).Handle
 		case queue.QueueSummary:
 			handlers[protostar.JobSummary] = a.summaryHandler(runner).Handle
 			concurrency = a.cfg.SummaryConcurrency

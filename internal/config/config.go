@@ -43,6 +43,8 @@ type Config struct {
 	MaxJSONBytes    int64         `env:"PROTOSTAR_MAX_JSON_BYTES" envDefault:"1048576"`
 	RateLimit       float64       `env:"PROTOSTAR_RATE_LIMIT" envDefault:"50"`
 	RateBurst       int           `env:"PROTOSTAR_RATE_BURST" envDefault:"100"`
+	TenantRateLimit float64       `env:"PROTOSTAR_TENANT_RATE_LIMIT" envDefault:"200"`
+	TenantRateBurst int           `env:"PROTOSTAR_TENANT_RATE_BURST" envDefault:"400"`
 	TenantMaxJobs   int           `env:"PROTOSTAR_TENANT_MAX_ACTIVE_JOBS" envDefault:"10000"`
 
 	LogFormat string `env:"PROTOSTAR_LOG_FORMAT" envDefault:"json"`
@@ -142,6 +144,7 @@ func (c Config) Validate() error {
 	check(c.MaxUploadBytes > 0, "PROTOSTAR_MAX_UPLOAD_BYTES", "must be positive")
 	check(c.MaxJSONBytes > 0, "PROTOSTAR_MAX_JSON_BYTES", "must be positive")
 	check(c.RateLimit > 0 && c.RateBurst > 0, "PROTOSTAR_RATE_LIMIT", "rate and PROTOSTAR_RATE_BURST must be positive")
+	check(c.TenantRateLimit >= 0 && c.TenantRateBurst >= 1, "PROTOSTAR_TENANT_RATE_LIMIT", "must be 0 (none) or more, with PROTOSTAR_TENANT_RATE_BURST at least 1")
 	check(c.TenantMaxJobs > 0, "PROTOSTAR_TENANT_MAX_ACTIVE_JOBS", "must be positive")
 	check(c.WorkerConcurrency >= 1 && c.WorkerConcurrency <= 256, "PROTOSTAR_WORKER_CONCURRENCY", "must be between 1 and 256")
 	check(c.SummaryConcurrency >= 1 && c.SummaryConcurrency <= 256, "PROTOSTAR_WORKER_SUMMARY_CONCURRENCY", "must be between 1 and 256")

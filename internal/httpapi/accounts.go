@@ -15,7 +15,8 @@ type Accounts interface {
 	CreateTenant(ctx context.Context, id, name string) (protostar.Tenant, error)
 	Tenant(ctx context.Context, id string) (protostar.Tenant, error)
 	Tenants(ctx context.Context) ([]protostar.Tenant, error)
-	DeleteTenant(ctx context.Context, id string) (protostar.Tenant, error)
+	// DeleteTenant returns the platform job that removes the tenant's data.
+	DeleteTenant(ctx context.Context, id string, maxAttempts int) (protostar.Tenant, protostar.Job, error)
 	CreateKey(ctx context.Context, tenantID, name, prefix string, hash []byte, expires *time.Time) (protostar.APIKey, error)
 	Keys(ctx context.Context, tenantID string) ([]protostar.APIKey, error)
 	RevokeKey(ctx context.Context, tenantID, id string) (protostar.APIKey, error)
@@ -29,6 +30,13 @@ type createTenantInput struct {
 }
 
 type tenantOutput struct{ Body protostar.Tenant }
+
+type tenantDeletion struct {
+	Body struct {
+		Tenant protostar.Tenant `json:"tenant"`
+		Job    protostar.Job    `json:"job"`
+	}
+}
 
 type tenantIDInput struct {
 	ID string `path:"id" maxLength:"64" doc:"Tenant id"`
@@ -112,15 +120,22 @@ func (s *Server) registerAccounts(api huma.API) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "delete-tenant", Method: http.MethodDelete, Path: "/v1/tenants/{id}", Tags: []string{"tenants"},
-		Summary:     "Delete a tenant",
-		Description: platform + " Its keys stop working at once and it can do nothing more; deleting it again is a no-op.",
-		Errors:      []int{401, 403, 404},
-	}, func(ctx context.Context, in *tenantIDInput) (*tenantOutput, error) {
-		t, err := a.DeleteTenant(ctx, in.ID)
+		Summary: "Delete a tenant",
+		Description: platform + " Its keys stop working at once and it can do nothing more. A job (GET /v1/jobs/{id} with the platform key, " +
+			"no Protostar-Tenant) removes its documents, chunks, the objects protostar stored, summaries, cached answers, webhooks and keys, " +
+			"and reports its progress; deleting the tenant again returns that job.",
+		DefaultStatus: http.StatusAccepted, Errors: []int{401, 403, 404},
+	}, func(ctx context.Context, in *tenantIDInput) (*tenantDeletion, error) {
+		t, j, err := a.DeleteTenant(ctx, in.ID, s.cfg.JobMaxAttempts)
 		if err != nil {
 			return nil, s.problem(ctx, err)
 		}
-		return &tenantOutput{Body: t}, nil
+		if j.Status == protostar.JobQueued {
+			s.deps.Dispatcher.Dispatch(ctx, j)
+		}
+		out := &tenantDeletion{}
+		out.Body.Tenant, out.Body.Job = t, j
+		return out, nil
 	})
 	s.registerKeys(api, a)
 }

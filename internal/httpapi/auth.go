@@ -7,10 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/protostar/protostar"
 )
@@ -78,43 +74,13 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeDomainProblem(w, err)
 			return
 		}
-		if wait, ok := s.limits.allow(tenant, key); !ok {
+		if wait, what := s.limits.allow(r.Context(), tenant, key); what != "" {
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
-			writeDomainProblem(w, protostar.Errorf(protostar.ERATELIMITED, "rate limit exceeded for this API key"))
+			writeDomainProblem(w, protostar.Errorf(protostar.ERATELIMITED, "rate limit exceeded for this %s", what))
 			return
 		}
 		ctx := context.WithValue(r.Context(), tenantKey{}, tenant)
 		ctx = context.WithValue(ctx, principalKey{}, p)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
-}
-
-// limiters keeps one token bucket per API key.
-type limiters struct {
-	rate  rate.Limit
-	burst int
-	mu    sync.Mutex
-	m     map[[32]byte]*rate.Limiter
-}
-
-func newLimiters(perSecond float64, burst int) *limiters {
-	return &limiters{rate: rate.Limit(perSecond), burst: burst, m: map[[32]byte]*rate.Limiter{}}
-}
-
-// allow takes a token for key, or says how long until one is available.
-func (l *limiters) allow(_ string, key string) (time.Duration, bool) {
-	d := sha256.Sum256([]byte(key))
-	l.mu.Lock()
-	lim, ok := l.m[d]
-	if !ok {
-		lim = rate.NewLimiter(l.rate, l.burst)
-		l.m[d] = lim
-	}
-	l.mu.Unlock()
-	res := lim.Reserve()
-	if delay := res.Delay(); delay > 0 {
-		res.Cancel()
-		return delay, false
-	}
-	return 0, true
 }

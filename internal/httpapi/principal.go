@@ -77,7 +77,8 @@ func routeScope(path string) int {
 	switch {
 	case path == "/v1/tenants" || strings.HasPrefix(path, "/v1/tenants/"):
 		return scopePlatform
-	case path == "/v1/keys" || strings.HasPrefix(path, "/v1/keys/"):
+	case path == "/v1/keys" || strings.HasPrefix(path, "/v1/keys/"),
+		path == "/v1/jobs" || strings.HasPrefix(path, "/v1/jobs/"): // the platform's own jobs: tenant deletions
 		return scopeEither
 	}
 	return scopeTenant

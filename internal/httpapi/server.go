@@ -53,13 +53,17 @@ type Searcher interface {
 
 // Config holds the API's settings.
 type Config struct {
-	Keys           map[string]string // API key → tenant
-	RateLimit      float64           // requests per second per key
-	RateBurst      int
-	MaxUploadBytes int64
-	MaxJSONBytes   int64
-	JobMaxAttempts int
-	TenantMaxJobs  int
+	Keys      map[string]string // API key → tenant
+	RateLimit float64           // requests per second per key
+	RateBurst int
+	// TenantRateLimit and TenantRateBurst limit a tenant's requests over
+	// all its keys (0: no tenant limit).
+	TenantRateLimit float64
+	TenantRateBurst int
+	MaxUploadBytes  int64
+	MaxJSONBytes    int64
+	JobMaxAttempts  int
+	TenantMaxJobs   int
 	// TenantMaxChunks is a tenant's storage quota in chunks (0: none).
 	TenantMaxChunks int
 	// MaxStreamsPerTenant caps a tenant's open event streams (default 100);
@@ -84,9 +88,10 @@ type Deps struct {
 	Summaries  Summaries
 	Answers    Answerer
 	Webhooks   WebhookDeps
-	Lookup     KeyLookup // stored keys and run-time tenants; nil: PROTOSTAR_API_KEYS only
-	Accounts   Accounts  // tenant and key management; nil: no such routes
-	Ready      *Checker  // serves /readyz; the caller starts and stops it
+	Lookup     KeyLookup     // stored keys and run-time tenants; nil: PROTOSTAR_API_KEYS only
+	Accounts   Accounts      // tenant and key management; nil: no such routes
+	Limiter    SharedLimiter // rate-limit buckets shared by replicas; nil: per process
+	Ready      *Checker      // serves /readyz; the caller starts and stops it
 	Registry   *prometheus.Registry
 }
 
@@ -126,7 +131,6 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 		cfg:        cfg,
 		keys:       newKeyring(cfg.Keys),
 		envTenants: map[string]bool{},
-		limits:     newLimiters(cfg.RateLimit, cfg.RateBurst),
 		streams:    newStreams(cfg.MaxStreamsPerTenant, cfg.StreamMaxLifetime),
 		uploads:    newUploads(cfg.MaxUploads, cfg.TenantMaxUploads),
 		mux:        http.NewServeMux(),
@@ -137,6 +141,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 		reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(reg)
+	s.limits = newLimiters(s.logger, deps.Limiter, limit{cfg.RateLimit, cfg.RateBurst}, limit{cfg.TenantRateLimit, cfg.TenantRateBurst})
 	for _, t := range cfg.Keys {
 		s.envTenants[t] = true
 	}

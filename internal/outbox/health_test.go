@@ -51,9 +51,8 @@ func (s *fakeStore) Redispatch(context.Context, string, int, string) error { ret
 func (s *fakeStore) PendingObjectRemovals(context.Context, int) ([]protostar.ObjectRemoval, error) {
 	return nil, nil
 }
-func (s *fakeStore) ObjectsRemoved(context.Context, string) error          { return nil }
-func (s *fakeStore) TenantsToPurge(context.Context, int) ([]string, error) { return nil, nil }
-func (s *fakeStore) PurgeTenant(context.Context, string) (bool, error)     { return true, nil }
+func (s *fakeStore) ObjectsRemoved(context.Context, string) error { return nil }
+
 func (s *fakeStore) WithKeyLock(ctx context.Context, _, _ string, fn func(context.Context, bool) error) error {
 	return fn(ctx, false)
 }
@@ -100,7 +99,7 @@ func TestOutboxQueueHealthComesFromSendsOnly(t *testing.T) {
 	var logs syncBuf
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	store := &fakeStore{jobs: []protostar.Job{{ID: "j1", Type: protostar.JobIngest}}}
-	ob := outbox.New(logger, store, downQueue{}, nil, nil, outbox.Config{Interval: 10 * time.Millisecond, StaleAfter: time.Hour})
+	ob := outbox.New(logger, store, downQueue{}, nil, outbox.Config{Interval: 10 * time.Millisecond, StaleAfter: time.Hour})
 	if err := ob.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

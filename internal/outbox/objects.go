@@ -49,29 +49,3 @@ func (o *Outbox) removeDocumentObjects(ctx context.Context, r protostar.ObjectRe
 	}
 	return o.store.ObjectsRemoved(ctx, r.DocumentID)
 }
-
-// purgeTenants advances the removal of deleted tenants' data: their
-// documents go the way of deleted documents (chunks, summaries, stored
-// objects, over the next rounds), then every other row and cached value.
-func (o *Outbox) purgeTenants(ctx context.Context) {
-	ids, err := o.store.TenantsToPurge(ctx, 10)
-	if err != nil {
-		o.logErr("find tenants to purge", err)
-		return
-	}
-	for _, id := range ids {
-		done, err := o.store.PurgeTenant(ctx, id)
-		if err != nil {
-			o.logErr("purge a deleted tenant", err)
-			return
-		}
-		if !done {
-			continue
-		}
-		n, err := o.caches.DeleteTenant(ctx, id)
-		if err != nil { // what is left expires with the cache's TTL
-			o.logErr("delete a deleted tenant's cache", err)
-		}
-		o.logger.Info("deleted tenant purged", "tenant", id, "cache_entries", n)
-	}
-}

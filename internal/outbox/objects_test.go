@@ -59,7 +59,7 @@ func TestPurgeRemovesStoredObjects(t *testing.T) {
 	}
 
 	bucket := &deletions{}
-	ob := outbox.New(slog.New(slog.DiscardHandler), db, nopQueue{}, bucket, nil,
+	ob := outbox.New(slog.New(slog.DiscardHandler), db, nopQueue{}, bucket,
 		outbox.Config{Interval: 20 * time.Millisecond, PurgeEvery: 20 * time.Millisecond})
 	if err := ob.Start(ctx); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,7 @@
 // (Redis down) stays in the outbox and a background loop sends it when the
 // queue returns. The same loop recovers jobs whose worker died, purges
 // chunk rows no reader can see any more, and removes the objects protostar
-// stored for deleted documents and everything of deleted tenants.
+// stored for deleted documents.
 package outbox
 
 import (
@@ -28,13 +28,6 @@ type Store interface {
 	PendingObjectRemovals(ctx context.Context, limit int) ([]protostar.ObjectRemoval, error)
 	ObjectsRemoved(ctx context.Context, documentID string) error
 	WithKeyLock(ctx context.Context, tenantID, key string, fn func(ctx context.Context, live bool) error) error
-	TenantsToPurge(ctx context.Context, limit int) ([]string, error)
-	PurgeTenant(ctx context.Context, id string) (done bool, err error)
-}
-
-// Caches drops a deleted tenant's cached values.
-type Caches interface {
-	DeleteTenant(ctx context.Context, tenantID string) (int, error)
 }
 
 // Objects is the bucket, from which deleted documents' objects are removed.
@@ -64,7 +57,6 @@ type Outbox struct {
 	store   Store
 	queue   Queue
 	objects Objects
-	caches  Caches
 	cfg     Config
 	logger  *slog.Logger
 
@@ -75,13 +67,13 @@ type Outbox struct {
 }
 
 // New returns an outbox.
-func New(logger *slog.Logger, store Store, queue Queue, objects Objects, caches Caches, cfg Config) *Outbox {
+func New(logger *slog.Logger, store Store, queue Queue, objects Objects, cfg Config) *Outbox {
 	cfg.Interval = cmp.Or(cfg.Interval, time.Second)
 	cfg.StaleAfter = cmp.Or(cfg.StaleAfter, 45*time.Second)
 	cfg.LostAfter = cmp.Or(cfg.LostAfter, 15*time.Minute)
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 500)
 	cfg.PurgeEvery = cmp.Or(cfg.PurgeEvery, 30*time.Second)
-	return &Outbox{store: store, queue: queue, objects: objects, caches: caches, cfg: cfg, logger: logger.With("component", "outbox"), healthy: true}
+	return &Outbox{store: store, queue: queue, objects: objects, cfg: cfg, logger: logger.With("component", "outbox"), healthy: true}
 }
 
 // Dispatch sends a committed job to the queue right away. On failure the
@@ -219,7 +211,6 @@ func (o *Outbox) purge(ctx context.Context) {
 		}
 	}
 	o.removeObjects(ctx)
-	o.purgeTenants(ctx)
 }
 
 // setHealthy logs transitions of the queue's reachability once each.

@@ -29,7 +29,7 @@ func setup(t *testing.T, staleAfter time.Duration) (*postgres.DB, *testenv.Redis
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rc.Close() })
-	ob := outbox.New(slog.New(slog.DiscardHandler), db, queue.NewClient(rc, 3, time.Minute), &deletions{}, nil,
+	ob := outbox.New(slog.New(slog.DiscardHandler), db, queue.NewClient(rc, 3, time.Minute), &deletions{},
 		outbox.Config{Interval: 50 * time.Millisecond, StaleAfter: staleAfter})
 	return db, rs, rc, ob
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -52,10 +53,14 @@ func (db *DB) Tenants(ctx context.Context) ([]protostar.Tenant, error) {
 }
 
 // DeleteTenant marks a tenant deleted and revokes its keys at once, so it
-// can do nothing more; its data is removed in the background (PurgeTenant). Deleting a
-// deleted tenant is a no-op that returns it as it is.
-func (db *DB) DeleteTenant(ctx context.Context, id string) (protostar.Tenant, error) {
-	var t protostar.Tenant
+// can do nothing more, and returns the platform job that removes its data
+// (JobTenantDelete). Deleting it again returns that job, or a new one if
+// it failed.
+func (db *DB) DeleteTenant(ctx context.Context, id string, maxAttempts int) (protostar.Tenant, protostar.Job, error) {
+	var (
+		t protostar.Tenant
+		j protostar.Job
+	)
 	err := db.inTx(ctx, "delete tenant", func(tx pgx.Tx) error {
 		var err error
 		t, err = scanTenant(tx.QueryRow(ctx, `UPDATE tenants SET deleted_at = coalesce(deleted_at, now()) WHERE id = $1
@@ -63,10 +68,20 @@ func (db *DB) DeleteTenant(ctx context.Context, id string) (protostar.Tenant, er
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE tenant_id = $1`, id)
+		if _, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE tenant_id = $1`, id); err != nil {
+			return err
+		}
+		j, err = scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE tenant_id = '' AND type = $1
+			AND params->>'tenant' = $2 AND status IN ('queued', 'running', 'succeeded') ORDER BY created_at DESC LIMIT 1`,
+			protostar.JobTenantDelete, id))
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		params, _ := json.Marshal(map[string]string{"tenant": id})
+		j, err = insertJob(ctx, tx, protostar.Job{Type: protostar.JobTenantDelete, Params: params, MaxAttempts: maxAttempts})
 		return err
 	})
-	return t, notFoundAs(err, tenantNotFound(id))
+	return t, j, notFoundAs(err, tenantNotFound(id))
 }
 
 // TenantActive reports whether a tenant row exists and is not deleted.
@@ -131,48 +146,54 @@ func (db *DB) RevokeKey(ctx context.Context, tenantID, id string) (protostar.API
 	return k, translate(err, "revoke key")
 }
 
-// TenantsToPurge returns deleted tenants whose data is not all removed yet.
-func (db *DB) TenantsToPurge(ctx context.Context, limit int) ([]string, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id FROM tenants WHERE deleted_at IS NOT NULL AND purged_at IS NULL LIMIT $1`, limit)
-	if err != nil {
-		return nil, translate(err, "find tenants to purge")
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	return ids, translate(err, "find tenants to purge")
+// RetireTenantDocuments deletes a deleted tenant's remaining documents as
+// DELETE /v1/documents does, so the purge removes their chunks, summaries
+// and the objects protostar stored, cancels its jobs, and returns how many
+// of its documents the purge has yet to finish.
+func (db *DB) RetireTenantDocuments(ctx context.Context, tenantID string) (left int, err error) {
+	err = db.inTx(ctx, "retire tenant documents", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE documents SET deleted_at = now(), updated_at = now(), purge_pending = true,
+			objects_pending = true WHERE tenant_id = $1 AND deleted_at IS NULL`, tenantID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'canceled', error = 'tenant deleted', finished_at = now(),
+			updated_at = now() WHERE tenant_id = $1 AND status IN ('queued', 'running')`, tenantID); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM documents WHERE tenant_id = $1 AND (purge_pending OR objects_pending)`,
+			tenantID).Scan(&left)
+	})
+	return left, err
 }
 
 // tenantTables hold rows of a tenant, in an order the foreign keys allow.
 var tenantTables = []string{"chunks", "summaries", "section_summary_users", "section_summaries", "corpus_versions",
 	"webhook_attempts", "webhook_deliveries", "webhook_endpoints", "webhook_events", "jobs", "documents", "api_keys"}
 
-// PurgeTenant advances the removal of a deleted tenant's data. It deletes
-// its remaining documents as DELETE /v1/documents does, so the purge
-// removes their chunks, summaries and the objects protostar stored; once
-// none is left to purge, it deletes every row of the tenant and marks it
-// purged (done). It is idempotent and safe to run from several processes.
-func (db *DB) PurgeTenant(ctx context.Context, id string) (done bool, err error) {
-	err = db.inTx(ctx, "purge tenant", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE documents SET deleted_at = now(), updated_at = now(), purge_pending = true,
-			objects_pending = true WHERE tenant_id = $1 AND deleted_at IS NULL`, id); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'canceled', error = 'tenant deleted', finished_at = now(),
-			updated_at = now() WHERE tenant_id = $1 AND status IN ('queued', 'running')`, id); err != nil {
+// FinishTenantPurge deletes every remaining row of a deleted tenant whose
+// documents are purged, marks it purged and ends job j (its
+// JobTenantDelete, fenced like every job's result) as succeeded.
+func (db *DB) FinishTenantPurge(ctx context.Context, j protostar.Job, tenantID string, res protostar.TenantPurgeResult) error {
+	return db.inTx(ctx, "finish tenant purge", func(tx pgx.Tx) error {
+		if err := fenceJob(ctx, tx, j); err != nil {
 			return err
 		}
 		var pending bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM documents WHERE tenant_id = $1
-			AND (purge_pending OR objects_pending))`, id).Scan(&pending); err != nil || pending {
+			AND (deleted_at IS NULL OR purge_pending OR objects_pending))`, tenantID).Scan(&pending); err != nil {
 			return err
 		}
+		if pending {
+			return protostar.Errorf(protostar.EUNAVAILABLE, "tenant %q still has documents to purge", tenantID)
+		}
 		for _, table := range tenantTables {
-			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = $1`, id); err != nil {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = $1`, tenantID); err != nil {
 				return fmt.Errorf("delete the tenant's %s: %w", table, err)
 			}
 		}
-		tag, err := tx.Exec(ctx, `UPDATE tenants SET purged_at = now() WHERE id = $1 AND purged_at IS NULL`, id)
-		done = err == nil && tag.RowsAffected() == 1
-		return err
+		if _, err := tx.Exec(ctx, `UPDATE tenants SET purged_at = coalesce(purged_at, now()) WHERE id = $1`, tenantID); err != nil {
+			return err
+		}
+		return succeedJob(ctx, tx, j.ID, res, res.Documents)
 	})
-	return done, err
 }
