@@ -40,7 +40,8 @@ stack-down: ## stop the local stack (data is kept in .stack/)
 run: stack build ## set up everything, run `protostar all` with the demo corpus
 	$(STACK_ENV); PROTOSTAR_LOG_FORMAT=$${PROTOSTAR_LOG_FORMAT:-text} \
 		PROTOSTAR_SECRET_KEY=$${PROTOSTAR_SECRET_KEY:-dev-only-secret-key-not-for-production} \
-		PROTOSTAR_WEBHOOK_ALLOW_HOSTS=$${PROTOSTAR_WEBHOOK_ALLOW_HOSTS:-127.0.0.1,localhost} scripts/demo.sh $(BIN)
+		PROTOSTAR_WEBHOOK_ALLOW_HOSTS=$${PROTOSTAR_WEBHOOK_ALLOW_HOSTS:-127.0.0.1,localhost} \
+		PROTOSTAR_S3_WATCH=$${PROTOSTAR_S3_WATCH:-true} scripts/demo.sh $(BIN)
 
 test: stack ## set up everything and run every test against the real stack
 	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1; $(GO_TEST) ./...

@@ -52,6 +52,9 @@ type ObjectInfo struct {
 	ETag         string
 	ContentType  string
 	LastModified time.Time
+	// Metadata holds the object's x-amz-meta-* headers (lower-case names,
+	// without the prefix); filled by a HEAD only.
+	Metadata map[string]string
 }
 
 // ErrJobNotClaimable is returned when a worker tries to start a job that is

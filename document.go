@@ -36,10 +36,13 @@ type Document struct {
 	Size             int64           `json:"size"`
 	ChunkCount       int             `json:"chunk_count"`
 	Metadata         json.RawMessage `json:"metadata"`
-	Error            string          `json:"error,omitempty"`
-	CreatedAt        time.Time       `json:"created_at"`
-	UpdatedAt        time.Time       `json:"updated_at"`
-	IndexedAt        *time.Time      `json:"indexed_at,omitempty"`
+	// Source says what created the document: SourceAPI, SourceEvent or
+	// SourceReconcile.
+	Source    string     `json:"source"`
+	Error     string     `json:"error,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	IndexedAt *time.Time `json:"indexed_at,omitempty"`
 }
 
 // DocumentFilter selects documents in a listing.
@@ -59,8 +62,12 @@ type Submission struct {
 	Force       bool            // re-read the object even if its ETag is unchanged
 	Staged      string          // an upload's staging key (StagingKey), which the job reads first
 	MaxAttempts int
-	MaxActive   int // the tenant's cap on queued+running jobs
-	MaxChunks   int // the tenant's storage quota in chunks of ready versions; 0: none
+	MaxActive   int    // the tenant's cap on queued+running jobs
+	MaxChunks   int    // the tenant's storage quota in chunks of ready versions; 0: none
+	Source      string // SourceAPI when empty
+	// ObjectETag is the ETag of the object as the bucket sync saw it when it
+	// submitted the document; empty for the API.
+	ObjectETag string
 }
 
 // MaxKeyBytes caps an object key, as S3 does.

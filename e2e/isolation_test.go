@@ -208,6 +208,9 @@ func TestTenantIsolationProbe(t *testing.T) {
 		"list-keys":       {{}},
 		"create-key":      {{body: map[string]any{"name": "beta's key"}}},
 		"create-webhook":  {{body: map[string]any{"url": "https://beta-hooks.invalid/protostar"}}},
+		// B's reconciliation lists B's prefix only; the snapshot below
+		// shows it left A's documents and objects alone.
+		"sync-bucket": {{}},
 	}
 
 	ops := v1Operations(t, p)

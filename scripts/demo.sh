@@ -47,6 +47,10 @@ cat <<MSG
  Readiness:             curl -s $PROTOSTAR_URL/readyz
  Server log:            tail -f $LOG
  API reference:         $PROTOSTAR_URL/docs   (OpenAPI: /openapi.json)
+ Bucket sync:           a Markdown file put under demo/ in the bucket is searchable in
+                        seconds, with no API call; removing it removes it. For example:
+   curl -sS --aws-sigv4 aws:amz:us-east-1:s3 --user "$PROTOSTAR_S3_ACCESS_KEY:$PROTOSTAR_S3_SECRET_KEY" \\
+     -T notes.md "http://$PROTOSTAR_S3_ENDPOINT/$PROTOSTAR_S3_BUCKET/demo/notes.md"
  Press Ctrl-C to stop.
 ────────────────────────────────────────────────────────────────────────
 MSG

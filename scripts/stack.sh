@@ -60,6 +60,8 @@ MINIO_PORT=59000
 MINIO_CONSOLE_PORT=59001
 MINIO_USER=protostar
 MINIO_PASSWORD=protostar-secret
+# The token the local MinIO sends its bucket notifications with.
+S3_EVENTS_TOKEN=dev-s3-events-token-not-for-production
 
 # What `env` prints for our own instances.
 LOCAL_DATABASE_URL="postgres://protostar:protostar@127.0.0.1:$PG_PORT/protostar?sslmode=disable"
@@ -580,7 +582,15 @@ start_minio() {
 	printf '\n=== %s: started by scripts/stack.sh\n' "$(date -Is)" >>"$MINIO_LOG"
 	# setsid + nohup: the server outlives this script and its terminal. Both
 	# exec, so $! is MinIO's own pid.
+	# Bucket notifications go to protostar's intake (PROTOSTAR_S3_WATCH
+	# makes protostar subscribe its bucket to this target); the queue
+	# directory keeps them while protostar is down.
+	mkdir -p -- "$MINIO_STATE_DIR/events"
 	MINIO_ROOT_USER=$MINIO_USER MINIO_ROOT_PASSWORD=$MINIO_PASSWORD \
+		MINIO_NOTIFY_WEBHOOK_ENABLE_PROTOSTAR=on \
+		MINIO_NOTIFY_WEBHOOK_ENDPOINT_PROTOSTAR="http://${PROTOSTAR_HTTP_ADDR:-127.0.0.1:8080}/v1/s3-events" \
+		MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_PROTOSTAR="${PROTOSTAR_S3_EVENTS_TOKEN:-$S3_EVENTS_TOKEN}" \
+		MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_PROTOSTAR="$MINIO_STATE_DIR/events" \
 		setsid nohup "$MINIO_BIN" server "$MINIO_STATE_DIR/data" \
 		--address "127.0.0.1:$MINIO_PORT" \
 		--console-address "127.0.0.1:$MINIO_CONSOLE_PORT" \
@@ -691,6 +701,7 @@ cmd_env() {
 		PROTOSTAR_S3_BUCKET protostar
 		PROTOSTAR_S3_USE_TLS false
 		PROTOSTAR_S3_CREATE_BUCKET true
+		PROTOSTAR_S3_EVENTS_TOKEN "$S3_EVENTS_TOKEN"
 		# For tests that start private instances of the engines.
 		PROTOSTAR_STACK_PG_BIN "$PG_BIN"
 		PROTOSTAR_STACK_MINIO_BIN "$MINIO_BIN"

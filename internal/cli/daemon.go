@@ -46,6 +46,7 @@ type app struct {
 	hooks   *webhook.Dispatcher
 	sealer  *webhook.Sealer // nil without PROTOSTAR_SECRET_KEY
 	guard   *webhook.Guard
+	sync    *bucketSync
 	reg     *prometheus.Registry
 	embed   embedder
 	gen     generator
@@ -148,6 +149,9 @@ func (a *app) startComponents(ctx context.Context, lc *lifecycle, role string, s
 	if err := lc.start("outbox", func() (func(), error) { return a.outbox.Stop, a.outbox.Start(ctx) }); err != nil {
 		return err
 	}
+	if err := a.startBucketSync(ctx, lc); err != nil {
+		return err
+	}
 	if a.hooks != nil {
 		if err := lc.start("webhooks", func() (func(), error) { return a.hooks.Stop, a.hooks.Start(ctx) }); err != nil {
 			return err
@@ -198,6 +202,10 @@ func newApp(cfg config.Config, logger *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("PROTOSTAR_SECRET_KEY: %w", err)
 	}
 	a.guard = webhook.NewGuard(cfg.WebhookAllowHosts)
+	if err := a.newBucketSync(); err != nil {
+		a.close()
+		return nil, err
+	}
 	if a.sealer != nil {
 		a.hooks = webhook.NewDispatcher(logger, a.db, a.sealer, a.guard, webhook.NewMetrics(a.reg), webhook.Config{
 			Schedule: cfg.WebhookRetrySchedule, Timeout: cfg.WebhookTimeout, DisableAfter: cfg.WebhookDisableAfter,
@@ -240,11 +248,12 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		Answers:    answer.New(searcher, a.gen, a.db, a.cache),
 		Webhooks: httpapi.WebhookDeps{Store: a.db, Sealer: a.sealer, Guard: a.guard,
 			PerTenant: a.cfg.WebhooksPerTenant, Overlap: a.cfg.WebhookSecretOverlap},
-		Lookup:   a.db,
-		Limiter:  redis.NewRateLimiter(a.redis, "protostar:rate:"),
-		Accounts: a.db,
-		Registry: a.reg,
-		Ready:    a.ready,
+		Lookup:     a.db,
+		Limiter:    redis.NewRateLimiter(a.redis, "protostar:rate:"),
+		BucketSync: a.bucketSyncDeps(),
+		Accounts:   a.db,
+		Registry:   a.reg,
+		Ready:      a.ready,
 	}, httpapi.Config{
 		Keys: tenants, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst,
 		TenantRateLimit: a.cfg.TenantRateLimit, TenantRateBurst: a.cfg.TenantRateBurst,
@@ -371,6 +380,7 @@ func (a *app) startWorkers(ctx context.Context) (stop func(), err error) {
 			}
 			handlers[protostar.JobIngest] = ing.Handle
 			handlers[protostar.JobTenantDelete] = purge.New(a.logger, a.db, a.cache, runner, 0).Handle
+			handlers[protostar.JobSync] = a.reconciler(runner).Handle
 		case queue.QueueSummary:
 			handlers[protostar.JobSummary] = a.summaryHandler(runner).Handle
 			concurrency = a.cfg.SummaryConcurrency
@@ -430,5 +440,7 @@ func (a *app) ensureBucket(ctx context.Context) {
 	err := waitForDependency(ctx, a.logger, "s3 bucket", 24*time.Hour, a.objects.EnsureBucket)
 	if err != nil && ctx.Err() == nil {
 		a.logger.Error("object store bucket unusable", "error", err)
+		return
 	}
+	a.watchBucket(ctx)
 }

@@ -35,6 +35,15 @@ type Config struct {
 	S3UseTLS       bool   `env:"PROTOSTAR_S3_USE_TLS" envDefault:"false"`
 	S3CreateBucket bool   `env:"PROTOSTAR_S3_CREATE_BUCKET" envDefault:"false"`
 
+	// Bucket sync: objects written to (removed from) a tenant's prefix
+	// become (stop being) documents, by notification and by reconciliation.
+	S3EventsToken    string        `env:"PROTOSTAR_S3_EVENTS_TOKEN" secret:"true"` // POST /v1/s3-events; off when empty
+	S3Watch          bool          `env:"PROTOSTAR_S3_WATCH" envDefault:"false"`
+	S3NotifyARN      string        `env:"PROTOSTAR_S3_NOTIFY_ARN" envDefault:"arn:minio:sqs::PROTOSTAR:webhook"`
+	S3ReconcileEvery time.Duration `env:"PROTOSTAR_S3_RECONCILE_INTERVAL" envDefault:"10m"`
+	S3ReconcileRate  float64       `env:"PROTOSTAR_S3_RECONCILE_RATE" envDefault:"50"`
+	S3SyncSuffixes   []string      `env:"PROTOSTAR_S3_SYNC_SUFFIXES" envSeparator:"," envDefault:".md,.markdown"`
+
 	HTTPAddr        string        `env:"PROTOSTAR_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	DebugAddr       string        `env:"PROTOSTAR_DEBUG_ADDR"`       // pprof listener; off when empty
 	WorkerHTTPAddr  string        `env:"PROTOSTAR_WORKER_HTTP_ADDR"` // worker role: /healthz, /readyz, /metrics; off when empty
@@ -146,6 +155,9 @@ func (c Config) Validate() error {
 	check(c.RateLimit > 0 && c.RateBurst > 0, "PROTOSTAR_RATE_LIMIT", "rate and PROTOSTAR_RATE_BURST must be positive")
 	check(c.TenantRateLimit >= 0 && c.TenantRateBurst >= 1, "PROTOSTAR_TENANT_RATE_LIMIT", "must be 0 (none) or more, with PROTOSTAR_TENANT_RATE_BURST at least 1")
 	check(c.TenantMaxJobs > 0, "PROTOSTAR_TENANT_MAX_ACTIVE_JOBS", "must be positive")
+	check(c.S3ReconcileEvery == 0 || c.S3ReconcileEvery >= time.Second, "PROTOSTAR_S3_RECONCILE_INTERVAL", "must be 0 (off) or at least 1s")
+	check(c.S3ReconcileRate > 0, "PROTOSTAR_S3_RECONCILE_RATE", "must be positive")
+	check(len(c.S3SyncSuffixes) > 0, "PROTOSTAR_S3_SYNC_SUFFIXES", "must name at least one suffix")
 	check(c.WorkerConcurrency >= 1 && c.WorkerConcurrency <= 256, "PROTOSTAR_WORKER_CONCURRENCY", "must be between 1 and 256")
 	check(c.SummaryConcurrency >= 1 && c.SummaryConcurrency <= 256, "PROTOSTAR_WORKER_SUMMARY_CONCURRENCY", "must be between 1 and 256")
 	_, qerr := ParseQueues(c.WorkerQueues)

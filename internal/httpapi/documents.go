@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -26,7 +27,7 @@ import (
 // Objects stores uploaded files.
 type Objects interface {
 	PutStream(ctx context.Context, key string, r io.Reader, maxBytes int64, contentType string) (protostar.ObjectInfo, error)
-	Copy(ctx context.Context, src, dst string) error
+	Copy(ctx context.Context, src, dst, mark string) error
 	Delete(ctx context.Context, key string) error
 }
 
@@ -158,7 +159,7 @@ func (s *Server) createDocument(ctx context.Context, in *createDocumentInput) (*
 		s.discardStaged(ctx, sub.Staged)
 		return nil, s.problem(ctx, err)
 	}
-	s.promoteStaged(ctx, sub)
+	s.promoteStaged(ctx, sub, d)
 	return s.accepted(ctx, d, j), nil
 }
 
@@ -168,14 +169,14 @@ func (s *Server) createDocument(ctx context.Context, in *createDocumentInput) (*
 // freshness, never the index's correctness; the staged copy is kept then.
 // It holds the key's lock, so the purge of a deleted document with the
 // same key never removes the object it writes.
-func (s *Server) promoteStaged(ctx context.Context, sub protostar.Submission) {
+func (s *Server) promoteStaged(ctx context.Context, sub protostar.Submission, d protostar.Document) {
 	if sub.Staged == "" {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
 	live := protostar.ObjectKey(sub.TenantID, sub.Key)
 	err := s.deps.Store.WithKeyLock(ctx, sub.TenantID, sub.Key, func(ctx context.Context, _ bool) error {
-		return s.deps.Objects.Copy(ctx, sub.Staged, live)
+		return s.deps.Objects.Copy(ctx, sub.Staged, live, d.ID+":"+strconv.Itoa(d.Version))
 	})
 	if err != nil {
 		s.logger.Warn("could not promote an accepted upload; its job reads the staged copy", "staged", sub.Staged, "error", err)

@@ -122,7 +122,7 @@ func (f fakeObjects) PutStream(_ context.Context, key string, r io.Reader, maxBy
 	return protostar.ObjectInfo{Key: key, Size: n}, nil
 }
 
-func (f fakeObjects) Copy(_ context.Context, _, dst string) error {
+func (f fakeObjects) Copy(_ context.Context, _, dst, _ string) error {
 	f.c.mu.Lock()
 	defer f.c.mu.Unlock()
 	f.c.puts = append(f.c.puts, dst)

@@ -91,7 +91,8 @@ type Deps struct {
 	Lookup     KeyLookup     // stored keys and run-time tenants; nil: PROTOSTAR_API_KEYS only
 	Accounts   Accounts      // tenant and key management; nil: no such routes
 	Limiter    SharedLimiter // rate-limit buckets shared by replicas; nil: per process
-	Ready      *Checker      // serves /readyz; the caller starts and stops it
+	BucketSync BucketSyncDeps
+	Ready      *Checker // serves /readyz; the caller starts and stops it
 	Registry   *prometheus.Registry
 }
 
@@ -155,6 +156,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	s.registerAnswers(api)
 	s.registerWebhooks(api)
 	s.registerAccounts(api)
+	s.registerBucketSync(api)
 	documentValidationAs400(api.OpenAPI())
 	s.queryParams = declaredQueryParams(api.OpenAPI())
 
@@ -166,6 +168,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	s.mux.Handle("GET /openapi.json", s.apiMux)
 	s.mux.Handle("GET /openapi.yaml", s.apiMux)
 	s.mux.HandleFunc("GET /docs", docsPage)
+	s.mux.HandleFunc("POST "+s3EventsPath, s.s3Events)
 	s.v1 = s.authenticate(http.HandlerFunc(s.serveAPI))
 	s.handler = s.recoverPanics(s.instrument(http.HandlerFunc(s.route)))
 	return s
@@ -221,7 +224,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // redirects of non-canonical paths never apply to them, and everything
 // else to the operational mux.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/") {
+	if r.URL.Path != s3EventsPath && (r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/")) {
 		s.v1.ServeHTTP(w, r)
 		return
 	}
@@ -352,7 +355,7 @@ func shortenErrorValues(_ huma.Context, _ string, v any) (any, error) {
 // routeOf names the route pattern that serves r, for metrics labels.
 func (s *Server) routeOf(r *http.Request) string {
 	mux := s.mux
-	if strings.HasPrefix(r.URL.Path, "/v1/") {
+	if strings.HasPrefix(r.URL.Path, "/v1/") && r.URL.Path != s3EventsPath {
 		mux = s.apiMux
 	}
 	if _, pattern := mux.Handler(r); pattern != "" {

@@ -71,7 +71,7 @@ func (c *BacklogCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, b := range rows {
 		seen[key{b.Type, b.Status}] = b
 	}
-	for _, typ := range []string{protostar.JobIngest, protostar.JobSummary, protostar.JobTenantDelete} {
+	for _, typ := range []string{protostar.JobIngest, protostar.JobSummary, protostar.JobTenantDelete, protostar.JobSync} {
 		for _, status := range []string{protostar.JobQueued, protostar.JobRunning} {
 			b := seen[key{typ, status}]
 			ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(b.Count), typ, status)

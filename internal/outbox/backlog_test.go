@@ -37,16 +37,18 @@ func TestBacklogCollector(t *testing.T) {
 # TYPE protostar_jobs gauge
 protostar_jobs{status="queued",type="ingest"} 7
 protostar_jobs{status="queued",type="summary"} 0
+protostar_jobs{status="queued",type="sync"} 0
 protostar_jobs{status="queued",type="tenant_delete"} 0
 protostar_jobs{status="running",type="ingest"} 0
 protostar_jobs{status="running",type="summary"} 1
+protostar_jobs{status="running",type="sync"} 0
 protostar_jobs{status="running",type="tenant_delete"} 0
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "protostar_jobs"); err != nil {
 		t.Error(err)
 	}
-	if n := testutil.CollectAndCount(c, "protostar_job_oldest_age_seconds"); n != 6 {
-		t.Errorf("%d age series, want 6", n)
+	if n := testutil.CollectAndCount(c, "protostar_job_oldest_age_seconds"); n != 8 {
+		t.Errorf("%d age series, want 8", n)
 	}
 
 	// With Postgres down the collector reports nothing rather than zeros.

@@ -294,10 +294,8 @@ func (db *DB) CompleteUnchanged(ctx context.Context, j protostar.Job, res protos
 // workers use it.
 func (db *DB) DocumentByID(ctx context.Context, id string) (protostar.Document, bool, error) {
 	var deleted bool
-	var d protostar.Document
-	err := db.pool.QueryRow(ctx, `SELECT `+documentColumns+`, deleted_at IS NOT NULL FROM documents WHERE id = $1`, id).Scan(
-		&d.ID, &d.TenantID, &d.Key, &d.Status, &d.Version, &d.IndexedVersion, &d.ContentHash,
-		&d.ETag, &d.Size, &d.ChunkCount, &d.Metadata, &d.Error, &d.CreatedAt, &d.UpdatedAt, &d.IndexedAt, &d.IndexFingerprint, &deleted)
+	d, err := scanDocument(db.pool.QueryRow(ctx, `SELECT `+documentColumns+`, deleted_at IS NOT NULL FROM documents WHERE id = $1`, id),
+		&deleted)
 	if err != nil {
 		return d, false, notFoundAs(translate(err, "get document"), documentNotFound(id))
 	}

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -15,12 +16,13 @@ import (
 )
 
 const documentColumns = `id, tenant_id, key, status, version, indexed_version, content_hash, etag, size,
-	chunk_count, metadata, error, created_at, updated_at, indexed_at, index_fingerprint`
+	chunk_count, metadata, error, created_at, updated_at, indexed_at, index_fingerprint, source`
 
-func scanDocument(row pgx.Row) (protostar.Document, error) {
+func scanDocument(row pgx.Row, extra ...any) (protostar.Document, error) {
 	var d protostar.Document
-	err := row.Scan(&d.ID, &d.TenantID, &d.Key, &d.Status, &d.Version, &d.IndexedVersion, &d.ContentHash,
-		&d.ETag, &d.Size, &d.ChunkCount, &d.Metadata, &d.Error, &d.CreatedAt, &d.UpdatedAt, &d.IndexedAt, &d.IndexFingerprint)
+	err := row.Scan(append([]any{&d.ID, &d.TenantID, &d.Key, &d.Status, &d.Version, &d.IndexedVersion, &d.ContentHash,
+		&d.ETag, &d.Size, &d.ChunkCount, &d.Metadata, &d.Error, &d.CreatedAt, &d.UpdatedAt, &d.IndexedAt, &d.IndexFingerprint,
+		&d.Source}, extra...)...)
 	return d, err
 }
 
@@ -34,42 +36,8 @@ func (db *DB) SubmitDocument(ctx context.Context, s protostar.Submission) (proto
 		job protostar.Job
 	)
 	err := db.inTx(ctx, "submit document", func(tx pgx.Tx) error {
-		if err := checkActiveJobs(ctx, tx, s.TenantID, s.MaxActive); err != nil {
-			return err
-		}
-		if err := checkQuota(ctx, tx, s.TenantID, s.MaxChunks); err != nil {
-			return err
-		}
-		meta := s.Metadata
-		if meta == nil {
-			meta = json.RawMessage(`{}`)
-		}
-		row := tx.QueryRow(ctx, `
-			INSERT INTO documents (id, tenant_id, key, metadata, object_stored) VALUES ($1, $2, $3, $4, $6)
-			ON CONFLICT (tenant_id, key) WHERE deleted_at IS NULL DO UPDATE SET
-				version = documents.version + 1,
-				status = 'pending',
-				metadata = CASE WHEN $5 THEN EXCLUDED.metadata ELSE documents.metadata END,
-				object_stored = EXCLUDED.object_stored,
-				error = '',
-				updated_at = now()
-			RETURNING `+documentColumns,
-			uuid.New(), s.TenantID, s.Key, meta, s.Metadata != nil, s.Staged != "")
 		var err error
-		if doc, err = scanDocument(row); err != nil {
-			return err
-		}
-		// New metadata applies to the active version's chunks at once (search
-		// filters read it live), so cached answers and searches are stale.
-		if s.Metadata != nil && doc.Version > 1 {
-			if err := bumpCorpus(ctx, tx, s.TenantID); err != nil {
-				return err
-			}
-		}
-		job, err = insertJob(ctx, tx, protostar.Job{
-			TenantID: s.TenantID, Type: protostar.JobIngest, DocumentID: doc.ID, Version: doc.Version,
-			Params: jobParams(s.Force, s.Staged), MaxAttempts: s.MaxAttempts,
-		})
+		doc, job, err = submitTx(ctx, tx, s)
 		return err
 	})
 	return doc, job, err
@@ -149,24 +117,31 @@ func (db *DB) DeleteDocument(ctx context.Context, tenantID, id string) error {
 		return documentNotFound(id)
 	}
 	return db.inTx(ctx, "delete document", func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE documents SET deleted_at = now(), updated_at = now(), purge_pending = true,
-			objects_pending = true WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`, tenantID, id)
-		if err != nil {
-			return err
+		deleted, err := deleteDocumentTx(ctx, tx, tenantID, id)
+		if err == nil && !deleted {
+			err = documentNotFound(id)
 		}
-		if tag.RowsAffected() == 0 {
-			return documentNotFound(id)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'canceled', error = 'document deleted',
-			finished_at = now(), updated_at = now()
-			WHERE document_id = $1 AND status IN ('queued', 'running')`, id); err != nil {
-			return err
-		}
-		if err := emitDocument(ctx, tx, tenantID, protostar.EventDocumentDeleted, id); err != nil {
-			return err
-		}
-		return bumpCorpus(ctx, tx, tenantID)
+		return err
 	})
+}
+
+// deleteDocumentTx is DeleteDocument inside tx; it reports false when the
+// tenant has no such live document.
+func deleteDocumentTx(ctx context.Context, tx pgx.Tx, tenantID, id string) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE documents SET deleted_at = now(), updated_at = now(), purge_pending = true,
+		objects_pending = true WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`, tenantID, id)
+	if err != nil || tag.RowsAffected() == 0 {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'canceled', error = 'document deleted',
+		finished_at = now(), updated_at = now()
+		WHERE document_id = $1 AND status IN ('queued', 'running')`, id); err != nil {
+		return false, err
+	}
+	if err := emitDocument(ctx, tx, tenantID, protostar.EventDocumentDeleted, id); err != nil {
+		return false, err
+	}
+	return true, bumpCorpus(ctx, tx, tenantID)
 }
 
 // CorpusVersion returns a counter that changes whenever the tenant's
@@ -288,4 +263,46 @@ func (db *DB) inTx(ctx context.Context, op string, fn func(pgx.Tx) error) error 
 		return translate(err, op)
 	}
 	return nil
+}
+
+// submitTx is SubmitDocument inside tx.
+func submitTx(ctx context.Context, tx pgx.Tx, s protostar.Submission) (doc protostar.Document, job protostar.Job, err error) {
+	if err := checkActiveJobs(ctx, tx, s.TenantID, s.MaxActive); err != nil {
+		return doc, job, err
+	}
+	if err := checkQuota(ctx, tx, s.TenantID, s.MaxChunks); err != nil {
+		return doc, job, err
+	}
+	meta := s.Metadata
+	if meta == nil {
+		meta = json.RawMessage(`{}`)
+	}
+	row := tx.QueryRow(ctx, `
+		INSERT INTO documents (id, tenant_id, key, metadata, object_stored, source, object_etag)
+		VALUES ($1, $2, $3, $4, $6, $7, $8)
+		ON CONFLICT (tenant_id, key) WHERE deleted_at IS NULL DO UPDATE SET
+			version = documents.version + 1,
+			status = 'pending',
+			metadata = CASE WHEN $5 THEN EXCLUDED.metadata ELSE documents.metadata END,
+			object_stored = EXCLUDED.object_stored,
+			object_etag = EXCLUDED.object_etag,
+			error = '',
+			updated_at = now()
+		RETURNING `+documentColumns,
+		uuid.New(), s.TenantID, s.Key, meta, s.Metadata != nil, s.Staged != "", cmp.Or(s.Source, protostar.SourceAPI), s.ObjectETag)
+	if doc, err = scanDocument(row); err != nil {
+		return doc, job, err
+	}
+	// New metadata applies to the active version's chunks at once (search
+	// filters read it live), so cached answers and searches are stale.
+	if s.Metadata != nil && doc.Version > 1 {
+		if err := bumpCorpus(ctx, tx, s.TenantID); err != nil {
+			return doc, job, err
+		}
+	}
+	job, err = insertJob(ctx, tx, protostar.Job{
+		TenantID: s.TenantID, Type: protostar.JobIngest, DocumentID: doc.ID, Version: doc.Version,
+		Params: jobParams(s.Force, s.Staged), MaxAttempts: s.MaxAttempts,
+	})
+	return doc, job, err
 }

@@ -168,7 +168,8 @@ func (db *DB) RetireTenantDocuments(ctx context.Context, tenantID string) (left 
 
 // tenantTables hold rows of a tenant, in an order the foreign keys allow.
 var tenantTables = []string{"chunks", "summaries", "section_summary_users", "section_summaries", "corpus_versions",
-	"webhook_attempts", "webhook_deliveries", "webhook_endpoints", "webhook_events", "jobs", "documents", "api_keys"}
+	"webhook_attempts", "webhook_deliveries", "webhook_endpoints", "webhook_events", "s3_events", "s3_key_sequencers",
+	"jobs", "documents", "api_keys"}
 
 // FinishTenantPurge deletes every remaining row of a deleted tenant whose
 // documents are purged, marks it purged and ends job j (its

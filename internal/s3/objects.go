@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"strings"
 	"sync"
 
 	"github.com/minio/minio-go/v7"
@@ -57,13 +59,21 @@ func (r *objectReader) Read(p []byte) (int, error) {
 
 func (r *objectReader) Close() error { return r.body.Close() }
 
-// Stat returns the object's info, or ENOTFOUND when key does not exist.
+// Stat returns the object's info with its x-amz-meta-* headers, or
+// ENOTFOUND when key does not exist.
 func (s *Store) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	oi, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
 	if err != nil {
 		return ObjectInfo{}, fmt.Errorf("stat %q: %w", key, translate(ctx, err, key))
 	}
-	return objectInfo(oi), nil
+	info := objectInfo(oi)
+	for k, v := range oi.UserMetadata {
+		if info.Metadata == nil {
+			info.Metadata = map[string]string{}
+		}
+		info.Metadata[strings.ToLower(k)] = v
+	}
+	return info, nil
 }
 
 // Put stores exactly size bytes read from r at key, replacing any object
@@ -217,14 +227,41 @@ func (s *sizedReader) failure() error {
 }
 
 // Copy copies the object at src to dst on the server side (objects up to
-// 5 GiB, well above the upload limit).
-func (s *Store) Copy(ctx context.Context, src, dst string) error {
-	_, err := s.client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.bucket, Object: dst},
-		minio.CopySrcOptions{Bucket: s.bucket, Object: src})
+// 5 GiB, well above the upload limit). A non-empty mark is stored on the
+// copy as its x-amz-meta-protostar-written-by header (MarkHeader), so a
+// bucket notification of the copy is known as protostar's own write.
+func (s *Store) Copy(ctx context.Context, src, dst, mark string) error {
+	dest := minio.CopyDestOptions{Bucket: s.bucket, Object: dst}
+	if mark != "" {
+		dest.ReplaceMetadata, dest.UserMetadata = true, map[string]string{MarkHeader: mark}
+	}
+	_, err := s.client.CopyObject(ctx, dest, minio.CopySrcOptions{Bucket: s.bucket, Object: src})
 	if err != nil {
 		return fmt.Errorf("copy %q to %q: %w", src, dst, translate(ctx, err, src))
 	}
 	return nil
+}
+
+// MarkHeader is the user metadata (x-amz-meta-…) name of Copy's mark.
+const MarkHeader = "protostar-written-by"
+
+// List returns the objects under prefix in key order, after startAfter,
+// reading the listing page by page (ListObjectsV2) as the caller iterates.
+func (s *Store) List(ctx context.Context, prefix, startAfter string) iter.Seq2[ObjectInfo, error] {
+	return func(yield func(ObjectInfo, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel() // ends minio-go's listing goroutine when the caller stops early
+		for oi := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, StartAfter: startAfter,
+			Recursive: true}) {
+			if oi.Err != nil {
+				yield(ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, translate(ctx, oi.Err, "")))
+				return
+			}
+			if !yield(objectInfo(oi), nil) {
+				return
+			}
+		}
+	}
 }
 
 // Delete removes the object at key. A missing key is not an error.

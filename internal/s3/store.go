@@ -22,6 +22,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/notification"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 
 	"github.com/protostar/protostar"
@@ -174,5 +175,36 @@ func (s *Store) Ping(ctx context.Context) error {
 	if !exists {
 		return fmt.Errorf("ping s3: %w", protostar.Errorf(protostar.EINVALID, "bucket %q does not exist", s.bucket))
 	}
+	return nil
+}
+
+// Watch makes the bucket send its object created and removed events to
+// the notification target arn (MinIO's arn:minio:sqs::<ID>:webhook, which
+// the server's MINIO_NOTIFY_WEBHOOK_*_<ID> settings define), keeping any
+// other notification the bucket has. It is idempotent.
+func (s *Store) Watch(ctx context.Context, arn string) error {
+	target, err := notification.NewArnFromString(arn)
+	if err != nil {
+		return protostar.Errorf(protostar.EINVALID, "notification target %q is not an ARN: %v", arn, err)
+	}
+	cfg, err := s.client.GetBucketNotification(ctx, s.bucket)
+	if err != nil {
+		return fmt.Errorf("read bucket %q notifications: %w", s.bucket, translate(ctx, err, ""))
+	}
+	events := []notification.EventType{notification.ObjectCreatedAll, notification.ObjectRemovedAll}
+	for _, q := range cfg.QueueConfigs {
+		if q.Queue == arn && q.Equal(events, "", "") {
+			s.logger.Info("bucket notifications sent to target", "arn", arn, "changed", false)
+			return nil
+		}
+	}
+	cfg.RemoveQueueByArn(target)
+	qc := notification.NewConfig(target)
+	qc.AddEvents(events...)
+	cfg.AddQueue(qc)
+	if err := s.client.SetBucketNotification(ctx, s.bucket, cfg); err != nil {
+		return fmt.Errorf("set bucket %q notifications to %s: %w", s.bucket, arn, translate(ctx, err, ""))
+	}
+	s.logger.Info("bucket notifications sent to target", "arn", arn, "changed", true)
 	return nil
 }

@@ -21,8 +21,8 @@ type MinIO struct {
 }
 
 // NewMinIO starts a private MinIO with its data in a temporary directory
-// and stops it when the test ends.
-func NewMinIO(t testing.TB) *MinIO {
+// and stops it when the test ends; env adds server settings (NotifyEnv).
+func NewMinIO(t testing.TB, env ...string) *MinIO {
 	t.Helper()
 	dir := t.TempDir()
 	m := &MinIO{t: t, Port: Port(t), AccessKey: "faultminio", SecretKey: "faultminio-secret"}
@@ -30,14 +30,14 @@ func NewMinIO(t testing.TB) *MinIO {
 		Name: "minio", Path: Env(t, "PROTOSTAR_STACK_MINIO_BIN"), LogPath: filepath.Join(dir, "minio.log"),
 		Args: []string{"server", filepath.Join(dir, "data"), "--address", m.Endpoint(),
 			"--certs-dir", filepath.Join(dir, "certs"), "--quiet"},
-		Env: []string{
+		Env: append([]string{
 			"PATH=" + os.Getenv("PATH"),
 			"HOME=" + os.Getenv("HOME"),
 			"MINIO_ROOT_USER=" + m.AccessKey,
 			"MINIO_ROOT_PASSWORD=" + m.SecretKey,
 			"MINIO_BROWSER=off",
 			"MINIO_UPDATE=off",
-		},
+		}, env...),
 		Ready: func(ctx context.Context) (bool, error) {
 			return probe(ctx, "http://"+m.Endpoint()+"/minio/health/live", nil), nil
 		},
@@ -67,3 +67,16 @@ func (m *MinIO) Start() {
 // Stop stops the server (SIGTERM, then SIGKILL after 10s); safe to call
 // when stopped.
 func (m *MinIO) Stop() { _, _ = m.Process.Stop(10 * time.Second) }
+
+// NotifyEnv configures a MinIO server's webhook notification target
+// PROTOSTAR (arn:minio:sqs::PROTOSTAR:webhook) as scripts/stack.sh does:
+// events go to endpoint with the bearer token, and wait in queueDir while
+// it is down.
+func NotifyEnv(endpoint, token, queueDir string) []string {
+	return []string{
+		"MINIO_NOTIFY_WEBHOOK_ENABLE_PROTOSTAR=on",
+		"MINIO_NOTIFY_WEBHOOK_ENDPOINT_PROTOSTAR=" + endpoint,
+		"MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_PROTOSTAR=" + token,
+		"MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_PROTOSTAR=" + queueDir,
+	}
+}

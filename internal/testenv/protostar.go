@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,6 +42,9 @@ func ProtostarEnv(dbURL, redisURL string, s3 S3) []string {
 		"PROTOSTAR_S3_USE_TLS=" + strconv.FormatBool(s3.TLS),
 		"PROTOSTAR_S3_BUCKET=" + s3.Bucket,
 		"PROTOSTAR_S3_CREATE_BUCKET=true",
+		// A test turns the periodic bucket reconciliation on when it wants
+		// one: its jobs would show in every test's job counts.
+		"PROTOSTAR_S3_RECONCILE_INTERVAL=0",
 		"OTEL_TRACES_EXPORTER=none",
 	}
 }
@@ -65,10 +69,6 @@ type ProtostarSpec struct {
 // PROTOSTAR_WORKER_HTTP_ADDR, the others' API on PROTOSTAR_HTTP_ADDR. It is
 // ready when /readyz answers status ok, for a worker once its consumers run.
 func NewProtostar(s ProtostarSpec) (*Protostar, error) {
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
 	if s.Name == "" {
 		s.Name = s.Role
 	}
@@ -76,8 +76,23 @@ func NewProtostar(s ProtostarSpec) (*Protostar, error) {
 	if s.Role == "worker" {
 		addrVar = "PROTOSTAR_WORKER_HTTP_ADDR"
 	}
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	env := append(append([]string{}, s.Env...), fmt.Sprintf("%s=127.0.0.1:%d", addrVar, port))
+	// A test that must know the address beforehand (a MinIO sending it
+	// notifications) names it in Env; otherwise a free port is taken.
+	addr := ""
+	for _, kv := range s.Env {
+		if v, ok := strings.CutPrefix(kv, addrVar+"="); ok {
+			addr = v
+		}
+	}
+	if addr == "" {
+		port, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		addr = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	url := "http://" + addr
+	env := append(append([]string{}, s.Env...), addrVar+"="+addr)
 	return &Protostar{URL: url, Process: NewProcess(Command{
 		Name: "protostar " + s.Name, Path: s.Binary, Args: []string{s.Role}, Env: env,
 		LogPath: filepath.Join(s.LogDir, s.Name+".log"),
