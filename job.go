@@ -47,6 +47,9 @@ type Job struct {
 	// Dispatches counts how often the job was handed to the queue; the queue
 	// task id includes it, so a lost task can be sent again.
 	Dispatches int `json:"-"`
+	// TraceParent is the W3C traceparent of the request that accepted the
+	// job: its attempts continue that trace.
+	TraceParent string `json:"-"`
 }
 
 // JobBacklog counts the unfinished jobs of one type in one status

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 
 	"github.com/protostar/protostar/internal/config"
+	"github.com/protostar/protostar/internal/telemetry"
 )
 
 const usage = `protostar — the knowledge engine behind Protostar.
@@ -92,8 +93,9 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(telemetry.LogHandler{Handler: h})
 }

@@ -13,9 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	goredis "github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/answer"
@@ -29,6 +31,7 @@ import (
 	"github.com/protostar/protostar/internal/redis"
 	"github.com/protostar/protostar/internal/s3"
 	"github.com/protostar/protostar/internal/search"
+	"github.com/protostar/protostar/internal/telemetry"
 	"github.com/protostar/protostar/internal/webhook"
 	"github.com/protostar/protostar/internal/worker"
 )
@@ -47,6 +50,8 @@ type app struct {
 	sealer  *webhook.Sealer // nil without PROTOSTAR_SECRET_KEY
 	guard   *webhook.Guard
 	sync    *bucketSync
+	tel     *telemetry.Telemetry
+	tracer  trace.Tracer
 	reg     *prometheus.Registry
 	embed   embedder
 	gen     generator
@@ -84,7 +89,18 @@ func runServer(ctx context.Context, role string, args []string, stderr io.Writer
 	}
 	logger := newLogger(cfg, stderr).With("role", role)
 	goredis.SetLogger(redis.SlogLogger{Logger: logger})
-	a, err := newApp(cfg, logger)
+	tel, err := telemetry.New(ctx, role)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tel.Shutdown(ctx); err != nil {
+			logger.Warn("could not export the last spans", "error", err)
+		}
+	}()
+	a, err := newApp(cfg, logger, tel)
 	if err != nil {
 		return err
 	}
@@ -169,11 +185,14 @@ func (a *app) startComponents(ctx context.Context, lc *lifecycle, role string, s
 	return nil
 }
 
-func newApp(cfg config.Config, logger *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, logger: logger, reg: prometheus.NewRegistry()}
+func newApp(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry) (*app, error) {
+	a := &app{cfg: cfg, logger: logger, reg: prometheus.NewRegistry(), tel: tel, tracer: tel.Provider.Tracer("protostar")}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
-	if a.db, err = postgres.Open(logger, cfg.DatabaseURL, cfg.DatabaseMaxConns); err != nil {
+	// Queries are traced without their parameters: they hold tenant data
+	// and whole vectors.
+	pgTracer := otelpgx.NewTracer(otelpgx.WithTracerProvider(tel.Provider), otelpgx.WithTrimSQLInSpanName())
+	if a.db, err = postgres.Open(logger, cfg.DatabaseURL, cfg.DatabaseMaxConns, postgres.WithTracer(pgTracer)); err != nil {
 		return nil, err
 	}
 	if a.redis, err = redis.NewClient(cfg.RedisURL); err != nil {
@@ -187,7 +206,7 @@ func newApp(cfg config.Config, logger *slog.Logger) (*app, error) {
 		a.close()
 		return nil, err
 	}
-	if a.embed, a.gen, err = newProviders(cfg, logger); err != nil {
+	if a.embed, a.gen, err = newProviders(cfg, logger, tel); err != nil {
 		a.close()
 		return nil, err
 	}
@@ -209,7 +228,7 @@ func newApp(cfg config.Config, logger *slog.Logger) (*app, error) {
 	if a.sealer != nil {
 		a.hooks = webhook.NewDispatcher(logger, a.db, a.sealer, a.guard, webhook.NewMetrics(a.reg), webhook.Config{
 			Schedule: cfg.WebhookRetrySchedule, Timeout: cfg.WebhookTimeout, DisableAfter: cfg.WebhookDisableAfter,
-			Concurrency: cfg.WebhookConcurrency})
+			Concurrency: cfg.WebhookConcurrency, Tracer: tel.Provider})
 	}
 	return a, nil
 }
@@ -253,6 +272,7 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		BucketSync: a.bucketSyncDeps(),
 		Accounts:   a.db,
 		Registry:   a.reg,
+		Tracing:    a.tel,
 		Ready:      a.ready,
 	}, httpapi.Config{
 		Keys: tenants, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst,
@@ -357,7 +377,8 @@ func (a *app) startWorkers(ctx context.Context) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	runner := worker.NewRunner(a.logger, a.db, worker.RunnerConfig{StaleAfter: a.cfg.JobStaleAfter, Timeout: a.cfg.JobTimeout}, worker.NewMetrics(a.reg))
+	runner := worker.NewRunner(a.logger, a.db, worker.RunnerConfig{StaleAfter: a.cfg.JobStaleAfter, Timeout: a.cfg.JobTimeout,
+		Tracer: a.tracer}, worker.NewMetrics(a.reg))
 	queues, err := config.ParseQueues(a.cfg.WorkerQueues)
 	if err != nil {
 		return nil, err
@@ -372,7 +393,7 @@ func (a *app) startWorkers(ctx context.Context) (stop func(), err error) {
 			served[queue.QueueLegacyIngest] = 1 // what an older API still enqueues during an upgrade
 			ing, err := ingest.New(a.logger, a.db, a.objects, a.embed, runner, ingest.Config{
 				MaxTokens: a.cfg.ChunkMaxTokens, OverlapTokens: a.cfg.ChunkOverlapTokens,
-				BatchSize: a.cfg.EmbedBatchSize * 4, IndexDims: dims, MaxChunks: a.cfg.MaxChunksPerDoc,
+				BatchSize: a.cfg.EmbedBatchSize * 4, IndexDims: dims, MaxChunks: a.cfg.MaxChunksPerDoc, Tracer: a.tracer,
 			})
 			if err != nil {
 				stopConsumers(consumers)

@@ -3,12 +3,16 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"net/http"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/config"
 	"github.com/protostar/protostar/internal/extractive"
 	"github.com/protostar/protostar/internal/hashembed"
 	"github.com/protostar/protostar/internal/openai"
+	"github.com/protostar/protostar/internal/telemetry"
 )
 
 // embedder is satisfied by every embedding provider.
@@ -28,8 +32,11 @@ type generator interface {
 
 // newProviders picks the configured embedding and generation providers;
 // the offline ones (hash, extractive) need no model or network.
-func newProviders(cfg config.Config, logger *slog.Logger) (embedder, generator, error) {
+func newProviders(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry) (embedder, generator, error) {
 	oc := openai.Config{
+		// Each provider call is a client span of the job or request.
+		HTTPClient: &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport,
+			otelhttp.WithTracerProvider(tel.Provider), otelhttp.WithPropagators(tel.Propagator))},
 		BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, EmbedModel: cfg.EmbedModel,
 		Dimensions: cfg.EmbedDimensions, OmitDimensions: !cfg.EmbedSendDimensions, ChatModel: cfg.ChatModel, BatchSize: cfg.EmbedBatchSize,
 		RequestsPerSecond: cfg.OpenAIRateLimit,

@@ -115,11 +115,11 @@ func writeDomainProblem(w http.ResponseWriter, err error) {
 func writeProblem(w http.ResponseWriter, status int, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"title":  http.StatusText(status),
-		"status": status,
-		"detail": detail,
-	})
+	body := map[string]any{"title": http.StatusText(status), "status": status, "detail": detail}
+	if instance := problemInstance(w); instance != "" {
+		body["instance"] = instance
+	}
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // maxExcerpt bounds how much of a client's input an error message quotes.

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/telemetry"
 )
 
 // Store is the document and job bookkeeping the API reads and writes.
@@ -94,6 +95,9 @@ type Deps struct {
 	BucketSync BucketSyncDeps
 	Ready      *Checker // serves /readyz; the caller starts and stops it
 	Registry   *prometheus.Registry
+	// Tracing traces requests (server spans named after their route,
+	// continuing a caller's traceparent); nil: none.
+	Tracing *telemetry.Telemetry
 }
 
 // Server is the HTTP handler of the API.
@@ -170,7 +174,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	s.mux.HandleFunc("GET /docs", docsPage)
 	s.mux.HandleFunc("POST "+s3EventsPath, s.s3Events)
 	s.v1 = s.authenticate(http.HandlerFunc(s.serveAPI))
-	s.handler = s.recoverPanics(s.instrument(http.HandlerFunc(s.route)))
+	s.handler = s.traced(withRequestID(s.recoverPanics(s.instrument(http.HandlerFunc(s.route)))))
 	return s
 }
 
@@ -299,7 +303,7 @@ func apiConfig() huma.Config {
 		"bearer": {Type: "http", Scheme: "bearer", Description: "An API key from PROTOSTAR_API_KEYS."},
 	}
 	cfg.Security = []map[string][]string{{"bearer": {}}}
-	cfg.Transformers = append(cfg.Transformers, shortenErrorValues)
+	cfg.Transformers = append(cfg.Transformers, shortenErrorValues, requestIDInProblems)
 	return cfg
 }
 

@@ -8,9 +8,13 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/lexical"
 	"github.com/protostar/protostar/internal/markdown"
+	"github.com/protostar/protostar/internal/telemetry"
 )
 
 // batcher turns chunks into rows and writes them in batches. The caller
@@ -162,7 +166,15 @@ func (b *batcher) flush(ctx context.Context, bt *batch) error {
 		texts = append(texts, bt.texts[i])
 	}
 	if len(texts) > 0 {
-		vecs, err := b.svc.embedder.Embed(ctx, texts)
+		chars := 0
+		for _, t := range texts {
+			chars += len(t)
+		}
+		embedCtx, span := b.svc.cfg.Tracer.Start(ctx, "embed batch", trace.WithAttributes(
+			attribute.String("protostar.embed.model", b.set.Model), attribute.Int("protostar.embed.batch_size", len(texts)),
+			attribute.Int("protostar.embed.bytes", chars)))
+		vecs, err := b.svc.embedder.Embed(embedCtx, texts)
+		telemetry.End(span, err)
 		if err != nil {
 			return fmt.Errorf("embed %d chunks: %w", len(texts), err)
 		}
@@ -178,8 +190,9 @@ func (b *batcher) flush(ctx context.Context, bt *batch) error {
 		}
 		b.res.ChunksEmbedded += len(texts)
 	}
-	if err := b.svc.store.CopyChunks(ctx, b.set, bt.rows); err != nil {
-		return err
-	}
-	return nil
+	copyCtx, span := b.svc.cfg.Tracer.Start(ctx, "copy chunks", trace.WithAttributes(attribute.Int("protostar.chunks", len(bt.rows)),
+		attribute.Int("protostar.chunks_reused", len(bt.rows)-len(texts))))
+	err = b.svc.store.CopyChunks(copyCtx, b.set, bt.rows)
+	telemetry.End(span, err)
+	return err
 }

@@ -18,8 +18,13 @@ import (
 	"log/slog"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/markdown"
+	"github.com/protostar/protostar/internal/telemetry"
 	"github.com/protostar/protostar/internal/worker"
 )
 
@@ -52,11 +57,12 @@ type Embedder interface {
 
 // Config tunes ingestion.
 type Config struct {
-	MaxTokens     int // chunk token budget
-	OverlapTokens int // overlap between consecutive chunks of a section
-	BatchSize     int // chunks embedded and written per batch; default 256
-	IndexDims     int // dimension of the vector index, from the schema
-	MaxChunks     int // chunks one document may have (PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT); 0: no limit
+	MaxTokens     int          // chunk token budget
+	OverlapTokens int          // overlap between consecutive chunks of a section
+	BatchSize     int          // chunks embedded and written per batch; default 256
+	IndexDims     int          // dimension of the vector index, from the schema
+	MaxChunks     int          // chunks one document may have (PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT); 0: no limit
+	Tracer        trace.Tracer // nil: no spans
 }
 
 // Service ingests documents.
@@ -74,6 +80,9 @@ type Service struct {
 // differs from the index's, since every write would fail.
 func New(logger *slog.Logger, store Store, objects Objects, embedder Embedder, runner *worker.Runner, cfg Config) (*Service, error) {
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 256)
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	if cfg.IndexDims != 0 && cfg.IndexDims != embedder.Dimensions() {
 		return nil, protostar.Errorf(protostar.EINVALID,
 			"embedder %s produces %d-dimensional vectors but the chunk index holds %d dimensions; set PROTOSTAR_EMBED_DIMENSIONS=%d or migrate a new database",
@@ -102,7 +111,10 @@ func (s *Service) ingest(ctx context.Context, j protostar.Job, p *worker.Progres
 	if err := s.store.MarkIndexing(ctx, doc.ID, j.Version); err != nil {
 		return err
 	}
-	body, info, err := s.open(ctx, j, doc)
+	openCtx, span := s.cfg.Tracer.Start(ctx, "s3 open", trace.WithSpanKind(trace.SpanKindClient))
+	body, info, err := s.open(openCtx, j, doc)
+	span.SetAttributes(attribute.Int64("protostar.object.size", info.Size))
+	telemetry.End(span, err)
 	if err != nil {
 		return fmt.Errorf("open object %q: %w", doc.Key, err)
 	}
@@ -117,7 +129,11 @@ func (s *Service) ingest(ctx context.Context, j protostar.Job, p *worker.Progres
 	if err != nil {
 		return err
 	}
-	if ok, err := s.store.ActivateVersion(ctx, j, ix); err != nil {
+	swapCtx, span := s.cfg.Tracer.Start(ctx, "ingest activate version", trace.WithAttributes(telemetry.KeyVersion.Int(j.Version),
+		attribute.Int("protostar.chunks", ix.Chunks)))
+	ok, err := s.store.ActivateVersion(swapCtx, j, ix)
+	telemetry.End(span, err)
+	if err != nil {
 		return err
 	} else if !ok {
 		s.logger.Info("version superseded before activation", "document_id", doc.ID, "version", j.Version)
@@ -126,7 +142,13 @@ func (s *Service) ingest(ctx context.Context, j protostar.Job, p *worker.Progres
 }
 
 // index streams, chunks, embeds and writes the job's version of doc.
-func (s *Service) index(ctx context.Context, j protostar.Job, doc protostar.Document, body io.Reader, info protostar.ObjectInfo, p *worker.Progress) (protostar.Indexed, error) {
+func (s *Service) index(ctx context.Context, j protostar.Job, doc protostar.Document, body io.Reader, info protostar.ObjectInfo,
+	p *worker.Progress) (ix protostar.Indexed, err error) {
+	ctx, span := s.cfg.Tracer.Start(ctx, "ingest read and chunk")
+	defer func() {
+		span.SetAttributes(attribute.Int64("protostar.bytes_read", ix.Size), attribute.Int("protostar.chunks", ix.Chunks))
+		telemetry.End(span, err)
+	}()
 	set := protostar.ChunkSet{TenantID: doc.TenantID, DocumentID: doc.ID, Version: j.Version,
 		Model: s.embedder.Model(), Dims: s.embedder.Dimensions(), JobID: j.ID, Attempt: j.Attempts}
 	// Rows of this version left by a crashed or replaced earlier attempt.

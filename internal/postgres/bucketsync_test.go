@@ -65,7 +65,9 @@ func TestSyncObject(t *testing.T) {
 	}
 	// Another tenant's key of the same name is another document.
 	got, _, err := db.SyncObject(ctx, protostar.ObjectSync{TenantID: "b", Key: "k.md", Sequencer: "01", Source: protostar.SourceEvent, MaxAttempts: 3},
-		func(context.Context) (protostar.ObjectState, error) { return protostar.ObjectState{Exists: true, ETag: "x"}, nil })
+		func(context.Context) (protostar.ObjectState, error) {
+			return protostar.ObjectState{Exists: true, ETag: "x"}, nil
+		})
 	if err != nil || got != protostar.SyncIngested {
 		t.Fatalf("tenant b: %s %v, want ingested", got, err)
 	}

@@ -11,10 +11,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/telemetry"
 )
 
 const jobColumns = `id, tenant_id, type, status, document_id, version, params, progress_done, progress_total,
-	attempts, max_attempts, error, result, created_at, dispatched_at, started_at, finished_at, heartbeat_at, dispatch_count`
+	attempts, max_attempts, error, result, created_at, dispatched_at, started_at, finished_at, heartbeat_at, dispatch_count, trace_parent`
 
 func scanJob(row pgx.Row) (protostar.Job, error) {
 	var (
@@ -24,7 +25,7 @@ func scanJob(row pgx.Row) (protostar.Job, error) {
 	)
 	err := row.Scan(&j.ID, &j.TenantID, &j.Type, &j.Status, &docID, &j.Version, &j.Params, &j.Progress.Done,
 		&j.Progress.Total, &j.Attempts, &j.MaxAttempts, &j.Error, &j.Result, &j.CreatedAt, &j.DispatchedAt,
-		&j.StartedAt, &j.FinishedAt, &j.HeartbeatAt, &n)
+		&j.StartedAt, &j.FinishedAt, &j.HeartbeatAt, &n, &j.TraceParent)
 	if docID != nil {
 		j.DocumentID = docID.String()
 	}
@@ -38,9 +39,10 @@ func insertJob(ctx context.Context, tx pgx.Tx, j protostar.Job) (protostar.Job, 
 	if params == nil {
 		params = json.RawMessage(`{}`)
 	}
-	return scanJob(tx.QueryRow(ctx, `INSERT INTO jobs (id, tenant_id, type, document_id, version, params, max_attempts)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+jobColumns,
-		uuid.New(), j.TenantID, j.Type, docID, j.Version, params, j.MaxAttempts))
+	// The job continues the trace of the request that accepts it.
+	return scanJob(tx.QueryRow(ctx, `INSERT INTO jobs (id, tenant_id, type, document_id, version, params, max_attempts, trace_parent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+jobColumns,
+		uuid.New(), j.TenantID, j.Type, docID, j.Version, params, j.MaxAttempts, telemetry.TraceParent(ctx)))
 }
 
 // CreateJob records a job that is not tied to a document submission (e.g.

@@ -17,6 +17,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/telemetry"
 )
 
 // Queue names, one per job type and named after it.
@@ -86,7 +87,13 @@ func (c *Client) Enqueue(ctx context.Context, j protostar.Job) error {
 	if err != nil {
 		return fmt.Errorf("encode task payload: %w", err)
 	}
-	task := asynq.NewTask(j.Type, body,
+	// The task carries the trace of the request that accepted the job (also
+	// on the job's row, for a worker that reads it from there).
+	var headers map[string]string
+	if j.TraceParent != "" {
+		headers = map[string]string{"traceparent": j.TraceParent}
+	}
+	task := asynq.NewTaskWithHeaders(j.Type, body, headers,
 		asynq.Queue(QueueFor(j.Type)),
 		asynq.TaskID(taskID(j.ID, j.Dispatches)),
 		asynq.MaxRetry(c.maxRetry),
@@ -135,7 +142,7 @@ func NewServer(logger *slog.Logger, rc goredis.UniversalClient, cfg ServerConfig
 				logger.Error("dropping malformed task", "type", t.Type(), "error", err)
 				return fmt.Errorf("malformed task payload: %w", asynq.SkipRetry)
 			}
-			return h(ctx, p.JobID)
+			return h(telemetry.WithTraceParent(ctx, t.Headers()["traceparent"]), p.JobID)
 		})
 	}
 	srv := asynq.NewServerFromRedisClient(rc, asynq.Config{

@@ -16,6 +16,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/protostar/protostar"
 )
 
@@ -40,6 +44,10 @@ type Config struct {
 	DisableAfter time.Duration   // an endpoint failing this long is disabled; default 5 days
 	Concurrency  int             // deliveries in flight per process; default 8
 	Interval     time.Duration   // poll interval; default 500ms
+	// Tracer traces each delivery attempt as a client span (nil: none).
+	// No trace context is sent to the receiver: its endpoint is a third
+	// party's.
+	Tracer trace.TracerProvider
 }
 
 // Dispatcher sends due deliveries. Several processes may run one: a
@@ -66,7 +74,12 @@ func NewDispatcher(logger *slog.Logger, store Store, sealer *Sealer, guard *Guar
 	cfg.DisableAfter = cmp.Or(cfg.DisableAfter, 5*24*time.Hour)
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, 8)
 	cfg.Interval = cmp.Or(cfg.Interval, 500*time.Millisecond)
-	return &Dispatcher{store: store, sealer: sealer, client: guard.Client(cfg.Timeout), cfg: cfg,
+	client := guard.Client(cfg.Timeout)
+	if cfg.Tracer != nil {
+		client.Transport = otelhttp.NewTransport(client.Transport, otelhttp.WithTracerProvider(cfg.Tracer),
+			otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator()))
+	}
+	return &Dispatcher{store: store, sealer: sealer, client: client, cfg: cfg,
 		logger: logger.With("component", "webhooks"), metrics: m}
 }
 

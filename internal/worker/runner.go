@@ -13,7 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/telemetry"
 )
 
 // Store is the job bookkeeping the runner needs.
@@ -54,6 +58,7 @@ type Runner struct {
 	timeout    time.Duration
 	beat       time.Duration
 	metrics    *Metrics
+	tracer     trace.Tracer
 }
 
 // RunnerConfig bounds the runner's attempts.
@@ -64,6 +69,9 @@ type RunnerConfig struct {
 	// Timeout bounds one attempt (PROTOSTAR_JOB_TIMEOUT); an attempt that
 	// runs longer fails like any other failed attempt. Zero means none.
 	Timeout time.Duration
+	// Tracer traces attempts (nil: none). An attempt's span continues the
+	// trace of the request that accepted the job.
+	Tracer trace.Tracer
 }
 
 // errAttemptTimeout is the cause of an attempt's context when it ran out
@@ -73,8 +81,12 @@ var errAttemptTimeout = errors.New("attempt timed out")
 // NewRunner returns a runner. Every attempt is recorded in metrics, which
 // may be nil.
 func NewRunner(logger *slog.Logger, store Store, cfg RunnerConfig, metrics *Metrics) *Runner {
+	tracer := cfg.Tracer
+	if tracer == nil {
+		tracer = noop.NewTracerProvider().Tracer("")
+	}
 	return &Runner{store: store, logger: logger, staleAfter: cfg.StaleAfter, timeout: cfg.Timeout,
-		beat: max(cfg.StaleAfter/4, 100*time.Millisecond), metrics: metrics}
+		beat: max(cfg.StaleAfter/4, 100*time.Millisecond), metrics: metrics, tracer: tracer}
 }
 
 // Run claims job id and runs task. It returns nil when the delivery is
@@ -92,14 +104,20 @@ func (r *Runner) Run(ctx context.Context, id string, task Task) error {
 	case err != nil:
 		return fmt.Errorf("claim job %s: %w", id, err)
 	}
+	ctx, span := r.tracer.Start(telemetry.WithTraceParent(ctx, j.TraceParent), "job "+j.Type,
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(telemetry.KeyJobID.String(j.ID),
+			telemetry.KeyJobType.String(j.Type), telemetry.KeyAttempt.Int(j.Attempts), telemetry.KeyTenant.String(j.TenantID),
+			telemetry.KeyDocumentID.String(j.DocumentID), telemetry.KeyVersion.Int(j.Version)))
+	var taskErr error
+	defer func() { telemetry.End(span, taskErr) }()
 	log := r.logger.With("job_id", j.ID, "job_type", j.Type, "attempt", j.Attempts)
-	log.Info("job started")
+	log.InfoContext(ctx, "job started")
 	start := time.Now()
 
 	var p Progress
 	attemptCtx, cancel := r.attemptContext(ctx)
 	defer cancel()
-	taskErr := r.withHeartbeat(attemptCtx, j, &p, func(ctx context.Context) error { return task(ctx, j, &p) })
+	taskErr = r.withHeartbeat(attemptCtx, j, &p, func(ctx context.Context) error { return task(ctx, j, &p) })
 	switch {
 	case taskErr == nil:
 	case errors.Is(context.Cause(attemptCtx), errAttemptTimeout):
@@ -113,7 +131,7 @@ func (r *Runner) Run(ctx context.Context, id string, task Task) error {
 	defer func() { r.metrics.observe(j.Type, outcome, time.Since(start)) }()
 	switch {
 	case taskErr == nil:
-		log.Info("job finished", "duration_ms", time.Since(start).Milliseconds())
+		log.InfoContext(ctx, "job finished", "duration_ms", time.Since(start).Milliseconds())
 		return nil
 	case errors.Is(taskErr, protostar.ErrJobNotClaimable):
 		// Whoever holds the job now records its outcome; this delivery is
