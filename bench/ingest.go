@@ -81,17 +81,17 @@ type yardstick struct {
 // ingested by a separate `protostar worker` with its default settings,
 // into an emptied chunks table; the clock runs from the first POST until
 // the last document is ready.
-func (b *bench) ingestPipeline(ctx context.Context, c ingestCorpus, prefix string) (pipelineRun, error) {
+func (b *bench) ingestPipeline(ctx context.Context, serve, worker *proc, c ingestCorpus, prefix string) (pipelineRun, error) {
 	if err := b.main.reset(ctx); err != nil {
 		return pipelineRun{}, err
 	}
-	cpu := startCPU(ctx, b.main, map[string]*proc{"serve": b.serve, "worker": b.worker})
+	cpu := startCPU(ctx, b.main, map[string]*proc{"serve": serve, "worker": worker})
 	name := strings.Trim(prefix, "/")
-	b.prof.cpu(ctx, b.worker, "worker-"+name, 20*time.Second)
-	b.prof.cpu(ctx, b.serve, "serve-"+name, 20*time.Second)
+	b.prof.cpu(ctx, worker, "worker-"+name, 20*time.Second)
+	b.prof.cpu(ctx, serve, "serve-"+name, 20*time.Second)
 	start := time.Now()
 	err := forEach(ctx, len(c.keys), 8, func(ctx context.Context, i int) error {
-		_, err := b.serve.submit(ctx, prefix+c.keys[i])
+		_, err := serve.submit(ctx, prefix+c.keys[i])
 		return err
 	})
 	if err != nil {
@@ -100,7 +100,7 @@ func (b *bench) ingestPipeline(ctx context.Context, c ingestCorpus, prefix strin
 	posted := time.Since(start)
 	chunks, err := waitReady(ctx, b.main, benchTenant, prefix, len(c.keys), 30*time.Minute)
 	if err != nil {
-		return pipelineRun{}, fmt.Errorf("%w\nworker log:\n%s", err, b.worker.Tail(20))
+		return pipelineRun{}, fmt.Errorf("%w\nworker log:\n%s", err, worker.Tail(20))
 	}
 	elapsed := time.Since(start)
 	used := cpu.stop(ctx)

@@ -42,7 +42,7 @@ func main() {
 	}
 }
 
-var figureNames = []string{"queue", "ingest", "cache", "search", "memory"}
+var figureNames = []string{"queue", "ingest", "cache", "search", "tracing", "memory"}
 
 // bench is one run: the harness, the scale, and the main environment that
 // the ingest, cache and search figures share.
@@ -54,7 +54,8 @@ type bench struct {
 	main   *database
 	serve  *proc
 	worker *proc
-	prof   *profiler // nil unless -profile
+	prof   *profiler       // nil unless -profile
+	search *searchWorkload // the loaded search corpus, once the search figure (or tracing) loaded it
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -136,7 +137,7 @@ func (b *bench) figures(ctx context.Context, want map[string]bool) ([]Result, er
 			return st.results, err
 		}
 	}
-	if want["ingest"] || want["cache"] || want["search"] {
+	if want["ingest"] || want["cache"] || want["search"] || want["tracing"] {
 		if err := b.startMain(ctx); err != nil {
 			return st.results, err
 		}
@@ -151,6 +152,11 @@ func (b *bench) figures(ctx context.Context, want map[string]bool) ([]Result, er
 	}
 	if want["search"] {
 		if err := st.run(ctx, "search", b.searchFigure); err != nil {
+			return st.results, err
+		}
+	}
+	if want["tracing"] {
+		if err := st.run(ctx, "tracing", b.tracingFigure); err != nil {
 			return st.results, err
 		}
 	}
@@ -203,7 +209,7 @@ func (b *bench) ingestAndCache(ctx context.Context, st *steps, want map[string]b
 		if corpus, err = b.loadIngestCorpus(ctx, prefixes...); err != nil {
 			return nil, err
 		}
-		run, err := b.ingestPipeline(ctx, corpus, "corpus/")
+		run, err := b.ingestPipeline(ctx, b.serve, b.worker, corpus, "corpus/")
 		runs = append(runs, run)
 		return nil, err
 	})
@@ -237,7 +243,7 @@ func (b *bench) ingestAndCache(ctx context.Context, st *steps, want map[string]b
 			return nil, err
 		}
 		defer b.worker.Stop()
-		run, err := b.ingestPipeline(ctx, corpus, "corpus-b/")
+		run, err := b.ingestPipeline(ctx, b.serve, b.worker, corpus, "corpus-b/")
 		runs = append(runs, run)
 		return ingestFigures(runs, naive, limit), err
 	})

@@ -29,6 +29,7 @@ func (b *bench) searchFigure(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.search = w
 	runs := []*searchRun{
 		{name: "vector/raw", fn: w.rawVector}, {name: "vector/api", fn: b.apiSearch(w.qs, "vector")},
 		{name: "hybrid/raw", fn: w.rawHybrid}, {name: "hybrid/api", fn: b.apiSearch(w.qs, "hybrid")},
@@ -119,12 +120,17 @@ func (w *searchWorkload) rawHybrid(ctx context.Context, i int) error {
 // and counts the hits: decoding the JSON would put the benchmark's own CPU
 // time, on the same two cores, into the API's latency.
 func (b *bench) apiSearch(qs []string, mode string) func(context.Context, int) error {
+	return apiSearchOn(b.serve, qs, mode)
+}
+
+// apiSearchOn is apiSearch against the API process p.
+func apiSearchOn(p *proc, qs []string, mode string) func(context.Context, int) error {
 	bodies := make([][]byte, len(qs))
 	for i, q := range qs {
 		bodies[i], _ = json.Marshal(map[string]any{"query": q, "top_k": topK, "mode": mode})
 	}
 	return func(ctx context.Context, i int) error {
-		code, body, err := b.serve.post(ctx, "/v1/search", bodies[i%len(qs)])
+		code, body, err := p.post(ctx, "/v1/search", bodies[i%len(qs)])
 		switch {
 		case err != nil:
 			return err

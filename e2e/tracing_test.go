@@ -3,96 +3,50 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/protostar/protostar/internal/testenv"
 )
 
-// otlpReceiver is an OTLP/HTTP trace receiver: it decodes the protobuf
-// export requests protostar's processes send and keeps their spans.
-type otlpReceiver struct {
-	mu    sync.Mutex
-	spans []receivedSpan
-}
-
-type receivedSpan struct {
-	service, name, traceID string
-	attrs                  map[string]string
-}
-
-func newOTLPReceiver(t *testing.T) (*otlpReceiver, string) {
-	t.Helper()
-	r := &otlpReceiver{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		raw, _ := io.ReadAll(req.Body)
-		var ex coltrace.ExportTraceServiceRequest
-		if req.URL.Path != "/v1/traces" || proto.Unmarshal(raw, &ex) != nil {
-			http.Error(w, "bad export", http.StatusBadRequest)
-			return
-		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		for _, rs := range ex.ResourceSpans {
-			service := ""
-			for _, kv := range rs.Resource.GetAttributes() {
-				if kv.Key == "protostar.role" {
-					service = kv.Value.GetStringValue()
-				}
-			}
-			for _, ss := range rs.ScopeSpans {
-				for _, sp := range ss.Spans {
-					attrs := map[string]string{}
-					for _, kv := range sp.Attributes {
-						attrs[kv.Key] = kv.Value.GetStringValue()
-						if attrs[kv.Key] == "" {
-							attrs[kv.Key] = strconv.FormatInt(kv.Value.GetIntValue(), 10)
-						}
-					}
-					r.spans = append(r.spans, receivedSpan{service: service, name: sp.Name,
-						traceID: hex.EncodeToString(sp.TraceId), attrs: attrs})
-				}
-			}
-		}
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		_, _ = w.Write([]byte{})
-	}))
-	t.Cleanup(srv.Close)
-	return r, srv.URL
-}
+// traceSpans reads spans of one trace from a receiver.
+type traceSpans struct{ *testenv.OTLPReceiver }
 
 // names returns "role/span name" of the spans of a trace.
-func (r *otlpReceiver) names(traceID string) map[string]int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (r traceSpans) names(traceID string) map[string]int {
 	out := map[string]int{}
-	for _, s := range r.spans {
-		if s.traceID == traceID {
-			out[s.service+"/"+s.name]++
-		}
+	for _, s := range r.Spans(traceID) {
+		out[s.Role+"/"+s.Name]++
 	}
 	return out
 }
 
-// queries counts the trace's spans of role that are database queries.
-func (r *otlpReceiver) queries(traceID, role string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// wait waits until the trace has spans of every "role/name" in want.
+func (r traceSpans) wait(t *testing.T, traceID string, want ...string) {
+	t.Helper()
+	testenv.WaitFor(t, 15*time.Second, "the spans "+strings.Join(want, ", ")+" in trace "+traceID, func() bool {
+		got := r.names(traceID)
+		for _, n := range want {
+			if got[n] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// queries counts the trace's spans of role that are calls to the database
+// system db (postgresql, redis).
+func (r traceSpans) queries(traceID, role, db string) int {
 	n := 0
-	for _, s := range r.spans {
-		if s.traceID == traceID && s.service == role && (s.attrs["db.system"] == "postgresql" || s.attrs["db.system.name"] == "postgresql") {
+	for _, s := range r.Spans(traceID) {
+		if s.Role == role && (s.Attrs["db.system"] == db || s.Attrs["db.system.name"] == db) {
 			n++
 		}
 	}
@@ -100,13 +54,11 @@ func (r *otlpReceiver) queries(traceID, role string) int {
 }
 
 // attempts returns the attempt numbers of the trace's job spans.
-func (r *otlpReceiver) attempts(traceID string) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (r traceSpans) attempts(traceID string) []string {
 	var out []string
-	for _, s := range r.spans {
-		if s.traceID == traceID && s.name == "job ingest" {
-			out = append(out, s.attrs["protostar.job.attempt"])
+	for _, s := range r.Spans(traceID) {
+		if s.Name == "job ingest" {
+			out = append(out, s.Attrs["protostar.job.attempt"])
 		}
 	}
 	return out
@@ -119,21 +71,19 @@ func (r *otlpReceiver) attempts(traceID string) []string {
 // replaces it is in the same trace.
 func TestOneTraceFromRequestToChunks(t *testing.T) {
 	t.Parallel()
-	rec, endpoint := newOTLPReceiver(t)
+	rec := traceSpans{testenv.NewOTLPReceiver(t)}
 	s := newStack(t, "OTEL_TRACES_EXPORTER=otlp", "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
-		"OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint, "OTEL_BSP_SCHEDULE_DELAY=100", "PROTOSTAR_EMBED_BATCH_SIZE=8")
+		"OTEL_EXPORTER_OTLP_ENDPOINT="+rec.URL, "OTEL_BSP_SCHEDULE_DELAY=100", "PROTOSTAR_EMBED_BATCH_SIZE=8")
 	api := s.start("serve")
 	w1 := s.start("worker")
 	objects := s.objects()
 	ctx := context.Background()
 	testenv.WaitFor(t, 20*time.Second, "the bucket", func() bool { return objects.Ping(ctx) == nil })
 
-	post := func(key, traceID string, body []byte) accepted {
+	// send makes a request in the trace traceID, as NestJS would.
+	send := func(method, path, traceID, body string) (int, []byte) {
 		t.Helper()
-		if _, err := objects.Put(ctx, "acme/"+key, bytes.NewReader(body), int64(len(body)), "text/markdown"); err != nil {
-			t.Fatal(err)
-		}
-		req, _ := http.NewRequest(http.MethodPost, api.URL+"/v1/documents", strings.NewReader(`{"key":"`+key+`"}`))
+		req, _ := http.NewRequest(method, api.URL+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+keyA)
 		req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
@@ -143,8 +93,19 @@ func TestOneTraceFromRequestToChunks(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		raw, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusAccepted || resp.Header.Get("X-Request-Id") == "" {
-			t.Fatalf("post: %d %s (request id %q)", resp.StatusCode, short(raw), resp.Header.Get("X-Request-Id"))
+		if resp.Header.Get("X-Request-Id") == "" {
+			t.Fatalf("%s %s: no request id", method, path)
+		}
+		return resp.StatusCode, raw
+	}
+	post := func(key, traceID string, body []byte) accepted {
+		t.Helper()
+		if _, err := objects.Put(ctx, "acme/"+key, bytes.NewReader(body), int64(len(body)), "text/markdown"); err != nil {
+			t.Fatal(err)
+		}
+		code, raw := send(http.MethodPost, "/v1/documents", traceID, `{"key":"`+key+`"}`)
+		if code != http.StatusAccepted {
+			t.Fatalf("post: %d %s", code, short(raw))
 		}
 		return decode[accepted](t, raw)
 	}
@@ -154,20 +115,21 @@ func TestOneTraceFromRequestToChunks(t *testing.T) {
 	if j := api.waitJob(acc.Job.ID, keyA, 30*time.Second); j.Status != "succeeded" {
 		t.Fatalf("job %+v", j)
 	}
-	want := []string{"serve/POST /v1/documents", "worker/job ingest", "worker/s3 open", "worker/embed batch",
-		"worker/copy chunks", "worker/ingest activate version"}
-	testenv.WaitFor(t, 15*time.Second, "the spans of one trace from both processes", func() bool {
-		got := rec.names(trace1)
-		for _, n := range want {
-			if got[n] == 0 {
-				return false
-			}
-		}
-		return true
-	})
-	if rec.queries(trace1, "serve") == 0 || rec.queries(trace1, "worker") == 0 {
+	rec.wait(t, trace1, "serve/POST /v1/documents", "serve/dispatch ingest", "worker/job ingest", "worker/s3 open",
+		"worker/embed batch", "worker/copy chunks", "worker/ingest activate version")
+	if rec.queries(trace1, "serve", "postgresql") == 0 || rec.queries(trace1, "worker", "postgresql") == 0 {
 		t.Errorf("no Postgres spans of both processes in the trace: %v", rec.names(trace1))
 	}
+	if rec.queries(trace1, "serve", "redis") == 0 {
+		t.Errorf("no Redis spans (rate limits) of the API in the trace: %v", rec.names(trace1))
+	}
+
+	// A summary's map and reduce calls are in the trace of its request.
+	const trace3 = "5b8aa5a2d2c872e8321cf37308d69df2"
+	if code, raw := send(http.MethodPost, "/v1/documents/"+acc.Document.ID+"/summary", trace3, `{"length":"short"}`); code != http.StatusAccepted {
+		t.Fatalf("summary: %d %s", code, short(raw))
+	}
+	rec.wait(t, trace3, "serve/POST /v1/documents/{id}/summary", "serve/dispatch summary", "worker/job summary", "worker/summary map")
 
 	// A job re-sent after its worker died keeps the trace.
 	const trace2 = "0af7651916cd43dd8448eb211c80319c"

@@ -16,6 +16,7 @@ import (
 	"github.com/exaring/otelpgx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	goredis "github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
 
@@ -41,8 +42,9 @@ type app struct {
 	cfg     config.Config
 	logger  *slog.Logger
 	db      *postgres.DB
-	redis   *goredis.Client
-	cache   *redis.Cache // of summaries and answers
+	redis   *goredis.Client // asynq's, untraced: it polls many times a second
+	kv      *goredis.Client // the cache's and rate limits' (traced when tracing is on)
+	cache   *redis.Cache    // of summaries and answers
 	objects *s3.Store
 	queue   *queue.Client
 	outbox  *outbox.Outbox
@@ -189,17 +191,25 @@ func newApp(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry) (*
 	a := &app{cfg: cfg, logger: logger, reg: prometheus.NewRegistry(), tel: tel, tracer: tel.Provider.Tracer("protostar")}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
-	// Queries are traced without their parameters: they hold tenant data
-	// and whole vectors.
-	pgTracer := otelpgx.NewTracer(otelpgx.WithTracerProvider(tel.Provider), otelpgx.WithTrimSQLInSpanName())
-	if a.db, err = postgres.Open(logger, cfg.DatabaseURL, cfg.DatabaseMaxConns, postgres.WithTracer(pgTracer)); err != nil {
+	var pgOpts []postgres.Option
+	if tel.Enabled() {
+		// Queries are traced without their parameters: they hold tenant
+		// data and whole vectors.
+		pgOpts = append(pgOpts, postgres.WithTracer(otelpgx.NewTracer(otelpgx.WithTracerProvider(tel.Provider),
+			otelpgx.WithTrimSQLInSpanName(), otelpgx.WithDisableQuerySpanNamePrefix())))
+	}
+	if a.db, err = postgres.Open(logger, cfg.DatabaseURL, cfg.DatabaseMaxConns, pgOpts...); err != nil {
 		return nil, err
 	}
 	if a.redis, err = redis.NewClient(cfg.RedisURL); err != nil {
 		a.db.Close()
 		return nil, err
 	}
-	a.cache = redis.NewCache(logger, a.redis, "protostar:", cfg.CacheTTL)
+	if a.kv, err = newKVClient(cfg, tel, a.redis); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.cache = redis.NewCache(logger, a.kv, "protostar:", cfg.CacheTTL)
 	a.objects, err = s3.New(logger, s3.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
 		Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: cfg.S3UseTLS, CreateBucket: cfg.S3CreateBucket})
 	if err != nil {
@@ -214,7 +224,7 @@ func newApp(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry) (*
 	// asynq's own deadline is only a backstop behind it.
 	a.queue = queue.NewClient(a.redis, cfg.JobMaxAttempts+3, cfg.JobTimeout+time.Minute)
 	a.outbox = outbox.New(logger, a.db, a.queue, a.objects, outbox.Config{Interval: cfg.DispatchInterval, StaleAfter: cfg.JobStaleAfter,
-		PurgeEvery: cfg.PurgeInterval})
+		PurgeEvery: cfg.PurgeInterval, Tracer: a.tracer})
 	a.reg.MustRegister(outbox.NewBacklogCollector(logger, a.db, readinessEvery))
 	if a.sealer, err = webhook.NewSealer(cfg.SecretKey); err != nil {
 		a.close()
@@ -233,7 +243,29 @@ func newApp(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry) (*
 	return a, nil
 }
 
+// newKVClient returns the Redis client of the cache and rate limits: with
+// tracing on, its own client with a span per command (never the values:
+// they hold tenant data), so asynq's polling stays out of traces; else
+// the shared one.
+func newKVClient(cfg config.Config, tel *telemetry.Telemetry, shared *goredis.Client) (*goredis.Client, error) {
+	if !tel.Enabled() {
+		return shared, nil
+	}
+	c, err := redis.NewClient(cfg.RedisURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(tel.Provider), redisotel.WithDBStatement(false)); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("trace redis: %w", err)
+	}
+	return c, nil
+}
+
 func (a *app) close() {
+	if a.kv != nil && a.kv != a.redis {
+		_ = a.kv.Close()
+	}
 	if a.redis != nil {
 		_ = a.redis.Close()
 	}
@@ -268,7 +300,7 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		Webhooks: httpapi.WebhookDeps{Store: a.db, Sealer: a.sealer, Guard: a.guard,
 			PerTenant: a.cfg.WebhooksPerTenant, Overlap: a.cfg.WebhookSecretOverlap},
 		Lookup:     a.db,
-		Limiter:    redis.NewRateLimiter(a.redis, "protostar:rate:"),
+		Limiter:    redis.NewRateLimiter(a.kv, "protostar:rate:"),
 		BucketSync: a.bucketSyncDeps(),
 		Accounts:   a.db,
 		Registry:   a.reg,

@@ -14,5 +14,5 @@ func (a *app) summaryRequester() *summary.Requester {
 
 // summaryHandler is the worker side of summaries.
 func (a *app) summaryHandler(runner *worker.Runner) *summary.Handler {
-	return summary.NewHandler(a.db, a.gen, a.cache, runner)
+	return summary.NewHandler(a.db, a.gen, a.cache, runner, a.tracer)
 }

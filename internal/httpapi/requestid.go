@@ -76,7 +76,7 @@ func requestIDInProblems(ctx huma.Context, _ string, v any) (any, error) {
 // requests are not traced: probes would flood the traces.
 func (s *Server) traced(next http.Handler) http.Handler {
 	t := s.deps.Tracing
-	if t == nil {
+	if t == nil || !t.Enabled() {
 		return next
 	}
 	return otelhttp.NewHandler(next, "http",

@@ -7,12 +7,18 @@
 package outbox
 
 import (
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/protostar/protostar/internal/telemetry"
 
 	"github.com/protostar/protostar"
 )
@@ -50,6 +56,9 @@ type Config struct {
 	LostAfter  time.Duration // a dispatched job nobody started this long is re-sent; default 15m
 	BatchSize  int           // jobs per dispatch round; default 500
 	PurgeEvery time.Duration // how often stale chunk rows are purged; default 30s
+	// Tracer traces each dispatch as a producer span in the trace of the
+	// request that accepted the job (nil: none).
+	Tracer trace.Tracer
 }
 
 // Outbox dispatches jobs.
@@ -73,6 +82,9 @@ func New(logger *slog.Logger, store Store, queue Queue, objects Objects, cfg Con
 	cfg.LostAfter = cmp.Or(cfg.LostAfter, 15*time.Minute)
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 500)
 	cfg.PurgeEvery = cmp.Or(cfg.PurgeEvery, 30*time.Second)
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	return &Outbox{store: store, queue: queue, objects: objects, cfg: cfg, logger: logger.With("component", "outbox"), healthy: true}
 }
 
@@ -81,7 +93,7 @@ func New(logger *slog.Logger, store Store, queue Queue, objects Objects, cfg Con
 func (o *Outbox) Dispatch(ctx context.Context, j protostar.Job) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 500*time.Millisecond)
 	defer cancel()
-	if err := o.queue.Enqueue(ctx, j); err != nil {
+	if err := o.send(ctx, j); err != nil {
 		o.logger.Debug("dispatch deferred to the outbox loop", "job_id", j.ID, "error", err)
 		return
 	}
@@ -89,6 +101,18 @@ func (o *Outbox) Dispatch(ctx context.Context, j protostar.Job) {
 		// Harmless: the loop re-sends it and the queue drops the duplicate.
 		o.logger.Debug("could not mark job dispatched", "job_id", j.ID, "error", err)
 	}
+}
+
+// send enqueues j in a producer span of the job's trace: the request's
+// span when called in it, else the trace stored on the job's row, so a job
+// re-sent by the loop or after a worker's death stays in its trace.
+func (o *Outbox) send(ctx context.Context, j protostar.Job) error {
+	ctx, span := o.cfg.Tracer.Start(telemetry.WithTraceParent(ctx, j.TraceParent), "dispatch "+j.Type,
+		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(telemetry.KeyJobID.String(j.ID),
+			telemetry.KeyJobType.String(j.Type), attribute.Int("protostar.job.dispatch", j.Dispatches)))
+	err := o.queue.Enqueue(ctx, j)
+	telemetry.End(span, err)
+	return err
 }
 
 // Start runs the loop until Stop. Calling Start twice is an error-free no-op.
@@ -149,7 +173,7 @@ func (o *Outbox) dispatchAll(ctx context.Context) {
 		var sendErr error
 		n, err := o.store.DispatchPending(ctx, o.cfg.BatchSize, func(ctx context.Context, j protostar.Job) error {
 			sent = true
-			sendErr = o.queue.Enqueue(ctx, j)
+			sendErr = o.send(ctx, j)
 			return sendErr
 		})
 		if sent {

@@ -5,6 +5,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,11 +88,11 @@ func (c *Client) Enqueue(ctx context.Context, j protostar.Job) error {
 	if err != nil {
 		return fmt.Errorf("encode task payload: %w", err)
 	}
-	// The task carries the trace of the request that accepted the job (also
-	// on the job's row, for a worker that reads it from there).
+	// The task carries the trace context of its dispatch (or of the request
+	// that accepted the job, also on the job's row).
 	var headers map[string]string
-	if j.TraceParent != "" {
-		headers = map[string]string{"traceparent": j.TraceParent}
+	if tp := cmp.Or(telemetry.TraceParent(ctx), j.TraceParent); tp != "" {
+		headers = map[string]string{"traceparent": tp}
 	}
 	task := asynq.NewTaskWithHeaders(j.Type, body, headers,
 		asynq.Queue(QueueFor(j.Type)),

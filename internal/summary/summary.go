@@ -7,12 +7,18 @@
 package summary
 
 import (
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/protostar/protostar/internal/telemetry"
 
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/worker"
@@ -83,12 +89,30 @@ type Handler struct {
 	gen    Generator
 	cache  Cache
 	runner *worker.Runner
+	tracer trace.Tracer
 }
 
 // NewHandler returns the worker side of summaries; runner runs its jobs'
-// attempts.
-func NewHandler(store JobStore, gen Generator, cache Cache, runner *worker.Runner) *Handler {
-	return &Handler{store: store, gen: gen, cache: cache, runner: runner}
+// attempts, and tracer traces each map and reduce call (nil: none).
+func NewHandler(store JobStore, gen Generator, cache Cache, runner *worker.Runner, tracer trace.Tracer) *Handler {
+	if tracer == nil {
+		tracer = noop.NewTracerProvider().Tracer("")
+	}
+	return &Handler{store: store, gen: gen, cache: cache, runner: runner, tracer: tracer}
+}
+
+// generate runs one map or reduce call in its own span.
+func (s *Handler) generate(ctx context.Context, j protostar.Job, in protostar.SummaryInput) (string, error) {
+	name := "summary map"
+	if in.Reduce {
+		name = "summary reduce"
+	}
+	ctx, span := s.tracer.Start(ctx, name, trace.WithAttributes(telemetry.KeyJobID.String(j.ID), telemetry.KeyAttempt.Int(j.Attempts),
+		attribute.String("protostar.summary.length", in.Length), attribute.Int("protostar.summary.input_bytes", len(in.Text)),
+		attribute.String("protostar.generate.model", s.gen.Model())))
+	out, err := s.gen.Summarize(ctx, in)
+	telemetry.End(span, err)
+	return out, err
 }
 
 // Request returns the summary of the document's indexed content if one
@@ -172,7 +196,7 @@ func (s *Handler) summarize(ctx context.Context, j protostar.Job, p *worker.Prog
 		if ok {
 			res.SectionsReused++
 		} else {
-			if text, err = s.gen.Summarize(ctx, protostar.SummaryInput{Text: sec.Text, HeadingPath: sec.HeadingPath, Length: params.Length}); err != nil {
+			if text, err = s.generate(ctx, j, protostar.SummaryInput{Text: sec.Text, HeadingPath: sec.HeadingPath, Length: params.Length}); err != nil {
 				return fmt.Errorf("summarise section %q: %w", strings.Join(sec.HeadingPath, " > "), err)
 			}
 			res.SectionsSummarized++
@@ -190,7 +214,7 @@ func (s *Handler) summarize(ctx context.Context, j protostar.Job, p *worker.Prog
 	if err != nil {
 		return err
 	}
-	final, err := s.reduce(ctx, parts, params.Length, &res)
+	final, err := s.reduce(ctx, j, parts, params.Length, &res)
 	if err != nil {
 		return err
 	}
@@ -207,7 +231,7 @@ func (s *Handler) summarize(ctx context.Context, j protostar.Job, p *worker.Prog
 // are reduced in rounds, so any number of sections fits.
 const reduceGroup = 16
 
-func (s *Handler) reduce(ctx context.Context, parts []string, length string, res *protostar.SummaryResult) (string, error) {
+func (s *Handler) reduce(ctx context.Context, j protostar.Job, parts []string, length string, res *protostar.SummaryResult) (string, error) {
 	switch len(parts) {
 	case 0:
 		return "", nil
@@ -218,7 +242,7 @@ func (s *Handler) reduce(ctx context.Context, parts []string, length string, res
 		var next []string
 		for i := 0; i < len(parts); i += reduceGroup {
 			group := parts[i:min(i+reduceGroup, len(parts))]
-			out, err := s.gen.Summarize(ctx, protostar.SummaryInput{Text: strings.Join(group, "\n"), Length: length, Reduce: true})
+			out, err := s.generate(ctx, j, protostar.SummaryInput{Text: strings.Join(group, "\n"), Length: length, Reduce: true})
 			if err != nil {
 				return "", fmt.Errorf("reduce %d section summaries: %w", len(group), err)
 			}

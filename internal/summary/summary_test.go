@@ -144,7 +144,7 @@ func TestSummarizeMapReduce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.sections, " sections"), func(t *testing.T) {
 			st, gen, cache := setup(t, tt.sections)
-			h := NewHandler(st, gen, cache, nil)
+			h := NewHandler(st, gen, cache, nil, nil)
 			if err := h.summarize(context.Background(), job(), &worker.Progress{}); err != nil {
 				t.Fatal(err)
 			}
@@ -168,7 +168,7 @@ func TestSummarizeMapReduce(t *testing.T) {
 // calls the generator only for the reduce.
 func TestSummarizeReusesSectionSummaries(t *testing.T) {
 	st, gen, cache := setup(t, 3)
-	h := NewHandler(st, gen, cache, nil)
+	h := NewHandler(st, gen, cache, nil, nil)
 	for range 2 {
 		if err := h.summarize(context.Background(), job(), &worker.Progress{}); err != nil {
 			t.Fatal(err)
@@ -185,7 +185,7 @@ func TestSummarizeReusesSectionSummaries(t *testing.T) {
 func TestSummarizeDeletedDocumentCancels(t *testing.T) {
 	st, gen, cache := setup(t, 3)
 	st.deleted = true
-	if err := NewHandler(st, gen, cache, nil).summarize(context.Background(), job(), &worker.Progress{}); err != nil {
+	if err := NewHandler(st, gen, cache, nil, nil).summarize(context.Background(), job(), &worker.Progress{}); err != nil {
 		t.Fatal(err)
 	}
 	if len(st.canceled) != 1 || gen.calls != 0 {

@@ -28,6 +28,15 @@ func WithTraceParent(ctx context.Context, traceparent string) context.Context {
 	return propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": traceparent})
 }
 
+// LinkTo returns a link to the span traceparent names, or none.
+func LinkTo(traceparent string) []trace.Link {
+	sc := trace.SpanContextFromContext(WithTraceParent(context.Background(), traceparent))
+	if !sc.IsValid() {
+		return nil
+	}
+	return []trace.Link{{SpanContext: sc}}
+}
+
 // End ends span, recording err. The status is Error only for what is the
 // server's fault: a client mistake (invalid input, not found, …) or a
 // cancellation is recorded but leaves the status unset.

@@ -63,6 +63,12 @@ func New(ctx context.Context, role string) (*Telemetry, error) {
 	return t, nil
 }
 
+// Enabled reports whether spans are recorded and exported.
+func (t *Telemetry) Enabled() bool {
+	_, noopProvider := t.Provider.(noop.TracerProvider)
+	return !noopProvider
+}
+
 // Shutdown flushes the spans not exported yet.
 func (t *Telemetry) Shutdown(ctx context.Context) error { return t.shutdown(ctx) }
 

@@ -104,8 +104,10 @@ func (r *Runner) Run(ctx context.Context, id string, task Task) error {
 	case err != nil:
 		return fmt.Errorf("claim job %s: %w", id, err)
 	}
+	// The attempt continues the trace of its dispatch (from the task's
+	// headers), or of the accepting request, and links to that request.
 	ctx, span := r.tracer.Start(telemetry.WithTraceParent(ctx, j.TraceParent), "job "+j.Type,
-		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(telemetry.KeyJobID.String(j.ID),
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(telemetry.LinkTo(j.TraceParent)...), trace.WithAttributes(telemetry.KeyJobID.String(j.ID),
 			telemetry.KeyJobType.String(j.Type), telemetry.KeyAttempt.Int(j.Attempts), telemetry.KeyTenant.String(j.TenantID),
 			telemetry.KeyDocumentID.String(j.DocumentID), telemetry.KeyVersion.Int(j.Version)))
 	var taskErr error
