@@ -66,41 +66,53 @@ func (r *Reconciler) Handle(ctx context.Context, jobID string) error {
 
 const docPage = 500
 
+// pass is one reconciliation's changes, applied at a bounded rate, and
+// its counts.
+type pass struct {
+	r       *Reconciler
+	tenant  string
+	limiter *rate.Limiter
+	res     protostar.SyncResult
+}
+
+// apply makes the document of key match its object (or its absence).
+func (ps *pass) apply(ctx context.Context, key string) error {
+	if err := ps.limiter.Wait(ctx); err != nil {
+		return err
+	}
+	outcome, err := ps.r.syncer.Apply(ctx, ps.tenant, key, "", protostar.SourceReconcile)
+	switch protostar.ErrorCode(err) {
+	case "":
+	case protostar.EINVALID, protostar.ETOOLARGE:
+		ps.r.logger.Warn("object not synced", "tenant", ps.tenant, "key", key, "error", err)
+		ps.res.Skipped++
+		return nil
+	default:
+		return fmt.Errorf("sync %q: %w", key, err)
+	}
+	switch outcome {
+	case protostar.SyncIngested:
+		ps.res.Ingested++
+	case protostar.SyncReingested:
+		ps.res.Reingested++
+	case protostar.SyncDeleted:
+		ps.res.Deleted++
+	case protostar.SyncInFlight:
+		ps.res.Skipped++
+	default:
+		ps.res.Unchanged++
+	}
+	if outcome == protostar.SyncIngested || outcome == protostar.SyncReingested || outcome == protostar.SyncDeleted {
+		ps.r.metrics.differences.WithLabelValues(outcome).Inc()
+	}
+	return nil
+}
+
 func (r *Reconciler) run(ctx context.Context, j protostar.Job, p *worker.Progress) error {
 	started := time.Now()
-	limiter := rate.NewLimiter(rate.Limit(r.rate), max(1, int(r.rate)))
-	var res protostar.SyncResult
-	apply := func(key string) error {
-		if err := limiter.Wait(ctx); err != nil {
-			return err
-		}
-		outcome, err := r.syncer.Apply(ctx, j.TenantID, key, "", protostar.SourceReconcile)
-		switch protostar.ErrorCode(err) {
-		case "":
-		case protostar.EINVALID, protostar.ETOOLARGE:
-			r.logger.Warn("object not synced", "tenant", j.TenantID, "key", key, "error", err)
-			res.Skipped++
-			return nil
-		default:
-			return fmt.Errorf("sync %q: %w", key, err)
-		}
-		switch outcome {
-		case protostar.SyncIngested:
-			res.Ingested++
-		case protostar.SyncReingested:
-			res.Reingested++
-		case protostar.SyncDeleted:
-			res.Deleted++
-		case protostar.SyncInFlight:
-			res.Skipped++
-		default:
-			res.Unchanged++
-		}
-		if outcome == protostar.SyncIngested || outcome == protostar.SyncReingested || outcome == protostar.SyncDeleted {
-			r.metrics.differences.WithLabelValues(outcome).Inc()
-		}
-		return nil
-	}
+	ps := &pass{r: r, tenant: j.TenantID, limiter: rate.NewLimiter(rate.Limit(r.rate), max(1, int(r.rate)))}
+	res := &ps.res
+	apply := func(key string) error { return ps.apply(ctx, key) }
 	objects := r.listObjects(ctx, j.TenantID)
 	nextObj, stopObj := iter.Pull2(objects)
 	defer stopObj()
@@ -148,7 +160,7 @@ func (r *Reconciler) run(ctx context.Context, j protostar.Job, p *worker.Progres
 		p.Set(res.Listed, 0)
 		obj, objErr, objOK = nextObj()
 	}
-	if err := r.store.FinishSync(ctx, j, res); err != nil {
+	if err := r.store.FinishSync(ctx, j, *res); err != nil {
 		return err
 	}
 	r.logger.Info("bucket reconciled", "tenant", j.TenantID, "listed", res.Listed, "ingested", res.Ingested,

@@ -17,29 +17,9 @@ import (
 // key management directly on the database (PROTOSTAR_DATABASE_URL), so an
 // operator can bootstrap the first platform key before any API key works.
 func runAccounts(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
-	usage := map[string]string{
-		"tenants": "usage: protostar tenants create ID [--name NAME] | list | delete ID",
-		"keys":    "usage: protostar keys create [--tenant ID | --platform] [--name NAME] [--expires DURATION] | list [--tenant ID] | revoke ID [--tenant ID]",
-	}[cmd]
-	if len(args) == 0 {
-		return usageError{fmt.Errorf("%s", usage)}
-	}
-	fs := flag.NewFlagSet(cmd+" "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	name := fs.String("name", "", "a name for humans")
-	tenant := fs.String("tenant", "", "the tenant (keys)")
-	platform := fs.Bool("platform", false, "create a platform key (keys create)")
-	expires := fs.Duration("expires", 0, "the key stops working after this long (keys create)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	verb, rest := args[0], args[1:]
-	var pos []string
-	for len(rest) > 0 { // flags and positional arguments in any order
-		if err := fs.Parse(rest); err != nil {
-			return usageError{err}
-		}
-		if rest = fs.Args(); len(rest) > 0 {
-			pos, rest = append(pos, rest[0]), rest[1:]
-		}
+	a, err := parseAccountsArgs(cmd, args, stderr)
+	if err != nil {
+		return err
 	}
 	cfg, err := config.Load()
 	if err != nil {
@@ -50,60 +30,100 @@ func runAccounts(ctx context.Context, cmd string, args []string, stdout, stderr 
 		return err
 	}
 	defer db.Close()
-	out := printer{w: stdout, json: *asJSON}
-	switch cmd + " " + verb {
-	case "tenants create":
-		if len(pos) != 1 {
-			return usageError{fmt.Errorf("%s", usage)}
+	return a.run(ctx, db, cfg, printer{w: stdout, json: a.json})
+}
+
+// accountsArgs is one `tenants` or `keys` command line.
+type accountsArgs struct {
+	cmd, verb, usage string
+	name, tenant     string
+	platform, json   bool
+	expires          time.Duration
+	pos              []string // positional arguments after the verb
+}
+
+func parseAccountsArgs(cmd string, args []string, stderr io.Writer) (accountsArgs, error) {
+	a := accountsArgs{cmd: cmd, usage: map[string]string{
+		"tenants": "usage: protostar tenants create ID [--name NAME] | list | delete ID",
+		"keys":    "usage: protostar keys create [--tenant ID | --platform] [--name NAME] [--expires DURATION] | list [--tenant ID] | revoke ID [--tenant ID]",
+	}[cmd]}
+	if len(args) == 0 {
+		return a, usageError{fmt.Errorf("%s", a.usage)}
+	}
+	fs := flag.NewFlagSet(cmd+" "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&a.name, "name", "", "a name for humans")
+	fs.StringVar(&a.tenant, "tenant", "", "the tenant (keys)")
+	fs.BoolVar(&a.platform, "platform", false, "create a platform key (keys create)")
+	fs.DurationVar(&a.expires, "expires", 0, "the key stops working after this long (keys create)")
+	fs.BoolVar(&a.json, "json", false, "print JSON")
+	a.verb = args[0]
+	for rest := args[1:]; len(rest) > 0; { // flags and positional arguments in any order
+		if err := fs.Parse(rest); err != nil {
+			return a, usageError{err}
 		}
-		if err := protostar.ValidTenant(pos[0]); err != nil {
+		if rest = fs.Args(); len(rest) > 0 {
+			a.pos, rest = append(a.pos, rest[0]), rest[1:]
+		}
+	}
+	return a, nil
+}
+
+// run carries out the command on the database.
+func (a accountsArgs) run(ctx context.Context, db *postgres.DB, cfg config.Config, out printer) error {
+	needsID := a.verb == "delete" || a.verb == "revoke" || (a.cmd == "tenants" && a.verb == "create")
+	if needsID && len(a.pos) != 1 {
+		return usageError{fmt.Errorf("%s", a.usage)}
+	}
+	switch a.cmd + " " + a.verb {
+	case "tenants create":
+		if err := protostar.ValidTenant(a.pos[0]); err != nil {
 			return usageError{err}
 		}
-		t, err := db.CreateTenant(ctx, pos[0], *name)
+		t, err := db.CreateTenant(ctx, a.pos[0], a.name)
 		return out.tenants(err, t)
 	case "tenants list":
 		ts, err := db.Tenants(ctx)
 		return out.tenants(err, ts...)
 	case "tenants delete":
-		if len(pos) != 1 {
-			return usageError{fmt.Errorf("%s", usage)}
-		}
-		t, j, err := db.DeleteTenant(ctx, pos[0], cfg.JobMaxAttempts)
+		t, j, err := db.DeleteTenant(ctx, a.pos[0], cfg.JobMaxAttempts)
 		if err != nil || out.json {
-			return orJSON(err, stdout, []any{map[string]any{"tenant": t, "job": j}})
+			return orJSON(err, out.w, []any{map[string]any{"tenant": t, "job": j}})
 		}
-		fmt.Fprintf(stdout, "tenant %s deleted; its keys no longer work. Job %s removes its data (run a protostar process to do it).\n", t.ID, j.ID)
+		fmt.Fprintf(out.w, "tenant %s deleted; its keys no longer work. Job %s removes its data (run a protostar process to do it).\n", t.ID, j.ID)
 		return nil
 	case "keys create":
-		if *platform == (*tenant != "") {
-			return usageError{fmt.Errorf("keys create needs exactly one of --tenant ID and --platform")}
-		}
-		var exp *time.Time
-		if *expires > 0 {
-			t := time.Now().Add(*expires)
-			exp = &t
-		}
-		secret, prefix, hash := protostar.NewAPIKey()
-		k, err := db.CreateKey(ctx, *tenant, *name, prefix, hash, exp)
-		if err != nil {
-			return err
-		}
-		if out.json {
-			return writeJSON(stdout, map[string]any{"key": k, "secret": secret})
-		}
-		fmt.Fprintf(stdout, "%s\n\nThis is the key's only display: store it now. Its id is %s.\n", secret, k.ID)
-		return nil
+		return a.createKey(ctx, db, out)
 	case "keys list":
-		ks, err := db.Keys(ctx, *tenant)
+		ks, err := db.Keys(ctx, a.tenant)
 		return out.keys(err, ks...)
 	case "keys revoke":
-		if len(pos) != 1 {
-			return usageError{fmt.Errorf("%s", usage)}
-		}
-		k, err := db.RevokeKey(ctx, *tenant, pos[0])
+		k, err := db.RevokeKey(ctx, a.tenant, a.pos[0])
 		return out.keys(err, k)
 	}
-	return usageError{fmt.Errorf("%s", usage)}
+	return usageError{fmt.Errorf("%s", a.usage)}
+}
+
+// createKey makes a key and shows its secret, the only time it is shown.
+func (a accountsArgs) createKey(ctx context.Context, db *postgres.DB, out printer) error {
+	if a.platform == (a.tenant != "") {
+		return usageError{fmt.Errorf("keys create needs exactly one of --tenant ID and --platform")}
+	}
+	var exp *time.Time
+	if a.expires > 0 {
+		t := time.Now().Add(a.expires)
+		exp = &t
+	}
+	secret, prefix, hash := protostar.NewAPIKey()
+	k, err := db.CreateKey(ctx, a.tenant, a.name, prefix, hash, exp)
+	if err != nil {
+		return err
+	}
+	if out.json {
+		return writeJSON(out.w, map[string]any{"key": k, "secret": secret})
+	}
+	fmt.Fprintf(out.w, "%s\n\nThis is the key's only display: store it now. Its id is %s.\n", secret, k.ID)
+	return nil
 }
 
 type printer struct {
