@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/protostar/protostar/internal/testenv"
 )
@@ -34,17 +31,7 @@ func TestWorkerKilledMidJobRecovers(t *testing.T) {
 
 	w1 := s.start("worker")
 	// Kill it mid-job: once some of the document's chunks are written.
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, s.DBURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	testenv.WaitFor(t, 60*time.Second, "the worker to write chunks", func() bool {
-		var n int
-		err := conn.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE document_id = $1`, acc.Document.ID).Scan(&n)
-		return err == nil && n > 0
-	})
+	s.waitChunks(acc.Document.ID)
 	w1.Kill()
 	killedAt := time.Now()
 

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/protostar/protostar/internal/s3"
 	"github.com/protostar/protostar/internal/testenv"
 )
@@ -47,6 +48,23 @@ func newStack(t *testing.T, extraEnv ...string) *stack {
 		logDir: t.TempDir()}
 	s.migrate()
 	return s
+}
+
+// waitChunks waits until a worker has written some of the document's
+// chunks: it is mid-job.
+func (s *stack) waitChunks(documentID string) {
+	s.t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.DBURL)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	testenv.WaitFor(s.t, 60*time.Second, "the worker to write chunks", func() bool {
+		var n int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE document_id = $1`, documentID).Scan(&n)
+		return err == nil && n > 0
+	})
 }
 
 func (s *stack) migrate() {

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/protostar/protostar/internal/testenv"
 )
 
@@ -134,16 +132,7 @@ func TestOneTraceFromRequestToChunks(t *testing.T) {
 	// A job re-sent after its worker died keeps the trace.
 	const trace2 = "0af7651916cd43dd8448eb211c80319c"
 	acc = post("killed.md", trace2, bigMarkdown(8<<20))
-	conn, err := pgx.Connect(ctx, s.DBURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	testenv.WaitFor(t, 60*time.Second, "the worker to write chunks", func() bool {
-		var n int
-		err := conn.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE document_id = $1`, acc.Document.ID).Scan(&n)
-		return err == nil && n > 0
-	})
+	s.waitChunks(acc.Document.ID)
 	w1.Kill()
 	s.start("worker")
 	if j := api.waitJob(acc.Job.ID, keyA, 3*time.Minute); j.Status != "succeeded" || j.Attempts < 2 {
