@@ -93,7 +93,7 @@ build() {
 	"${BUILDAH[@]}" config \
 		--entrypoint '["/usr/local/bin/protostar"]' --cmd serve \
 		--user "$IMAGE_UID:$IMAGE_UID" --workingdir / \
-		--env PROTOSTAR_HTTP_ADDR=0.0.0.0:8080 --env PROTOSTAR_LOG_FORMAT=json \
+		--env PATH=/usr/local/bin:/usr/bin:/bin --env PROTOSTAR_HTTP_ADDR=0.0.0.0:8080 --env PROTOSTAR_LOG_FORMAT=json \
 		--port 8080/tcp --stop-signal SIGTERM \
 		--label org.opencontainers.image.title=protostar \
 		--label "org.opencontainers.image.description=protostar: ingest, hybrid search, summaries and cited answers over Markdown" \
