@@ -16,7 +16,7 @@ import (
 
 // composeFile is the part of a compose file the test reads.
 type composeFile struct {
-	Env      map[string]string          `yaml:"x-protostar-env"`
+	Env      map[string]string         `yaml:"x-protostar-env"`
 	Services map[string]composeService `yaml:"services"`
 }
 
