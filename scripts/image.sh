@@ -84,7 +84,12 @@ build() {
 	ensure_packages
 	command -v go >/dev/null || export PATH=/usr/local/go/bin:$PATH
 	stage_rootfs
-	local ctr created
+	local ctr created previous id
+	# What our tags name now: once they move to the new build, an image
+	# left without any tag is removed, so repeated builds don't pile up.
+	previous=$(for tag in latest "$VERSION"; do
+		"${BUILDAH[@]}" images --noheading --no-trunc --format '{{.ID}}' "$IMAGE:$tag" 2>/dev/null || true
+	done | sort -u)
 	created=$(git log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
 	ctr=$("${BUILDAH[@]}" from scratch)
 	# shellcheck disable=SC2064 # expand $ctr now
@@ -105,6 +110,9 @@ build() {
 	"${BUILDAH[@]}" commit --quiet --format oci --rm "$ctr" "$IMAGE:$VERSION" >/dev/null
 	trap - EXIT
 	"${BUILDAH[@]}" tag "$IMAGE:$VERSION" "$IMAGE:latest"
+	for id in $("${BUILDAH[@]}" images --filter dangling=true --noheading --no-trunc --format '{{.ID}}'); do
+		if grep -qx -- "$id" <<<"$previous"; then "${BUILDAH[@]}" rmi "$id" >/dev/null || true; fi
+	done
 	rm -f -- "$ARCHIVE"
 	"${BUILDAH[@]}" push --quiet "$IMAGE:$VERSION" "oci-archive:$ARCHIVE:$IMAGE:$VERSION"
 	log "built $IMAGE:$VERSION (and :latest), $(du -sm "$BUILD_DIR/rootfs" | cut -f1) MB unpacked; OCI archive $ARCHIVE"
