@@ -341,6 +341,13 @@ func TestChartSecrets(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestChartRefusals: values that would leak a secret, bypass the shutdown
+// budget, or that the chart does not know stop the rendering with a
+// message saying why.
+func TestChartRefusals(t *testing.T) {
+	helm := setupHelm(t)
 	refused := []struct {
 		name string
 		sets []string
@@ -351,6 +358,8 @@ func TestChartSecrets(t *testing.T) {
 		{"a URL with a password in values", []string{"existingSecret=s", "config.PROTOSTAR_DATABASE_URL=postgres://u:canary@db/x"}, "is a secret"},
 		{"the shutdown budget bypassed", []string{"existingSecret=s", "config.PROTOSTAR_SHUTDOWN_TIMEOUT=5m"}, "shutdownTimeoutSeconds"},
 		{"both autoscalers", []string{"existingSecret=s", "autoscaling.keda.enabled=true", "autoscaling.hpa.enabled=true"}, "at most one"},
+		{"a misspelt value", []string{"existingSecret=s", "worker.replica=3"}, "'replica' not allowed"},
+		{"a setting not named as a variable", []string{"existingSecret=s", "config.embedProvider=openai"}, "invalid propertyName"},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
