@@ -32,7 +32,8 @@ build_helm() {
 	# shellcheck disable=SC2064 # expand $tmp now
 	trap "rm -rf -- '$tmp'" EXIT
 	log "building helm $HELM_VERSION from the Go module proxy (~3 min, once per machine)"
-	(cd -- "$tmp" && GOBIN="$tmp" GOFLAGS=-buildvcs=false "$go_cmd" install "$HELM_MODULE@$HELM_VERSION") >&2 ||
+	(cd -- "$tmp" && GOBIN="$tmp" GOFLAGS=-buildvcs=false "$go_cmd" install \
+		-ldflags "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "$HELM_MODULE@$HELM_VERSION") >&2 ||
 		{ log "error: building helm failed"; exit 1; }
 	mv -f -- "$tmp/helm" "$HELM_BIN"
 	rm -rf -- "$tmp"
