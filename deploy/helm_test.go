@@ -343,33 +343,6 @@ func TestChartSecrets(t *testing.T) {
 	}
 }
 
-// TestChartRefusals: values that would leak a secret, bypass the shutdown
-// budget, or that the chart does not know stop the rendering with a
-// message saying why.
-func TestChartRefusals(t *testing.T) {
-	helm := setupHelm(t)
-	refused := []struct {
-		name string
-		sets []string
-		want string
-	}{
-		{"no secret named", nil, "existingSecret is required"},
-		{"a secret in values", []string{"existingSecret=s", "config.PROTOSTAR_OPENAI_API_KEY=sk-canary"}, "is a secret"},
-		{"a URL with a password in values", []string{"existingSecret=s", "config.PROTOSTAR_DATABASE_URL=postgres://u:canary@db/x"}, "is a secret"},
-		{"the shutdown budget bypassed", []string{"existingSecret=s", "config.PROTOSTAR_SHUTDOWN_TIMEOUT=5m"}, "shutdownTimeoutSeconds"},
-		{"both autoscalers", []string{"existingSecret=s", "autoscaling.keda.enabled=true", "autoscaling.hpa.enabled=true"}, "at most one"},
-		{"a misspelt value", []string{"existingSecret=s", "worker.replica=3"}, "'replica' not allowed"},
-		{"a setting not named as a variable", []string{"existingSecret=s", "config.embedProvider=openai"}, "invalid propertyName"},
-	}
-	for _, tt := range refused {
-		t.Run(tt.name, func(t *testing.T) {
-			if _, err := render(helm, tt.sets...); err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("helm template %v: %v, want a failure saying %q", tt.sets, err, tt.want)
-			}
-		})
-	}
-}
-
 // TestChartMigrationHook: `protostar migrate up` runs as a pre-install and
 // pre-upgrade hook, so before the Deployments roll.
 func TestChartMigrationHook(t *testing.T) {
@@ -403,16 +376,27 @@ func TestChartMigrationHook(t *testing.T) {
 	}
 }
 
-// TestChartOptional: the ServiceMonitor and the two ways to autoscale the
-// workers on the job backlog.
-func TestChartOptional(t *testing.T) {
+// TestChartValues: the ServiceMonitor and the two ways to autoscale the
+// workers on the job backlog; and values that would leak a secret, bypass
+// the shutdown budget, or that the chart does not know, which stop the
+// rendering with a message saying why.
+func TestChartValues(t *testing.T) {
 	helm := setupHelm(t)
+	const secret = "existingSecret=protostar"
 	tests := []struct {
-		name  string
-		sets  []string
-		check func(t *testing.T, r rendered)
+		name    string
+		sets    []string
+		refused string // the rendering fails saying this
+		check   func(t *testing.T, r rendered)
 	}{
-		{"defaults: fixed workers, no monitor", nil, func(t *testing.T, r rendered) {
+		{name: "no secret named", refused: "existingSecret is required"},
+		{name: "a secret in values", sets: []string{secret, "config.PROTOSTAR_OPENAI_API_KEY=sk-canary"}, refused: "is a secret"},
+		{name: "a URL with a password in values", sets: []string{secret, "config.PROTOSTAR_DATABASE_URL=postgres://u:canary@db/x"}, refused: "is a secret"},
+		{name: "the shutdown budget bypassed", sets: []string{secret, "config.PROTOSTAR_SHUTDOWN_TIMEOUT=5m"}, refused: "shutdownTimeoutSeconds"},
+		{name: "both autoscalers", sets: []string{secret, "autoscaling.keda.enabled=true", "autoscaling.hpa.enabled=true"}, refused: "at most one"},
+		{name: "a misspelt value", sets: []string{secret, "worker.replica=3"}, refused: "'replica' not allowed"},
+		{name: "a setting not named as a variable", sets: []string{secret, "config.embedProvider=openai"}, refused: "invalid propertyName"},
+		{name: "defaults: fixed workers, no monitor", sets: []string{secret}, check: func(t *testing.T, r rendered) {
 			var d workloadSpec
 			r.spec(t, "Deployment", "rel-protostar-worker", &d)
 			if d.Replicas == nil || *d.Replicas < 2 {
@@ -422,7 +406,7 @@ func TestChartOptional(t *testing.T) {
 				t.Errorf("optional objects rendered by default: %v", r.names())
 			}
 		}},
-		{"keda", []string{"autoscaling.keda.enabled=true"}, func(t *testing.T, r rendered) {
+		{name: "keda", sets: []string{secret, "autoscaling.keda.enabled=true"}, check: func(t *testing.T, r rendered) {
 			var s scalerSpec
 			r.spec(t, "ScaledObject", "rel-protostar-worker", &s)
 			if s.ScaleTargetRef.Name != "rel-protostar-worker" || len(s.Triggers) != 1 || s.Triggers[0].Type != "prometheus" {
@@ -433,7 +417,7 @@ func TestChartOptional(t *testing.T) {
 			}
 			checkUnpinned(t, r)
 		}},
-		{"hpa", []string{"autoscaling.hpa.enabled=true"}, func(t *testing.T, r rendered) {
+		{name: "hpa", sets: []string{secret, "autoscaling.hpa.enabled=true"}, check: func(t *testing.T, r rendered) {
 			var s scalerSpec
 			r.spec(t, "HorizontalPodAutoscaler", "rel-protostar-worker", &s)
 			if s.ScaleTargetRef.Name != "rel-protostar-worker" || len(s.Metrics) != 1 || s.Metrics[0].Type != "External" {
@@ -441,7 +425,7 @@ func TestChartOptional(t *testing.T) {
 			}
 			checkUnpinned(t, r)
 		}},
-		{"service monitor", []string{"serviceMonitor.enabled=true"}, func(t *testing.T, r rendered) {
+		{name: "service monitor", sets: []string{secret, "serviceMonitor.enabled=true"}, check: func(t *testing.T, r rendered) {
 			var m monitorSpec
 			r.spec(t, "ServiceMonitor", "rel-protostar", &m)
 			if len(m.Endpoints) != 1 || m.Endpoints[0].Path != "/metrics" {
@@ -458,11 +442,17 @@ func TestChartOptional(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := render(helm, append(tt.sets, "existingSecret=protostar")...)
-			if err != nil {
+			r, err := render(helm, tt.sets...)
+			switch {
+			case tt.refused != "":
+				if err == nil || !strings.Contains(err.Error(), tt.refused) {
+					t.Errorf("helm template %v: %v, want a failure saying %q", tt.sets, err, tt.refused)
+				}
+			case err != nil:
 				t.Fatal(err)
+			default:
+				tt.check(t, r)
 			}
-			tt.check(t, r)
 		})
 	}
 }
