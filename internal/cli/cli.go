@@ -22,6 +22,9 @@ Server commands (configured by PROTOSTAR_* environment variables, see README):
   migrate up|down|status
                         apply, roll back (one step) or list schema migrations
   config                print the effective configuration, secrets masked
+  version [--json]      print the version, source revision and Go version
+  healthcheck [--worker] [--url URL]
+                        exit 0 if the local process's /readyz answers 2xx (container probes)
   tenants create ID [--name N] | list | delete ID
                         manage run-time tenants, directly on the database
   keys create [--tenant ID | --platform] [--name N] [--expires 720h] | list [--tenant ID] | revoke ID [--tenant ID]
@@ -55,6 +58,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runMigrate(ctx, rest, stdout, stderr)
 	case "config":
 		err = runConfig(stdout)
+	case "version":
+		err = runVersion(rest, stdout)
+	case "healthcheck":
+		err = runHealthcheck(ctx, rest, stdout)
 	case "tenants", "keys":
 		err = runAccounts(ctx, cmd, rest, stdout, stderr)
 	default:
