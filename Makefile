@@ -23,13 +23,17 @@ export PROTOSTAR_API_KEYS ?= demo:$(DEMO_KEY)
 export PROTOSTAR_HTTP_ADDR ?= 127.0.0.1:8080
 export OTEL_TRACES_EXPORTER ?= none
 
-.PHONY: help build stack stack-down run test test-unit fuzz bench test-faults lint clean
+.PHONY: help build stack stack-down run test test-unit test-ts openapi fuzz bench test-faults lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/protostar
 	go build -o $(BIN) ./cmd/protostar
+
+openapi: ## rewrite api/openapi.json and the TypeScript client's generated types from the server's routes
+	go run ./cmd/protostar openapi > api/openapi.json.tmp && mv api/openapi.json.tmp api/openapi.json
+	cd clients/typescript && { test -d node_modules || npm ci --no-audit --no-fund; } && npm run --silent generate
 
 stack: ## install and start PostgreSQL+pgvector, Redis and MinIO on loopback (idempotent)
 	$(STACK) up

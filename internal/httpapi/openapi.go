@@ -1,0 +1,113 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"sort"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// Arrays in the API are never null: the schemas say so, and encodeJSON
+// writes a nil slice as [] (a TypeScript caller would otherwise have to
+// guard every array field).
+func init() { huma.DefaultArrayNullable = false }
+
+// noWebhooks and noAccounts stand in for the optional stores while the
+// document is built, so that every route is registered; none of their
+// methods is called.
+type (
+	webhookStore = Webhooks // a field named Webhooks would hide the method
+	noWebhooks   struct{ webhookStore }
+	noAccounts   struct{ Accounts }
+)
+
+// OpenAPIDocument builds the API's OpenAPI 3.1 document, the one GET
+// /openapi.json serves, without connecting to anything. It is what
+// `protostar openapi` prints and api/openapi.json holds.
+func OpenAPIDocument() ([]byte, error) {
+	s := New(slog.New(slog.DiscardHandler), Deps{Webhooks: WebhookDeps{Store: noWebhooks{}}, Accounts: noAccounts{}}, Config{})
+	raw, err := json.MarshalIndent(s.oapi, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode the OpenAPI document: %w", err)
+	}
+	return append(raw, '\n'), nil
+}
+
+// describeAPI completes the document after every route is registered:
+// where it is served and under which terms, and the problem answers every
+// /v1 operation can give besides its own, since authentication, the query
+// check, rate limits and an unavailable Postgres apply to each of them.
+func describeAPI(oapi *huma.OpenAPI) {
+	oapi.Servers = []*huma.Server{{URL: "http://127.0.0.1:8080", Description: "`protostar all` with the defaults (`make run`); use your deployment's address"}}
+	oapi.Info.License = &huma.License{Name: "Proprietary", Identifier: "LicenseRef-Proprietary"}
+	oapi.Info.Contact = &huma.Contact{Name: "Protostar platform team"}
+	common := []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
+		http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusServiceUnavailable}
+	for _, item := range oapi.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
+			if op == nil {
+				continue
+			}
+			for _, status := range common {
+				key := fmt.Sprint(status)
+				if op.Responses[key] == nil {
+					op.Responses[key] = problemResponse(status)
+				}
+			}
+			for key, r := range op.Responses {
+				if key == "429" || key == "503" {
+					r.Headers = map[string]*huma.Param{"Retry-After": {
+						Description: "Seconds to wait before retrying", Schema: &huma.Schema{Type: huma.TypeInteger, Minimum: ptr(0.0)}}}
+				}
+			}
+		}
+	}
+}
+
+// problemResponse is an RFC 9457 problem answer with status.
+func problemResponse(status int) *huma.Response {
+	return &huma.Response{Description: http.StatusText(status), Content: map[string]*huma.MediaType{
+		"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/ErrorModel"}},
+	}}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// streamEvent is one kind of event of a text/event-stream answer: its name
+// and the Go type of its JSON data.
+type streamEvent struct {
+	name string
+	data any
+}
+
+// eventStreamSchema describes a text/event-stream answer as huma's sse
+// package does: a sequence of messages, each a oneOf of typed events with
+// their name as a constant and their data's schema. Our streams write the
+// events themselves (string ids, comments, problems before the first
+// event), so they are not registered through sse.Register.
+func eventStreamSchema(reg huma.Registry, events []streamEvent) *huma.Schema {
+	one := make([]*huma.Schema, 0, len(events))
+	for _, ev := range events {
+		t := reflect.TypeOf(ev.data)
+		one = append(one, &huma.Schema{
+			Title: "Event " + ev.name, Type: huma.TypeObject,
+			Properties: map[string]*huma.Schema{
+				"id":    {Type: huma.TypeString, Description: "The event id, to send as Last-Event-ID when reconnecting"},
+				"event": {Type: huma.TypeString, Description: "The event name", Extensions: map[string]any{"const": ev.name}},
+				"data":  reg.Schema(t, true, t.Name()),
+				"retry": {Type: huma.TypeInteger, Description: "The reconnection delay in milliseconds"},
+			},
+			Required: []string{"event", "data"},
+		})
+	}
+	sort.Slice(one, func(i, j int) bool { return one[i].Title < one[j].Title })
+	return &huma.Schema{
+		Title:       "Server-sent events",
+		Description: "Each item is one event of the stream, written as text/event-stream (event, id and data lines; data is JSON).",
+		Type:        huma.TypeArray, Items: &huma.Schema{OneOf: one},
+	}
+}
