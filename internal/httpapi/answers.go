@@ -21,7 +21,7 @@ type Answerer interface {
 
 type answerInput struct {
 	Body struct {
-		Question string       `json:"question" minLength:"1" maxLength:"2048"`
+		Question string       `json:"question" minLength:"1" maxLength:"2048" example:"백업은 언제 실행되나요?"`
 		TopK     int          `json:"top_k,omitempty" minimum:"1" maximum:"20" default:"5"`
 		Filter   searchFilter `json:"filter,omitempty"`
 		Stream   bool         `json:"stream,omitempty" doc:"Answer as text/event-stream: delta, citation, done and error events"`

@@ -55,7 +55,7 @@ func (s *Server) registerJobEvents(api huma.API) {
 var jobEvents = []streamEvent{{"progress", protostar.Job{}}, {"done", protostar.Job{}}, {"error", streamError{}}}
 
 type jobEventsInput struct {
-	ID          string `path:"id" doc:"Job id"`
+	ID          string `path:"id" doc:"Job id" example:"0193a4f2-6c1f-7d52-8a11-5be0c3f9d214"`
 	LastEventID string `header:"Last-Event-ID" doc:"The id of the last event received, to resume without a repeat"`
 }
 

@@ -45,6 +45,23 @@ func describeAPI(oapi *huma.OpenAPI) {
 	oapi.Servers = []*huma.Server{{URL: "http://127.0.0.1:8080", Description: "`protostar all` with the defaults (`make run`); use your deployment's address"}}
 	oapi.Info.License = &huma.License{Name: "Proprietary", Identifier: "LicenseRef-Proprietary"}
 	oapi.Info.Contact = &huma.Contact{Name: "Protostar platform team"}
+	oapi.Tags = []*huma.Tag{
+		{Name: "documents", Description: "Markdown documents: submitted by key or uploaded, ingested in the background, kept in step with the bucket"},
+		{Name: "jobs", Description: "Background work (ingest, summaries, syncs, tenant deletion) with its progress, as JSON or server-sent events"},
+		{Name: "search", Description: "Hybrid vector and Korean-aware keyword search over a tenant's chunks"},
+		{Name: "answers", Description: "Answers grounded in the tenant's documents, with citations, whole or streamed"},
+		{Name: "summaries", Description: "Map-reduce summaries of documents, cached per document version"},
+		{Name: "webhooks", Description: "Endpoints that receive signed events (Standard Webhooks 1.0), their deliveries and secrets"},
+		{Name: "tenants", Description: "Tenants created at run time; platform keys only"},
+		{Name: "keys", Description: "API keys, stored as hashes and shown once"},
+	}
+	freeform := func(doc string) *huma.Schema {
+		return &huma.Schema{Type: huma.TypeObject, AdditionalProperties: true, Description: doc}
+	}
+	setProperty(oapi, "Document", "metadata", freeform("The document's metadata, as submitted or from x-amz-meta-* headers"))
+	setProperty(oapi, "Job", "result", freeform("What a succeeded job did; by type: ingest {chunks_total, chunks_embedded, chunks_reused, bytes_read}, "+
+		"summary {sections_total, sections_summarized, sections_reused, generator_calls}, sync {listed, ingested, reingested, deleted, unchanged, skipped}, "+
+		"tenant_delete {documents, cache_entries}"))
 	common := []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
 		http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusServiceUnavailable}
 	for _, item := range oapi.Paths {
@@ -65,6 +82,14 @@ func describeAPI(oapi *huma.OpenAPI) {
 				}
 			}
 		}
+	}
+}
+
+// setProperty replaces the schema of a component's property: raw JSON
+// fields (json.RawMessage) would otherwise be typed as anything.
+func setProperty(oapi *huma.OpenAPI, component, property string, s *huma.Schema) {
+	if c := oapi.Components.Schemas.Map()[component]; c != nil && c.Properties[property] != nil {
+		c.Properties[property] = s
 	}
 }
 

@@ -108,6 +108,16 @@ func TestOpenAPIOperations(t *testing.T) {
 			}
 		}
 	}
+	var doc2 map[string]any
+	_ = json.Unmarshal(raw, &doc2)
+	components := doc2["components"].(map[string]any)["schemas"].(map[string]any)
+	for path, item := range doc2["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			if !hasExample(op, components, map[string]bool{}) {
+				t.Errorf("%s %s: no example in its parameters, body or answers", strings.ToUpper(method), path)
+			}
+		}
+	}
 	var nullable []string
 	walkJSON("", mustDecode(t, raw), func(at string, node map[string]any) {
 		if types, ok := node["type"].([]any); ok && len(types) == 2 && (types[0] == "array" || types[1] == "array") {
@@ -117,6 +127,37 @@ func TestOpenAPIOperations(t *testing.T) {
 	if len(nullable) > 0 {
 		t.Errorf("arrays that may be null: %v", nullable)
 	}
+}
+
+// hasExample reports whether v, following $refs to components, holds an
+// example.
+func hasExample(v any, components map[string]any, seen map[string]bool) bool {
+	switch n := v.(type) {
+	case map[string]any:
+		if n["examples"] != nil || n["example"] != nil {
+			return true
+		}
+		if ref, ok := n["$ref"].(string); ok {
+			name := strings.TrimPrefix(ref, "#/components/schemas/")
+			if seen[name] || name == "ErrorModel" { // every operation has problems: they don't count
+				return false
+			}
+			seen[name] = true
+			return hasExample(components[name], components, seen)
+		}
+		for _, c := range n {
+			if hasExample(c, components, seen) {
+				return true
+			}
+		}
+	case []any:
+		for _, c := range n {
+			if hasExample(c, components, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func mustDecode(t *testing.T, raw []byte) any {

@@ -17,7 +17,7 @@ type Summaries interface {
 }
 
 type summarizeInput struct {
-	ID   string `path:"id"`
+	ID   string `path:"id" doc:"Document id" example:"0193a4f2-6c1e-7b3a-9f5e-2d8c4a1b7e90"`
 	Body struct {
 		Length string `json:"length,omitempty" enum:"short,medium,long" default:"medium"`
 	}
@@ -35,7 +35,7 @@ type summaryOutput struct {
 }
 
 type latestSummaryInput struct {
-	ID     string `path:"id"`
+	ID     string `path:"id" doc:"Document id" example:"0193a4f2-6c1e-7b3a-9f5e-2d8c4a1b7e90"`
 	Length string `query:"length" enum:"short,medium,long" doc:"Only summaries of this length"`
 }
 
