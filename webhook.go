@@ -27,7 +27,7 @@ var EventTypes = []string{EventDocumentReady, EventDocumentFailed, EventDocument
 // recommends: its type, when it happened, and the entity it is about, as
 // the API returns it.
 type Event struct {
-	Type      string    `json:"type"`
+	Type      string    `json:"type" enum:"document.ready,document.failed,document.deleted,summary.ready,summary.failed,job.failed,webhook.disabled,webhook.test" example:"document.ready"`
 	Timestamp time.Time `json:"timestamp"`
 	Data      EventData `json:"data"`
 }

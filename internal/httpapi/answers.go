@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -57,7 +56,7 @@ func (s *Server) registerAnswers(api huma.API) {
 		Errors:       []int{400, 401, 413, 415, 422, 429},
 		MaxBodyBytes: s.maxBodyBytes(),
 		Responses: map[string]*huma.Response{"200": {Description: "The answer, or its events with `stream: true`", Content: map[string]*huma.MediaType{
-			"application/json":  {Schema: reg.Schema(reflect.TypeOf(answerResult{}), true, "")},
+			"application/json":  jsonContent(reg, answerResult{})["application/json"],
 			"text/event-stream": {Schema: eventStreamSchema(reg, answerEvents)},
 		}}},
 	}, func(ctx context.Context, in *answerInput) (*huma.StreamResponse, error) {

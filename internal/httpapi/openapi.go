@@ -9,6 +9,8 @@ import (
 	"sort"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/protostar/protostar"
 )
 
 // Arrays in the API are never null: the schemas say so, and encodeJSON
@@ -62,6 +64,7 @@ func describeAPI(oapi *huma.OpenAPI) {
 	setProperty(oapi, "Job", "result", freeform("What a succeeded job did; by type: ingest {chunks_total, chunks_embedded, chunks_reused, bytes_read}, "+
 		"summary {sections_total, sections_summarized, sections_reused, generator_calls}, sync {listed, ingested, reingested, deleted, unchanged, skipped}, "+
 		"tenant_delete {documents, cache_entries}"))
+	describeWebhookEvent(oapi)
 	common := []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
 		http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusServiceUnavailable}
 	for _, item := range oapi.Paths {
@@ -85,6 +88,31 @@ func describeAPI(oapi *huma.OpenAPI) {
 	}
 }
 
+// describeWebhookEvent documents what protostar sends to webhook
+// endpoints (OpenAPI 3.1 webhooks), so clients get the event's type too.
+func describeWebhookEvent(oapi *huma.OpenAPI) {
+	header := func(name, doc, example string) *huma.Param {
+		return &huma.Param{Name: name, In: "header", Required: true, Description: doc,
+			Schema: &huma.Schema{Type: huma.TypeString}, Example: example}
+	}
+	oapi.Webhooks = map[string]*huma.PathItem{"event": {Post: &huma.Operation{
+		OperationID: "webhook-event", Tags: []string{"webhooks"},
+		Summary: "An event, signed per Standard Webhooks 1.0",
+		Description: "Sent to each enabled endpoint whose event_types include its type. Verify the signature over the raw body " +
+			"(the TypeScript client's verifyWebhook does) before trusting it; answer 2xx within PROTOSTAR_WEBHOOK_TIMEOUT.",
+		Parameters: []*huma.Param{
+			header("webhook-id", "The event's id, the same on every retry: deduplicate on it", "msg_2mN8qLr0VbXk1S3"),
+			header("webhook-timestamp", "Unix seconds when this attempt was signed", "1733356800"),
+			header("webhook-signature", "Space-separated v1,<base64 HMAC-SHA256> signatures of id.timestamp.body (two while a secret rotates)",
+				"v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="),
+		},
+		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+			"application/json": {Schema: oapi.Components.Schemas.Schema(reflect.TypeOf(protostar.Event{}), true, "")},
+		}},
+		Responses: map[string]*huma.Response{"200": {Description: "Received; any 2xx will do"}},
+	}}}
+}
+
 // setProperty replaces the schema of a component's property: raw JSON
 // fields (json.RawMessage) would otherwise be typed as anything.
 func setProperty(oapi *huma.OpenAPI, component, property string, s *huma.Schema) {
@@ -98,6 +126,11 @@ func problemResponse(status int) *huma.Response {
 	return &huma.Response{Description: http.StatusText(status), Content: map[string]*huma.MediaType{
 		"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/ErrorModel"}},
 	}}
+}
+
+// jsonContent is an application/json body of v's type.
+func jsonContent(reg huma.Registry, v any) map[string]*huma.MediaType {
+	return map[string]*huma.MediaType{"application/json": {Schema: reg.Schema(reflect.TypeOf(v), true, "")}}
 }
 
 func ptr[T any](v T) *T { return &v }
