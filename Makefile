@@ -49,9 +49,15 @@ run: stack build ## set up everything, run `protostar all` with the demo corpus
 
 test: stack ## set up everything and run every test against the real stack
 	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1; $(GO_TEST) ./...
+	$(MAKE) --no-print-directory test-ts
 	$(MAKE) --no-print-directory bench BENCH_SCALE=small BENCH_OUT=bin/bench-small.json
 	$(MAKE) --no-print-directory fuzz FUZZTIME=20000x
 	$(MAKE) --no-print-directory test-faults FAULTS_SCALE=short
+
+test-ts: stack build ## TypeScript client: lint api/openapi.json, check its generated types, typecheck, test against `protostar all` on the stack
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error
+	cd clients/typescript && npm run --silent lint-openapi && npm run --silent check-generated && npm run --silent typecheck
+	$(STACK_ENV); cd clients/typescript && PROTOSTAR_BIN=$(CURDIR)/$(BIN) npm test --silent
 
 test-faults: stack ## fault suite: kills, outages, rolling restart, load on real processes (~10 min; FAULTS_SCALE=short ~6 min)
 	mkdir -p bin; $(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1 FAULTS_SCALE=$(FAULTS_SCALE) FAULTS_REPORT=$(CURDIR)/bin/faults-$(FAULTS_SCALE).md; \
