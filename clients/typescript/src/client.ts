@@ -29,6 +29,8 @@ export interface ProtostarClientOptions {
 /** Options every call takes. */
 export interface CallOptions {
   signal?: AbortSignal;
+  /** With a platform key: the tenant this call acts for, instead of the client's. */
+  tenant?: string;
   headers?: Record<string, string>;
 }
 
@@ -71,7 +73,9 @@ export function createProtostarClient(options: ProtostarClientOptions) {
   const auth: Middleware = {
     onRequest({ request }) {
       request.headers.set("Authorization", `Bearer ${options.apiKey}`);
-      if (options.tenant !== undefined) request.headers.set("Protostar-Tenant", options.tenant);
+      if (options.tenant !== undefined && !request.headers.has("Protostar-Tenant")) {
+        request.headers.set("Protostar-Tenant", options.tenant);
+      }
       for (const [k, v] of Object.entries(options.headers ?? {})) request.headers.set(k, v);
       return request;
     },
@@ -84,7 +88,10 @@ export function createProtostarClient(options: ProtostarClientOptions) {
     if (!response.ok) throw ProblemError.fromResponse(response, error);
     return data as T;
   }
-  const init = (o?: CallOptions) => ({ signal: o?.signal, headers: o?.headers });
+  const init = (o?: CallOptions, extra?: Record<string, string>) => ({
+    signal: o?.signal,
+    headers: { ...(o?.tenant !== undefined ? { "Protostar-Tenant": o.tenant } : {}), ...o?.headers, ...extra },
+  });
   const path = (id: string) => ({ params: { path: { id } } });
 
   const documents = {
@@ -195,8 +202,7 @@ export function createProtostarClient(options: ProtostarClientOptions) {
     const { data, error, response } = await api.POST("/v1/answers", {
       body: { ...body, stream: true },
       parseAs: "stream",
-      ...init(o),
-      headers: { ...o?.headers, Accept: "text/event-stream" },
+      ...init(o, { Accept: "text/event-stream" }),
     });
     if (!response.ok || !data) throw ProblemError.fromResponse(response, error);
     for await (const ev of readEvents(data, o?.signal)) {
@@ -223,8 +229,7 @@ export function createProtostarClient(options: ProtostarClientOptions) {
         const { data, error, response } = await api.GET("/v1/jobs/{id}/events", {
           params: { path: { id }, header: last ? { "Last-Event-ID": last } : undefined },
           parseAs: "stream",
-          ...init(o),
-          headers: { ...o?.headers, Accept: "text/event-stream" },
+          ...init(o, { Accept: "text/event-stream" }),
         });
         if (!response.ok || !data) throw ProblemError.fromResponse(response, error);
         for await (const ev of readEvents(data, o?.signal, (ms) => (retryMs = ms))) {
@@ -253,7 +258,7 @@ export function createProtostarClient(options: ProtostarClientOptions) {
     );
     const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
     try {
-      for await (const ev of jobEvents(id, { signal, headers: o?.headers, maxReconnects: 2 })) {
+      for await (const ev of jobEvents(id, { ...o, signal, maxReconnects: 2 })) {
         if (ev.event === "done") return ev.data;
       }
     } catch (err) {
@@ -261,7 +266,7 @@ export function createProtostarClient(options: ProtostarClientOptions) {
       if (err instanceof ProblemError && err.status !== 429 && err.status !== 503) throw err;
     }
     for (;;) {
-      const job = await jobs.get(id, { signal, headers: o?.headers });
+      const job = await jobs.get(id, { ...o, signal });
       if (job.status === "succeeded" || job.status === "failed" || job.status === "canceled") return job;
       await sleep(o?.pollIntervalMs ?? 1000, signal);
     }
@@ -283,8 +288,7 @@ export function createProtostarClient(options: ProtostarClientOptions) {
       const pending = api.POST("/v1/documents", {
         body: body as never,
         bodySerializer: (b: unknown) => b,
-        ...init(o),
-        headers: { ...o?.headers, "Content-Type": contentType },
+        ...init(o, { "Content-Type": contentType }),
         fetch: baseFetch,
         duplex: "half",
       } as never) as Result<DocumentAndJob>;

@@ -100,6 +100,11 @@ describe("a typed round trip", () => {
     const platform = createProtostarClient({ baseUrl: server.url, apiKey: keys.platform, tenant: keys.main.tenant });
     const page = await platform.documents.list({ limit: 1 });
     assert.equal(page.documents.length, 1);
+    const perCall = createProtostarClient({ baseUrl: server.url, apiKey: keys.platform });
+    const same = await perCall.documents.list({ limit: 1 }, { tenant: keys.main.tenant });
+    assert.equal(same.documents[0]!.id, page.documents[0]!.id);
+    const none = await perCall.documents.list({ limit: 1 }, { tenant: keys.other.tenant });
+    assert.notEqual(none.documents[0]?.id, page.documents[0]!.id);
   });
 });
 
