@@ -67,10 +67,18 @@ func describeAPI(oapi *huma.OpenAPI) {
 	describeWebhookEvent(oapi)
 	common := []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
 		http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusServiceUnavailable}
-	for _, item := range oapi.Paths {
+	oapi.Components.Parameters = map[string]*huma.Param{"ProtostarTenant": {
+		Name: TenantHeader, In: "header", Example: "org_4815", Schema: &huma.Schema{Type: huma.TypeString, MaxLength: ptr(64)},
+		Description: "With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). " +
+			"Refused (403) with a tenant key.",
+	}}
+	for p, item := range oapi.Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
 			if op == nil {
 				continue
+			}
+			if routeScope(p) != scopePlatform {
+				op.Parameters = append(op.Parameters, &huma.Param{Ref: "#/components/parameters/ProtostarTenant"})
 			}
 			for _, status := range common {
 				key := fmt.Sprint(status)

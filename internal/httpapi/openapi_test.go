@@ -92,6 +92,9 @@ func TestOpenAPIOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, item := range doc.Paths {
+		if !strings.HasPrefix(path, "/v1/") {
+			t.Errorf("%s: only /v1 routes belong in the document (hide others)", path)
+		}
 		for method, op := range item {
 			name := strings.ToUpper(method) + " " + path
 			if op.OperationID == "" || op.Summary == "" || len(op.Tags) == 0 {

@@ -233,14 +233,20 @@ export function createProtostarClient(options: ProtostarClientOptions) {
         });
         if (!response.ok || !data) throw ProblemError.fromResponse(response, error);
         for await (const ev of readEvents(data, o?.signal, (ms) => (retryMs = ms))) {
+          if (ev.event === "error") {
+            // The server could not read the job's state: reconnect, a few times.
+            const detail = parseData<{ detail: string }>(ev.data).detail;
+            if (++failures > maxReconnects) throw new StreamError(detail);
+            break;
+          }
           failures = 0;
-          if (ev.event === "error") break; // the server could not read the job: reconnect
           if (ev.id) last = ev.id;
           yield { event: ev.event, data: parseData(ev.data), id: ev.id } as JobEvent;
           if (ev.event === "done") return;
         }
       } catch (err) {
-        if (o?.signal?.aborted || isAbort(err) || err instanceof ProblemError || ++failures > maxReconnects) throw err;
+        if (o?.signal?.aborted || isAbort(err) || err instanceof ProblemError || err instanceof StreamError) throw err;
+        if (++failures > maxReconnects) throw err;
       }
       await sleep(retryMs * (failures > 0 ? 2 ** (failures - 1) : 1), o?.signal);
     }
@@ -264,6 +270,7 @@ export function createProtostarClient(options: ProtostarClientOptions) {
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       if (err instanceof ProblemError && err.status !== 429 && err.status !== 503) throw err;
+      // Events are unavailable (too many streams, a buffering proxy, drops): poll.
     }
     for (;;) {
       const job = await jobs.get(id, { ...o, signal });

@@ -911,7 +911,13 @@ export interface components {
         };
     };
     responses: never;
-    parameters: never;
+    parameters: {
+        /**
+         * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+         * @example org_4815
+         */
+        ProtostarTenant: string;
+    };
     requestBodies: never;
     headers: never;
     pathItems: never;
@@ -921,7 +927,13 @@ export interface operations {
     answer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1083,7 +1095,13 @@ export interface operations {
                 /** @description next_cursor of the previous page */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1161,7 +1179,13 @@ export interface operations {
     "create-document": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1262,7 +1286,13 @@ export interface operations {
     "get-document": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path: {
                 /** @description Document id */
                 id: string;
@@ -1352,7 +1382,13 @@ export interface operations {
     "delete-document": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path: {
                 /** @description Document id */
                 id: string;
@@ -1440,7 +1476,13 @@ export interface operations {
     "reindex-document": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path: {
                 /** @description Document id */
                 id: string;
@@ -1533,7 +1575,13 @@ export interface operations {
                 /** @description Only summaries of this length */
                 length?: "short" | "medium" | "long";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path: {
                 /** @description Document id */
                 id: string;
@@ -1623,7 +1671,13 @@ export interface operations {
     "summarize-document": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path: {
                 /** @description Document id */
                 id: string;
@@ -1757,7 +1811,13 @@ export interface operations {
                 limit?: number;
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1835,7 +1895,13 @@ export interface operations {
     "get-job": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path: {
                 /** @description Job id */
                 id: string;
@@ -1928,6 +1994,11 @@ export interface operations {
             header?: {
                 /** @description The id of the last event received, to resume without a repeat */
                 "Last-Event-ID"?: string;
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
             };
             path: {
                 /** @description Job id */
@@ -2051,7 +2122,13 @@ export interface operations {
     "list-keys": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2138,7 +2215,13 @@ export interface operations {
     "create-key": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2229,7 +2312,13 @@ export interface operations {
     "revoke-key": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path: {
                 /** @description Key id */
                 id: string;
@@ -2319,7 +2408,13 @@ export interface operations {
     search: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2419,7 +2514,13 @@ export interface operations {
     "sync-bucket": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2846,7 +2947,13 @@ export interface operations {
     "list-webhooks": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2924,7 +3031,13 @@ export interface operations {
     "create-webhook": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3006,7 +3119,13 @@ export interface operations {
     "get-webhook": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path: {
                 /** @description Webhook id */
                 id: string;
@@ -3096,7 +3215,13 @@ export interface operations {
     "delete-webhook": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path: {
                 /** @description Webhook id */
                 id: string;
@@ -3184,7 +3309,13 @@ export interface operations {
     "update-webhook": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path: {
                 /** @description Webhook id */
                 id: string;
@@ -3281,7 +3412,13 @@ export interface operations {
                 limit?: number;
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path: {
                 /** @description Webhook id */
                 id: string;
@@ -3371,7 +3508,13 @@ export interface operations {
     "retry-webhook-delivery": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path: {
                 /** @description Webhook id */
                 id: string;
@@ -3463,7 +3606,13 @@ export interface operations {
     "rotate-webhook-secret": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path: {
                 /** @description Webhook id */
                 id: string;
@@ -3553,7 +3702,13 @@ export interface operations {
     "test-webhook": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description With a platform key: the tenant to act for (required on tenant routes, absent for the platform's own keys and jobs). Refused (403) with a tenant key.
+                 * @example org_4815
+                 */
+                "Protostar-Tenant"?: components["parameters"]["ProtostarTenant"];
+            };
             path: {
                 /** @description Webhook id */
                 id: string;
