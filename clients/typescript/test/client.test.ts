@@ -108,6 +108,31 @@ describe("a typed round trip", () => {
   });
 });
 
+describe("tenants and keys", () => {
+  test("a platform key creates a tenant and its key, which works until revoked; deleting the tenant is a job", async () => {
+    const platform = createProtostarClient({ baseUrl: server.url, apiKey: keys.platform });
+    const id = `ts_${keys.run}_made`;
+    const tenant = await platform.tenants.create({ id, name: "Initech" });
+    assert.equal(tenant.id, id);
+    assert.ok((await platform.tenants.list()).some((t) => t.id === id));
+
+    const { key, secret } = await platform.keys.create({ name: "nestjs" }, { tenant: id });
+    const own = createProtostarClient({ baseUrl: server.url, apiKey: secret });
+    assert.deepEqual((await own.documents.list()).documents, []);
+    assert.ok((await own.keys.list()).some((k) => k.id === key.id && k.prefix === key.prefix));
+
+    const forbidden = await own.tenants.list().catch((e: unknown) => e);
+    assert.ok(forbidden instanceof ProblemError && forbidden.status === 403, String(forbidden));
+
+    const revoked = await platform.keys.revoke(key.id, { tenant: id });
+    assert.ok(revoked.revoked_at);
+    const { job } = await platform.tenants.delete(id);
+    const done = await platform.waitForJob(job.id, { timeoutMs: 60_000 });
+    assert.equal(done.status, "succeeded", done.error);
+    assert.ok((await platform.tenants.get(id)).purged_at);
+  });
+});
+
 describe("problems", () => {
   test("401 for an unknown key", async () => {
     const bad = createProtostarClient({ baseUrl: server.url, apiKey: "not-a-key-0123456789" });
@@ -233,6 +258,45 @@ describe("streams", () => {
     assert.equal(events.at(-1)!.data.status, "succeeded");
     const ids = events.map((e) => e.id);
     assert.equal(new Set(ids).size, ids.length, `no state is sent twice: ${ids}`);
+  });
+
+  test("job events resume with Last-Event-ID when the server ends the stream", async () => {
+    // An API whose streams last 1 s, on a Redis database no worker
+    // consumes: its job stays queued, so each stream ends by its lifetime.
+    const redis = new URL(process.env.PROTOSTAR_REDIS_URL!);
+    redis.pathname = "/15";
+    const api = await startProtostar("serve", {
+      PROTOSTAR_API_KEYS: keys.env,
+      PROTOSTAR_STREAM_MAX_LIFETIME: "1s",
+      PROTOSTAR_REDIS_URL: redis.toString(),
+    }, "serve-short-streams");
+    try {
+      const requests: (string | null)[] = [];
+      const ctl = new AbortController();
+      const c = createProtostarClient({
+        baseUrl: api.url,
+        apiKey: keys.other.key,
+        fetch: async (input, init) => {
+          const req = input as Request;
+          if (new URL(req.url).pathname.endsWith("/events")) {
+            requests.push(req.headers.get("Last-Event-ID"));
+            if (requests.length === 3) ctl.abort();
+          }
+          return fetch(req, init);
+        },
+      });
+      const job = await c.documents.sync();
+      const events: { event: string; id?: string }[] = [];
+      const err = await (async () => {
+        for await (const ev of c.jobEvents(job.id, { signal: ctl.signal })) events.push(ev);
+      })().catch((e: unknown) => e);
+      assert.ok(err instanceof Error && err.name === "AbortError", String(err));
+      assert.equal(events.length, 1, `the unchanged job is sent once over three streams: ${JSON.stringify(events)}`);
+      assert.equal(events[0]!.event, "progress");
+      assert.deepEqual(requests, [null, events[0]!.id, events[0]!.id]);
+    } finally {
+      await api.stop();
+    }
   });
 
   test("waitForJob polls when events are unavailable", async () => {
