@@ -5,9 +5,8 @@ import { isAbort, retryDefaults, retryDelay, sleep, withRetries, type FetchLike,
 import { readEvents } from "./sse.js";
 import type { paths } from "./schema.js";
 import type {
-  Answer, AnswerEvent, AnswerRequest, ApiKey, Delivery, Document, DocumentAndJob, Job, JobEvent, ListDocumentsQuery,
-  ListJobsQuery, RequestBody, ResponseBody, SearchRequest, SearchResponse, Summary, SummaryJob, SummaryLength, Tenant,
-  Webhook,
+  Answer, AnswerEvent, AnswerRequest, ApiKey, Document, DocumentAndJob, Job, JobEvent, ListDocumentsQuery, ListJobsQuery,
+  RequestBody, SearchRequest, Summary, SummaryLength, Tenant, Webhook,
 } from "./types.js";
 import { multipartBody, type UploadInput } from "./upload.js";
 
@@ -76,7 +75,9 @@ export function createProtostarClient(options: ProtostarClientOptions) {
       if (options.tenant !== undefined && !request.headers.has("Protostar-Tenant")) {
         request.headers.set("Protostar-Tenant", options.tenant);
       }
-      for (const [k, v] of Object.entries(options.headers ?? {})) request.headers.set(k, v);
+      for (const [k, v] of Object.entries(options.headers ?? {})) {
+        if (!request.headers.has(k)) request.headers.set(k, v); // a call's own headers win
+      }
       return request;
     },
   };
@@ -97,12 +98,12 @@ export function createProtostarClient(options: ProtostarClientOptions) {
   const documents = {
     /** Ingests an object already in the bucket (at <tenant>/<key>); 202 with the document and its job. */
     create: (body: RequestBody<"create-document">, o?: CallOptions) =>
-      call(api.POST("/v1/documents", { body, ...init(o) })) as Promise<DocumentAndJob>,
+      call(api.POST("/v1/documents", { body, ...init(o) })),
     /** Streams a file to the API (see uploadDocument). */
     upload: (input: UploadInput, o?: CallOptions) => uploadDocument(input, o),
-    get: (id: string, o?: CallOptions) => call(api.GET("/v1/documents/{id}", { ...path(id), ...init(o) })) as Promise<Document>,
+    get: (id: string, o?: CallOptions) => call(api.GET("/v1/documents/{id}", { ...path(id), ...init(o) })),
     list: (query?: ListDocumentsQuery, o?: CallOptions) =>
-      call(api.GET("/v1/documents", { params: { query }, ...init(o) })) as Promise<ResponseBody<"list-documents", 200>>,
+      call(api.GET("/v1/documents", { params: { query }, ...init(o) })),
     /** Lists every document, page by page. */
     async *all(query?: Omit<ListDocumentsQuery, "cursor">, o?: CallOptions): AsyncGenerator<Document> {
       let cursor: string | undefined;
@@ -112,27 +113,25 @@ export function createProtostarClient(options: ProtostarClientOptions) {
         cursor = page.next_cursor;
       } while (cursor);
     },
-    delete: (id: string, o?: CallOptions) => call(api.DELETE("/v1/documents/{id}", { ...path(id), ...init(o) })) as Promise<void>,
+    delete: (id: string, o?: CallOptions) => call(api.DELETE("/v1/documents/{id}", { ...path(id), ...init(o) })),
     reindex: (id: string, o?: CallOptions) =>
-      call(api.POST("/v1/documents/{id}/reindex", { ...path(id), ...init(o) })) as Promise<DocumentAndJob>,
+      call(api.POST("/v1/documents/{id}/reindex", { ...path(id), ...init(o) })),
     /** Reconciles the tenant's documents with its prefix of the bucket; resolves with the sync job. */
-    sync: (o?: CallOptions) => call(api.POST("/v1/sync", { ...init(o) })) as Promise<Job>,
+    sync: (o?: CallOptions) => call(api.POST("/v1/sync", { ...init(o) })),
   };
 
   const jobs = {
-    get: (id: string, o?: CallOptions) => call(api.GET("/v1/jobs/{id}", { ...path(id), ...init(o) })) as Promise<Job>,
+    get: (id: string, o?: CallOptions) => call(api.GET("/v1/jobs/{id}", { ...path(id), ...init(o) })),
     list: (query?: ListJobsQuery, o?: CallOptions) =>
-      call(api.GET("/v1/jobs", { params: { query }, ...init(o) })) as Promise<ResponseBody<"list-jobs", 200>>,
+      call(api.GET("/v1/jobs", { params: { query }, ...init(o) })),
   };
 
   const summaries = {
     /** The summary if it exists (cached: true), or the job computing it (status 202). */
     request: (documentId: string, length?: SummaryLength, o?: CallOptions) =>
-      call(api.POST("/v1/documents/{id}/summary", { ...path(documentId), body: { length }, ...init(o) })) as Promise<
-        Summary | SummaryJob
-      >,
+      call(api.POST("/v1/documents/{id}/summary", { ...path(documentId), body: { length }, ...init(o) })),
     get: (documentId: string, length?: SummaryLength, o?: CallOptions) =>
-      call(api.GET("/v1/documents/{id}/summary", { params: { path: { id: documentId }, query: { length } }, ...init(o) })) as Promise<Summary>,
+      call(api.GET("/v1/documents/{id}/summary", { params: { path: { id: documentId }, query: { length } }, ...init(o) })),
     /** Requests a summary and waits for its job if there is one. */
     async summarize(documentId: string, length?: SummaryLength, o?: WaitForJobOptions): Promise<Summary> {
       const got = await summaries.request(documentId, length, o);
@@ -145,22 +144,19 @@ export function createProtostarClient(options: ProtostarClientOptions) {
 
   const webhooks = {
     create: (body: RequestBody<"create-webhook">, o?: CallOptions) =>
-      call(api.POST("/v1/webhooks", { body, ...init(o) })) as Promise<ResponseBody<"create-webhook", 201>>,
+      call(api.POST("/v1/webhooks", { body, ...init(o) })),
     list: (o?: CallOptions) => call(api.GET("/v1/webhooks", { ...init(o) })).then((b) => b!.webhooks as Webhook[]),
-    get: (id: string, o?: CallOptions) => call(api.GET("/v1/webhooks/{id}", { ...path(id), ...init(o) })) as Promise<Webhook>,
+    get: (id: string, o?: CallOptions) => call(api.GET("/v1/webhooks/{id}", { ...path(id), ...init(o) })),
     update: (id: string, body: RequestBody<"update-webhook">, o?: CallOptions) =>
-      call(api.PATCH("/v1/webhooks/{id}", { ...path(id), body, ...init(o) })) as Promise<Webhook>,
-    delete: (id: string, o?: CallOptions) => call(api.DELETE("/v1/webhooks/{id}", { ...path(id), ...init(o) })) as Promise<void>,
+      call(api.PATCH("/v1/webhooks/{id}", { ...path(id), body, ...init(o) })),
+    delete: (id: string, o?: CallOptions) => call(api.DELETE("/v1/webhooks/{id}", { ...path(id), ...init(o) })),
     rotateSecret: (id: string, o?: CallOptions) =>
-      call(api.POST("/v1/webhooks/{id}/rotate-secret", { ...path(id), ...init(o) })) as Promise<ResponseBody<"rotate-webhook-secret", 200>>,
+      call(api.POST("/v1/webhooks/{id}/rotate-secret", { ...path(id), ...init(o) })),
     /** Sends a webhook.test event; resolves with the delivery's id. */
     test: (id: string, o?: CallOptions) =>
       call(api.POST("/v1/webhooks/{id}/test", { ...path(id), ...init(o) })).then((b) => b!.delivery_id),
     deliveries: (id: string, query?: { limit?: number; cursor?: string }, o?: CallOptions) =>
-      call(api.GET("/v1/webhooks/{id}/deliveries", { params: { path: { id }, query }, ...init(o) })) as Promise<{
-        deliveries: Delivery[];
-        next_cursor?: string;
-      }>,
+      call(api.GET("/v1/webhooks/{id}/deliveries", { params: { path: { id }, query }, ...init(o) })),
     retryDelivery: (id: string, deliveryId: string, o?: CallOptions) =>
       call(api.POST("/v1/webhooks/{id}/deliveries/{delivery}/retry", { params: { path: { id, delivery: deliveryId } }, ...init(o) })).then(
         (b) => b!.delivery_id,
@@ -169,28 +165,28 @@ export function createProtostarClient(options: ProtostarClientOptions) {
 
   const tenants = {
     create: (body: RequestBody<"create-tenant">, o?: CallOptions) =>
-      call(api.POST("/v1/tenants", { body, ...init(o) })) as Promise<Tenant>,
+      call(api.POST("/v1/tenants", { body, ...init(o) })),
     list: (o?: CallOptions) => call(api.GET("/v1/tenants", { ...init(o) })).then((b) => b!.tenants as Tenant[]),
-    get: (id: string, o?: CallOptions) => call(api.GET("/v1/tenants/{id}", { ...path(id), ...init(o) })) as Promise<Tenant>,
+    get: (id: string, o?: CallOptions) => call(api.GET("/v1/tenants/{id}", { ...path(id), ...init(o) })),
     /** Deletes a tenant; resolves with it and the job removing its data. */
     delete: (id: string, o?: CallOptions) =>
-      call(api.DELETE("/v1/tenants/{id}", { ...path(id), ...init(o) })) as Promise<ResponseBody<"delete-tenant", 202>>,
+      call(api.DELETE("/v1/tenants/{id}", { ...path(id), ...init(o) })),
   };
 
   const keys = {
     create: (body: RequestBody<"create-key">, o?: CallOptions) =>
-      call(api.POST("/v1/keys", { body, ...init(o) })) as Promise<ResponseBody<"create-key", 201>>,
+      call(api.POST("/v1/keys", { body, ...init(o) })),
     list: (o?: CallOptions) => call(api.GET("/v1/keys", { ...init(o) })).then((b) => b!.keys as ApiKey[]),
-    revoke: (id: string, o?: CallOptions) => call(api.DELETE("/v1/keys/{id}", { ...path(id), ...init(o) })) as Promise<ApiKey>,
+    revoke: (id: string, o?: CallOptions) => call(api.DELETE("/v1/keys/{id}", { ...path(id), ...init(o) })),
   };
 
   /** search runs a hybrid (default), vector or keyword search. */
   const search = (body: SearchRequest, o?: CallOptions) =>
-    call(api.POST("/v1/search", { body, ...init(o) })) as Promise<SearchResponse>;
+    call(api.POST("/v1/search", { body, ...init(o) }));
 
   /** answer answers a question from the tenant's documents, with citations. */
   const answer = (body: AnswerRequest, o?: CallOptions) =>
-    call(api.POST("/v1/answers", { body: { ...body, stream: false }, ...init(o) })) as Promise<Answer>;
+    call(api.POST("/v1/answers", { body: { ...body, stream: false }, ...init(o) })) as Promise<Answer>; // JSON, not events
 
   /**
    * answerStream streams an answer: delta events with its text as it is
