@@ -74,6 +74,24 @@ describe("a typed round trip", () => {
     assert.ok(!("job" in again) && again.cached, "a second request is the cached summary");
   });
 
+  test("register by key, reindex and delete", async () => {
+    const doc = await readyDocument();
+    // The upload stored the object at <tenant>/<key>: registering the key
+    // again makes a new version of the same document.
+    const again = await client.documents.create({ key: doc.key, metadata: { team: "search" } });
+    assert.equal(again.document.id, doc.id);
+    assert.equal(again.job.type, "ingest");
+    assert.equal((await client.waitForJob(again.job.id, { timeoutMs: 60_000 })).status, "succeeded");
+    assert.deepEqual((await client.documents.get(doc.id)).metadata, { team: "search" });
+    const reindexed = await client.documents.reindex(doc.id);
+    assert.equal((await client.waitForJob(reindexed.job.id, { timeoutMs: 60_000 })).status, "succeeded");
+    const listed = await client.documents.list({ key: doc.key });
+    assert.deepEqual(listed.documents.map((d) => d.id), [doc.id]);
+    await client.documents.delete(doc.id);
+    const gone = await client.documents.get(doc.id).catch((e: unknown) => e);
+    assert.ok(gone instanceof ProblemError && gone.status === 404);
+  });
+
   test("uploads stream a Node Readable", async () => {
     const key = `streams/${rand()}.md`;
     async function* lines() {
@@ -347,7 +365,18 @@ describe("webhooks", () => {
       "an old delivery is refused",
     );
     received.close();
+
+    const { deliveries } = await client.webhooks.deliveries(webhook.id);
+    const delivery = deliveries.find((d) => d.event_id === got.headers["webhook-id"]);
+    assert.ok(delivery, "the delivery is listed by its webhook-id");
+    assert.ok(Array.isArray(delivery.attempts));
+    const rotated = await client.webhooks.rotateSecret(webhook.id);
+    assert.notEqual(rotated.secret, secret);
+    const updated = await client.webhooks.update(webhook.id, { enabled: false, description: "paused" });
+    assert.equal(updated.enabled, false);
+    assert.equal((await client.webhooks.get(webhook.id)).description, "paused");
     await client.webhooks.delete(webhook.id);
+    assert.deepEqual(await client.webhooks.list(), []);
   });
 });
 
