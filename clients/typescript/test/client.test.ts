@@ -7,11 +7,12 @@ import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 
 import { createProtostarClient, ProblemError, StreamError, verifyWebhook, WebhookVerificationError, type Job } from "../src/index.js";
-import { freePort, rand, runKeys, startProtostar, type Protostar } from "./harness.js";
+import { createTenants, freePort, rand, runKeys, startProtostar, type Protostar } from "./harness.js";
 
 const keys = runKeys();
 let server: Protostar;
 let client: ReturnType<typeof createProtostarClient>;
+let deleteTenants: () => Promise<void>;
 
 const guide = `# PostgreSQL 튜닝
 
@@ -32,11 +33,16 @@ before(async () => {
     PROTOSTAR_RATE_LIMIT: "20",
     PROTOSTAR_RATE_BURST: "30",
   });
+  deleteTenants = await createTenants(server.url, keys);
   client = createProtostarClient({ baseUrl: server.url, apiKey: keys.main.key });
 });
 
 after(async () => {
-  await server?.stop();
+  try {
+    await deleteTenants?.();
+  } finally {
+    await server?.stop();
+  }
 });
 
 /** Uploads the guide under a fresh key and waits until it is indexed. */

@@ -8,6 +8,8 @@ import { createServer, type AddressInfo } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { createProtostarClient } from "../src/index.js";
+
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
 const stackVars = ["PROTOSTAR_DATABASE_URL", "PROTOSTAR_REDIS_URL", "PROTOSTAR_S3_ENDPOINT"];
@@ -94,11 +96,37 @@ export async function startProtostar(role: "all" | "serve", env: Record<string, 
   };
 }
 
-/** The keys of one run: a platform key and three tenants with a key each. */
+/**
+ * runKeys names one run's platform key (the only key in
+ * PROTOSTAR_API_KEYS) and its three tenants, whose keys createTenants
+ * fills in.
+ */
 export function runKeys() {
   const run = rand();
-  const tenant = (n: string) => ({ tenant: `ts_${run}_${n}`, key: `tk_${rand(16)}` });
-  const keys = { platform: `pk_${rand(16)}`, main: tenant("main"), other: tenant("other"), limits: tenant("limits") };
-  const env = [keys.main, keys.other, keys.limits].map((t) => `${t.tenant}:${t.key}`).concat(`*:${keys.platform}`).join(",");
-  return { ...keys, run, env };
+  const platform = `pk_${rand(16)}`;
+  const tenant = (n: string) => ({ tenant: `ts_${run}_${n}`, key: "" });
+  return { run, platform, env: `*:${platform}`, main: tenant("main"), other: tenant("other"), limits: tenant("limits") };
+}
+
+/**
+ * createTenants creates the run's tenants through the platform key, with
+ * a stored key each, and returns the clean-up that deletes them with all
+ * their data, so runs leave nothing behind on a shared stack.
+ */
+export async function createTenants(url: string, keys: ReturnType<typeof runKeys>): Promise<() => Promise<void>> {
+  const platform = createProtostarClient({ baseUrl: url, apiKey: keys.platform });
+  const tenants = [keys.main, keys.other, keys.limits];
+  for (const t of tenants) {
+    await platform.tenants.create({ id: t.tenant, name: `TypeScript client tests ${keys.run}` });
+    t.key = (await platform.keys.create({ name: "ts tests" }, { tenant: t.tenant })).secret;
+  }
+  return async () => {
+    await Promise.all(
+      tenants.map(async (t) => {
+        const { job } = await platform.tenants.delete(t.tenant);
+        const done = await platform.waitForJob(job.id, { timeoutMs: 60_000 });
+        if (done.status !== "succeeded") throw new Error(`deleting tenant ${t.tenant}: ${done.status} ${done.error ?? ""}`);
+      }),
+    );
+  };
 }
