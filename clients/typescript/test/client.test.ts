@@ -256,20 +256,15 @@ describe("streams", () => {
   test("job events resume with Last-Event-ID after the connection drops", async () => {
     const requests: (string | null)[] = [];
     let dropped = false;
-    const dropping = createProtostarClient({
-      baseUrl: server.url,
-      apiKey: keys.main.key,
-      // Cuts the first event stream right after its first event, as a
-      // proxy or a network failure would.
-      fetch: async (input, init) => {
-        const req = input as Request;
-        const res = await fetch(req, init);
-        if (!new URL(req.url).pathname.endsWith("/events")) return res;
-        requests.push(req.headers.get("Last-Event-ID"));
-        if (dropped) return res;
-        dropped = true;
-        return new Response(cutAfterFirstEvent(res.body!), { status: res.status, headers: res.headers });
-      },
+    // Cuts the first event stream right after its first event, as a proxy
+    // or a network failure would.
+    const dropping = routed(server.url, keys.main.key, async (req, forward) => {
+      const res = await forward();
+      if (!isEvents(req)) return res;
+      requests.push(req.headers.get("Last-Event-ID"));
+      if (dropped) return res;
+      dropped = true;
+      return new Response(cutAfterFirstEvent(res.body!), { status: res.status, headers: res.headers });
     });
     const big = `# Big\n\n${"A paragraph about backups and replicas. ".repeat(20_000)}\n`;
     const { job } = await dropping.uploadDocument({ file: new Blob([big]), key: `big/${rand()}.md` });
@@ -297,17 +292,12 @@ describe("streams", () => {
     try {
       const requests: (string | null)[] = [];
       const ctl = new AbortController();
-      const c = createProtostarClient({
-        baseUrl: api.url,
-        apiKey: keys.other.key,
-        fetch: async (input, init) => {
-          const req = input as Request;
-          if (new URL(req.url).pathname.endsWith("/events")) {
-            requests.push(req.headers.get("Last-Event-ID"));
-            if (requests.length === 3) ctl.abort();
-          }
-          return fetch(req, init);
-        },
+      const c = routed(api.url, keys.other.key, (req, forward) => {
+        if (isEvents(req)) {
+          requests.push(req.headers.get("Last-Event-ID"));
+          if (requests.length === 3) ctl.abort();
+        }
+        return forward();
       });
       const job = await c.documents.sync();
       const events: { event: string; id?: string }[] = [];
@@ -325,20 +315,15 @@ describe("streams", () => {
 
   test("waitForJob polls when events are unavailable", async () => {
     let polls = 0;
-    const noEvents = createProtostarClient({
-      baseUrl: server.url,
-      apiKey: keys.main.key,
-      fetch: async (input, init) => {
-        const req = input as Request;
-        if (new URL(req.url).pathname.endsWith("/events")) {
-          return new Response(JSON.stringify({ status: 503, title: "Service Unavailable", detail: "no streams here" }), {
-            status: 503,
-            headers: { "Content-Type": "application/problem+json" },
-          });
-        }
-        if (/\/v1\/jobs\/[^/]+$/.test(new URL(req.url).pathname)) polls++;
-        return fetch(req, init);
-      },
+    const noEvents = routed(server.url, keys.main.key, async (req, forward) => {
+      if (isEvents(req)) {
+        return new Response(JSON.stringify({ status: 503, title: "Service Unavailable", detail: "no streams here" }), {
+          status: 503,
+          headers: { "Content-Type": "application/problem+json" },
+        });
+      }
+      if (/\/v1\/jobs\/[^/]+$/.test(new URL(req.url).pathname)) polls++;
+      return forward();
     });
     const { job } = await noEvents.uploadDocument({ file: new Blob([guide]), key: `poll/${rand()}.md` });
     const done = await noEvents.waitForJob(job.id, { pollIntervalMs: 100, timeoutMs: 60_000 });
@@ -385,6 +370,13 @@ describe("webhooks", () => {
     assert.deepEqual(await client.webhooks.list(), []);
   });
 });
+
+/** routed is a client whose requests go through route, which may forward them to the server. */
+function routed(baseUrl: string, apiKey: string, route: (req: Request, forward: () => Promise<Response>) => Promise<Response>) {
+  return createProtostarClient({ baseUrl, apiKey, fetch: (input, init) => route(input as Request, () => fetch(input as Request, init)) });
+}
+
+const isEvents = (req: Request) => new URL(req.url).pathname.endsWith("/events");
 
 /** cutAfterFirstEvent passes a stream through its first event, then fails it. */
 function cutAfterFirstEvent(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
