@@ -1,7 +1,10 @@
 // Parts of the client that need no server: webhook verification against
 // the Standard Webhooks test vector, the retry policy, the multipart body.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { dirname, resolve } from "node:path";
 import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 
 import { createProtostarClient, ProblemError, verifyWebhook, WebhookVerificationError } from "../src/index.js";
 import { multipartBody } from "../src/upload.js";
@@ -149,4 +152,19 @@ describe("multipartBody", () => {
     assert.ok(pulled <= 2, `pulled ${pulled} chunks of 1000 for two reads`);
     await reader.cancel();
   });
+});
+
+describe("the built package", () => {
+  // dist/ is built by npm ci (prepare) or npm run build.
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+  const cases = [
+    { name: "CommonJS (require, as NestJS compiles by default)", args: ["-e", "const c = require('@protostar/client'); console.log(Object.keys(c).sort().join())"] },
+    { name: "ES module (import)", args: ["--input-type=module", "-e", "import * as c from '@protostar/client'; console.log(Object.keys(c).sort().join())"] },
+  ];
+  for (const c of cases) {
+    test(`loads as ${c.name}`, () => {
+      const out = execFileSync(process.execPath, c.args, { cwd: root, encoding: "utf8" }).trim();
+      assert.equal(out, "ProblemError,StreamError,WebhookVerificationError,createProtostarClient,parseRetryAfter,verifyWebhook");
+    });
+  }
 });
