@@ -28,7 +28,7 @@ export PROTOSTAR_API_KEYS ?= demo:$(DEMO_KEY)
 export PROTOSTAR_HTTP_ADDR ?= 127.0.0.1:8080
 export OTEL_TRACES_EXPORTER ?= none
 
-.PHONY: help build image stack stack-down run test test-unit test-deploy fuzz bench test-faults lint clean
+.PHONY: help build image stack stack-down run test test-unit test-deploy test-ts openapi fuzz bench test-faults lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ build: ## build bin/protostar
 
 image: ## build the OCI image localhost/protostar:<git describe> with buildah, no daemon (+ bin/protostar-image.oci.tar)
 	bash scripts/image.sh build
+
+openapi: ## rewrite api/openapi.json and the TypeScript client's generated types from the server's routes
+	go run ./cmd/protostar openapi > api/openapi.json.tmp && mv api/openapi.json.tmp api/openapi.json
+	cd clients/typescript && { test -d node_modules || npm ci --no-audit --no-fund; } && npm run --silent generate
 
 stack: ## install and start PostgreSQL+pgvector, Redis and MinIO on loopback (idempotent)
 	$(STACK) up
@@ -54,6 +58,7 @@ run: stack build ## set up everything, run `protostar all` with the demo corpus
 test: stack ## set up everything and run every test against the real stack
 	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1; $(GO_TEST) ./...
 	$(MAKE) --no-print-directory test-deploy
+	$(MAKE) --no-print-directory test-ts
 	$(MAKE) --no-print-directory bench BENCH_SCALE=small BENCH_OUT=bin/bench-small.json
 	$(MAKE) --no-print-directory fuzz FUZZTIME=20000x
 	$(MAKE) --no-print-directory test-faults FAULTS_SCALE=short
@@ -62,6 +67,11 @@ test-deploy: stack image ## build the image and Helm (cached), then test the ima
 	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1 PROTOSTAR_REQUIRE_DEPLOY=1 \
 		PROTOSTAR_HELM="$$(bash scripts/helm.sh path)" PROTOSTAR_IMAGE="$$(bash scripts/image.sh name)"; \
 		$(GO_TEST) -v ./deploy/ 2>&1 | tee bin/test-deploy.log || { bash scripts/test-failures.sh bin/test-deploy.log; exit 1; }
+
+test-ts: stack build ## TypeScript client: lint api/openapi.json, check its generated types, typecheck, test against `protostar all` on the stack
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error
+	cd clients/typescript && npm run --silent lint-openapi && npm run --silent check-generated && npm run --silent typecheck
+	$(STACK_ENV); cd clients/typescript && PROTOSTAR_BIN=$(CURDIR)/$(BIN) npm test --silent
 
 test-faults: stack ## fault suite: kills, outages, rolling restart, load on real processes (~10 min; FAULTS_SCALE=short ~6 min)
 	mkdir -p bin; $(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1 FAULTS_SCALE=$(FAULTS_SCALE) FAULTS_REPORT=$(CURDIR)/bin/faults-$(FAULTS_SCALE).md; \

@@ -22,13 +22,13 @@ const (
 // creates a new Version of the same document; search always sees exactly one
 // indexed version (IndexedVersion) or none.
 type Document struct {
-	ID             string `json:"id"`
+	ID             string `json:"id" example:"0193a4f2-6c1e-7b3a-9f5e-2d8c4a1b7e90"`
 	TenantID       string `json:"-"`
-	Key            string `json:"key"`
-	Status         string `json:"status"`
+	Key            string `json:"key" example:"guides/postgres-tuning.md"`
+	Status         string `json:"status" enum:"pending,indexing,ready,failed" example:"ready"`
 	Version        int    `json:"version"`
 	IndexedVersion int    `json:"indexed_version"`
-	ContentHash    string `json:"content_hash"`
+	ContentHash    string `json:"content_hash" example:"9f2c6b1e4d7a0c3b"`
 	ETag           string `json:"-"`
 	// IndexFingerprint names what made the active version besides its
 	// bytes (embedding model, dimensions, chunk settings); see Indexed.
@@ -38,7 +38,7 @@ type Document struct {
 	Metadata         json.RawMessage `json:"metadata"`
 	// Source says what created the document: SourceAPI, SourceEvent or
 	// SourceReconcile.
-	Source    string     `json:"source"`
+	Source    string     `json:"source" enum:"api,event,reconcile" example:"api"`
 	Error     string     `json:"error,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	UpdatedAt time.Time  `json:"updated_at"`

@@ -27,10 +27,10 @@ const (
 // truth; the queue only carries the job's id. A job whose DispatchedAt is nil
 // has not reached the queue yet (Redis was down) and is sent when it returns.
 type Job struct {
-	ID           string          `json:"id"`
+	ID           string          `json:"id" example:"0193a4f2-6c1f-7d52-8a11-5be0c3f9d214"`
 	TenantID     string          `json:"-"`
-	Type         string          `json:"type"`
-	Status       string          `json:"status"`
+	Type         string          `json:"type" enum:"ingest,summary,sync,tenant_delete" example:"ingest"`
+	Status       string          `json:"status" enum:"queued,running,succeeded,failed,canceled" example:"running"`
 	DocumentID   string          `json:"document_id,omitempty"`
 	Version      int             `json:"-"`
 	Params       json.RawMessage `json:"-"`

@@ -29,9 +29,9 @@ type SearchQuery struct {
 type SearchHit struct {
 	ChunkID     int64    `json:"chunk_id"`
 	DocumentID  string   `json:"document_id"`
-	Key         string   `json:"key"`
-	HeadingPath []string `json:"heading_path"`
-	Text        string   `json:"text"`
+	Key         string   `json:"key" example:"guides/postgres-tuning.md"`
+	HeadingPath []string `json:"heading_path" example:"[\"PostgreSQL 튜닝\",\"백업\"]"`
+	Text        string   `json:"text" example:"백업은 매일 02:00에 pg_basebackup으로 실행됩니다."`
 	Score       float64  `json:"score"`
 }
 
@@ -57,7 +57,7 @@ type Citation struct {
 	DocumentID  string   `json:"document_id"`
 	Key         string   `json:"key"`
 	HeadingPath []string `json:"heading_path"`
-	Quote       string   `json:"quote"`
+	Quote       string   `json:"quote" example:"백업은 매일 02:00에 pg_basebackup으로 실행됩니다."`
 }
 
 // ValidSummaryLength reports whether s is an accepted summary length:

@@ -10,10 +10,10 @@ type Summary struct {
 	DocumentID    string    `json:"document_id"`
 	Version       int       `json:"version"`
 	ContentHash   string    `json:"content_hash"`
-	Length        string    `json:"length"`
-	Model         string    `json:"model"`
+	Length        string    `json:"length" enum:"short,medium,long" example:"short"`
+	Model         string    `json:"model" example:"extractive"`
 	PromptVersion string    `json:"prompt_version"`
-	Text          string    `json:"summary"`
+	Text          string    `json:"summary" example:"PostgreSQL 튜닝 가이드: shared_buffers, 백업 일정과 복구 절차."`
 	Sections      int       `json:"sections"`
 	CreatedAt     time.Time `json:"created_at"`
 }

@@ -13,7 +13,7 @@ import (
 // kept apart from every other's. Tenants named in PROTOSTAR_API_KEYS exist
 // without a row; the platform creates the others at run time.
 type Tenant struct {
-	ID        string     `json:"id"`
+	ID        string     `json:"id" example:"org_4815"`
 	Name      string     `json:"name"`
 	CreatedAt time.Time  `json:"created_at"`
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
@@ -29,7 +29,7 @@ type APIKey struct {
 	TenantID   string     `json:"tenant_id,omitempty"` // empty: a platform key
 	Platform   bool       `json:"platform"`
 	Name       string     `json:"name"`
-	Prefix     string     `json:"prefix"`
+	Prefix     string     `json:"prefix" example:"pk_live_3f9a"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`

@@ -27,7 +27,7 @@ var EventTypes = []string{EventDocumentReady, EventDocumentFailed, EventDocument
 // recommends: its type, when it happened, and the entity it is about, as
 // the API returns it.
 type Event struct {
-	Type      string    `json:"type"`
+	Type      string    `json:"type" enum:"document.ready,document.failed,document.deleted,summary.ready,summary.failed,job.failed,webhook.disabled,webhook.test" example:"document.ready"`
 	Timestamp time.Time `json:"timestamp"`
 	Data      EventData `json:"data"`
 }
@@ -44,9 +44,9 @@ type EventData struct {
 type Webhook struct {
 	ID          string   `json:"id"`
 	TenantID    string   `json:"-"`
-	URL         string   `json:"url"`
+	URL         string   `json:"url" example:"https://app.example.com/protostar/events"`
 	Description string   `json:"description"`
-	EventTypes  []string `json:"event_types"` // empty: every type
+	EventTypes  []string `json:"event_types" example:"[\"document.ready\",\"document.failed\"]"` // empty: every type
 	Enabled     bool     `json:"enabled"`
 	// DisabledReason says why protostar disabled it (410, failing too long).
 	DisabledReason string     `json:"disabled_reason,omitempty"`
@@ -83,9 +83,9 @@ const (
 type Delivery struct {
 	ID            string            `json:"id"`
 	EventID       string            `json:"event_id"` // the webhook-id header, stable across attempts
-	EventType     string            `json:"event_type"`
+	EventType     string            `json:"event_type" example:"document.ready"`
 	WebhookID     string            `json:"webhook_id"`
-	Status        string            `json:"status"`
+	Status        string            `json:"status" enum:"pending,succeeded,failed" example:"succeeded"`
 	Attempts      []DeliveryAttempt `json:"attempts"`
 	NextAttemptAt *time.Time        `json:"next_attempt_at,omitempty"`
 	CreatedAt     time.Time         `json:"created_at"`

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 
 	"github.com/protostar/protostar/internal/config"
+	"github.com/protostar/protostar/internal/httpapi"
 	"github.com/protostar/protostar/internal/telemetry"
 )
 
@@ -25,6 +26,7 @@ Server commands (configured by PROTOSTAR_* environment variables, see README):
   version [--json]      print the version, source revision and Go version
   healthcheck [--worker] [--url URL]
                         exit 0 if the local process's /readyz answers 2xx (container probes)
+  openapi               print the API's OpenAPI 3.1 document (connects to nothing)
   tenants create ID [--name N] | list | delete ID
                         manage run-time tenants, directly on the database
   keys create [--tenant ID | --platform] [--name N] [--expires 720h] | list [--tenant ID] | revoke ID [--tenant ID]
@@ -62,6 +64,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runVersion(rest, stdout)
 	case "healthcheck":
 		err = runHealthcheck(ctx, rest, stdout)
+	case "openapi":
+		err = runOpenAPI(rest, stdout)
 	case "tenants", "keys":
 		err = runAccounts(ctx, cmd, rest, stdout, stderr)
 	default:
@@ -93,6 +97,21 @@ func runConfig(stdout io.Writer) error {
 		return err
 	}
 	return cfg.Dump(stdout)
+}
+
+// runOpenAPI prints the OpenAPI document the API serves, built without
+// configuration or connections, so that api/openapi.json and the clients
+// generated from it can be made anywhere.
+func runOpenAPI(args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("takes no arguments")}
+	}
+	raw, err := httpapi.OpenAPIDocument()
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(raw)
+	return err
 }
 
 // newLogger builds the process logger from the configuration.

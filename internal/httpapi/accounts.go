@@ -39,7 +39,7 @@ type tenantDeletion struct {
 }
 
 type tenantIDInput struct {
-	ID string `path:"id" maxLength:"64" doc:"Tenant id"`
+	ID string `path:"id" maxLength:"64" doc:"Tenant id" example:"org_4815"`
 }
 
 type listTenantsOutput struct {
@@ -63,7 +63,7 @@ type keyWithSecret struct {
 }
 
 type keyIDInput struct {
-	ID string `path:"id" doc:"Key id"`
+	ID string `path:"id" doc:"Key id" example:"0193a4f3-11aa-7bcd-9ef0-123456789abc"`
 }
 
 type keyOutput struct{ Body protostar.APIKey }

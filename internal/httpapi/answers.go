@@ -20,14 +20,34 @@ type Answerer interface {
 
 type answerInput struct {
 	Body struct {
-		Question string       `json:"question" minLength:"1" maxLength:"2048"`
+		Question string       `json:"question" minLength:"1" maxLength:"2048" example:"백업은 언제 실행되나요?"`
 		TopK     int          `json:"top_k,omitempty" minimum:"1" maximum:"20" default:"5"`
 		Filter   searchFilter `json:"filter,omitempty"`
 		Stream   bool         `json:"stream,omitempty" doc:"Answer as text/event-stream: delta, citation, done and error events"`
 	}
 }
 
+// The events of a streamed answer: deltas of its text, then its
+// citations, then done; or error once the answer has started.
+type (
+	answerDelta struct {
+		Text string `json:"text" doc:"The next piece of the answer's text" example:"백업은 매일 02:00에 실행됩니다 [1]"`
+	}
+	answerDone struct {
+		Cached bool `json:"cached" doc:"The answer came from the cache"`
+	}
+	streamError struct {
+		Detail string `json:"detail" doc:"What went wrong; the stream ends after it"`
+	}
+)
+
+var answerEvents = []streamEvent{{"delta", answerDelta{}}, {"citation", protostar.Citation{}}, {"done", answerDone{}}, {"error", streamError{}}}
+
+// answerResult is a whole answer as JSON.
+type answerResult struct{ answer.Result }
+
 func (s *Server) registerAnswers(api huma.API) {
+	reg := api.OpenAPI().Components.Schemas
 	huma.Register(api, huma.Operation{
 		OperationID: "answer", Method: http.MethodPost, Path: "/v1/answers", Tags: []string{"answers"},
 		Summary: "Answer a question from the tenant's documents, with citations",
@@ -35,9 +55,9 @@ func (s *Server) registerAnswers(api huma.API) {
 			"With `stream: true` the answer is `text/event-stream` with events `delta` ({text}), `citation` (a citation), `done` ({cached}) and `error` ({detail}).",
 		Errors:       []int{400, 401, 413, 415, 422, 429},
 		MaxBodyBytes: s.maxBodyBytes(),
-		Responses: map[string]*huma.Response{"200": {Description: "The answer", Content: map[string]*huma.MediaType{
-			"application/json":  {Schema: &huma.Schema{Type: "object", Description: `{"answer": string, "citations": [Citation], "cached": bool}`}},
-			"text/event-stream": {Schema: &huma.Schema{Type: "string"}},
+		Responses: map[string]*huma.Response{"200": {Description: "The answer, or its events with `stream: true`", Content: map[string]*huma.MediaType{
+			"application/json":  jsonContent(reg, answerResult{})["application/json"],
+			"text/event-stream": {Schema: eventStreamSchema(reg, answerEvents)},
 		}}},
 	}, func(ctx context.Context, in *answerInput) (*huma.StreamResponse, error) {
 		f, err := in.Body.Filter.domain()
@@ -59,7 +79,7 @@ func (s *Server) registerAnswers(api huma.API) {
 				return
 			}
 			hctx.SetHeader("Content-Type", "application/json")
-			_ = json.NewEncoder(hctx.BodyWriter()).Encode(a)
+			_ = encodeJSON(hctx.BodyWriter(), answerResult{a})
 		}}, nil
 	})
 }
@@ -75,14 +95,14 @@ func (s *Server) streamAnswer(hctx huma.Context, req answer.Request) {
 	defer release() // and ends the answer at once on EndStreams (SIGTERM)
 	ev := &eventWriter{hctx: hctx}
 	a, err := s.deps.Answers.Answer(ctx, req, func(delta string) error {
-		return ev.send("delta", map[string]string{"text": delta})
+		return ev.send("delta", answerDelta{Text: delta})
 	})
 	if err != nil {
 		if !ev.started {
 			s.writeError(hctx, err)
 			return
 		}
-		_ = ev.send("error", map[string]string{"detail": protostar.ErrorMessage(s.logged(hctx.Context(), err))})
+		_ = ev.send("error", streamError{Detail: protostar.ErrorMessage(s.logged(hctx.Context(), err))})
 		return
 	}
 	for _, c := range a.Citations {
@@ -90,7 +110,7 @@ func (s *Server) streamAnswer(hctx huma.Context, req answer.Request) {
 			return
 		}
 	}
-	_ = ev.send("done", map[string]bool{"cached": a.Cached})
+	_ = ev.send("done", answerDone{Cached: a.Cached})
 }
 
 // writeError writes err as a problem answer from inside a stream body.
@@ -136,7 +156,7 @@ func (e *eventWriter) send(event string, data any) error { return e.sendID(event
 
 // sendID writes one event with an id (none if empty) and data as JSON.
 func (e *eventWriter) sendID(event, id string, data any) error {
-	raw, err := json.Marshal(data)
+	raw, err := marshalJSON(data)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", event, err)
 	}

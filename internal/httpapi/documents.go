@@ -32,14 +32,14 @@ type Objects interface {
 }
 
 type createDocumentJSON struct {
-	Key      string         `json:"key" doc:"Object key in the bucket, e.g. notes/a.md" maxLength:"1024"`
-	Metadata map[string]any `json:"metadata,omitempty" doc:"Free-form metadata; string values can be used in search filters"`
+	Key      string         `json:"key" doc:"Object key in the bucket, e.g. notes/a.md" maxLength:"1024" example:"guides/postgres-tuning.md"`
+	Metadata map[string]any `json:"metadata,omitempty" doc:"Free-form metadata; string values can be used in search filters" example:"{\"team\":\"infra\"}"`
 }
 
 type createDocumentMultipart struct {
 	File     string `json:"file" format:"binary" doc:"The Markdown file"`
-	Key      string `json:"key,omitempty" doc:"Object key; defaults to the file name"`
-	Metadata string `json:"metadata,omitempty" doc:"JSON object of metadata"`
+	Key      string `json:"key,omitempty" doc:"Object key; defaults to the file name" example:"guides/postgres-tuning.md"`
+	Metadata string `json:"metadata,omitempty" doc:"JSON object of metadata" example:"{\"team\":\"infra\"}"`
 }
 
 type documentAndJob struct {
@@ -59,7 +59,7 @@ func (in *createDocumentInput) Resolve(ctx huma.Context) []error {
 }
 
 type documentIDInput struct {
-	ID string `path:"id" doc:"Document id"`
+	ID string `path:"id" doc:"Document id" example:"0193a4f2-6c1e-7b3a-9f5e-2d8c4a1b7e90"`
 }
 
 type documentOutput struct{ Body protostar.Document }

@@ -30,6 +30,9 @@ func (s *Server) registerJobEvents(api huma.API) {
 			"Each event has an `id`; a stream ends after a maximum lifetime or when the server shuts down, and a client " +
 			"that reconnects with `Last-Event-ID` is not sent the state it already has. A tenant may hold a limited number of streams (429 above).",
 		Errors: []int{401, 404, 429},
+		Responses: map[string]*huma.Response{"200": {Description: "The job's events", Content: map[string]*huma.MediaType{
+			"text/event-stream": {Schema: eventStreamSchema(api.OpenAPI().Components.Schemas, jobEvents)},
+		}}},
 	}, func(ctx context.Context, in *jobEventsInput) (*huma.StreamResponse, error) {
 		tenant := TenantFrom(ctx)
 		first, err := s.deps.Store.Job(ctx, tenant, in.ID)
@@ -47,8 +50,12 @@ func (s *Server) registerJobEvents(api huma.API) {
 	})
 }
 
+// The events of a job's stream: progress (the job) whenever it changes,
+// done (the job) when it ends, error when its state cannot be read.
+var jobEvents = []streamEvent{{"progress", protostar.Job{}}, {"done", protostar.Job{}}, {"error", streamError{}}}
+
 type jobEventsInput struct {
-	ID          string `path:"id" doc:"Job id"`
+	ID          string `path:"id" doc:"Job id" example:"0193a4f2-6c1f-7d52-8a11-5be0c3f9d214"`
 	LastEventID string `header:"Last-Event-ID" doc:"The id of the last event received, to resume without a repeat"`
 }
 
@@ -101,7 +108,7 @@ func (s *Server) followJob(ctx context.Context, ev *eventWriter, j protostar.Job
 				_ = ev.comment("stream ended: " + streamEndReason(ctx) + "; reconnect with Last-Event-ID to resume")
 				return
 			}
-			_ = ev.send("error", map[string]string{"detail": "job status unavailable; reconnect to resume"})
+			_ = ev.send("error", streamError{Detail: "job status unavailable; reconnect to resume"})
 			return
 		}
 	}

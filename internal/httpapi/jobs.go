@@ -10,7 +10,7 @@ import (
 )
 
 type jobIDInput struct {
-	ID string `path:"id" doc:"Job id"`
+	ID string `path:"id" doc:"Job id" example:"0193a4f2-6c1f-7d52-8a11-5be0c3f9d214"`
 }
 
 type jobOutput struct{ Body protostar.Job }

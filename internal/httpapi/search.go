@@ -12,13 +12,13 @@ import (
 
 type searchFilter struct {
 	DocumentIDs []string          `json:"document_ids,omitempty" maxItems:"100" doc:"Only chunks of these documents"`
-	KeyPrefix   string            `json:"key_prefix,omitempty" maxLength:"1024" doc:"Only documents whose key starts with this"`
-	Metadata    map[string]string `json:"metadata,omitempty" doc:"Only documents whose metadata has these key/value pairs"`
+	KeyPrefix   string            `json:"key_prefix,omitempty" maxLength:"1024" doc:"Only documents whose key starts with this" example:"guides/"`
+	Metadata    map[string]string `json:"metadata,omitempty" doc:"Only documents whose metadata has these key/value pairs" example:"{\"team\":\"infra\"}"`
 }
 
 type searchInput struct {
 	Body struct {
-		Query  string       `json:"query" minLength:"1" maxLength:"4096"`
+		Query  string       `json:"query" minLength:"1" maxLength:"4096" example:"데이터베이스 튜닝"`
 		TopK   int          `json:"top_k,omitempty" minimum:"1" maximum:"100" default:"10"`
 		Mode   string       `json:"mode,omitempty" enum:"hybrid,vector,keyword" default:"hybrid"`
 		Filter searchFilter `json:"filter,omitempty"`

@@ -120,6 +120,7 @@ type Server struct {
 	uploads    *uploads
 	// queryParams holds the query parameters each /v1 pattern declares.
 	queryParams map[string]map[string]bool
+	oapi        *huma.OpenAPI // the document /openapi.json serves
 }
 
 // New builds the API.
@@ -162,7 +163,9 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	s.registerAccounts(api)
 	s.registerBucketSync(api)
 	documentValidationAs400(api.OpenAPI())
+	describeAPI(api.OpenAPI())
 	s.queryParams = declaredQueryParams(api.OpenAPI())
+	s.oapi = api.OpenAPI()
 
 	ready := deps.Ready
 	if ready == nil {
@@ -278,9 +281,10 @@ func (s *Server) maxBodyBytes() int64 { return s.cfg.MaxJSONBytes + 1 }
 // otherwise silently replace the bad bytes with U+FFFD.
 var errNotUTF8 = errors.New("body is not valid UTF-8")
 
-// strictJSON is huma's JSON format, refusing bodies that are not UTF-8.
+// strictJSON is huma's JSON format, refusing bodies that are not UTF-8
+// and writing nil slices as [] (encodeJSON).
 var strictJSON = huma.Format{
-	Marshal: huma.DefaultJSONFormat.Marshal,
+	Marshal: encodeJSON,
 	Unmarshal: func(data []byte, v any) error {
 		if !utf8.Valid(data) {
 			return errNotUTF8

@@ -17,29 +17,37 @@ type Summaries interface {
 }
 
 type summarizeInput struct {
-	ID   string `path:"id"`
+	ID   string `path:"id" doc:"Document id" example:"0193a4f2-6c1e-7b3a-9f5e-2d8c4a1b7e90"`
 	Body struct {
 		Length string `json:"length,omitempty" enum:"short,medium,long" default:"medium"`
 	}
 }
 
-type summaryBody struct {
-	*protostar.Summary
-	Cached bool           `json:"cached"`
-	Job    *protostar.Job `json:"job,omitempty"`
-}
+// summaryResult is a summary that exists; summaryJob the job computing
+// one. Their schemas document the 200 and 202 answers.
+type (
+	summaryResult struct {
+		*protostar.Summary
+		Cached bool `json:"cached" doc:"The summary existed already for this document version, length, model and prompt"`
+	}
+	summaryJob struct {
+		Cached bool          `json:"cached" doc:"Always false: the summary does not exist yet"`
+		Job    protostar.Job `json:"job"`
+	}
+)
 
 type summaryOutput struct {
 	Status int
-	Body   summaryBody
+	Body   any // summaryResult or summaryJob
 }
 
 type latestSummaryInput struct {
-	ID     string `path:"id"`
+	ID     string `path:"id" doc:"Document id" example:"0193a4f2-6c1e-7b3a-9f5e-2d8c4a1b7e90"`
 	Length string `query:"length" enum:"short,medium,long" doc:"Only summaries of this length"`
 }
 
 func (s *Server) registerSummaries(api huma.API) {
+	reg := api.OpenAPI().Components.Schemas
 	huma.Register(api, huma.Operation{
 		OperationID: "summarize-document", Method: http.MethodPost, Path: "/v1/documents/{id}/summary", Tags: []string{"summaries"},
 		Summary: "Summarise a document",
@@ -48,7 +56,9 @@ func (s *Server) registerSummaries(api huma.API) {
 		Errors:       []int{400, 401, 404, 409, 413, 415, 429},
 		MaxBodyBytes: s.maxBodyBytes(),
 		Responses: map[string]*huma.Response{
-			"202": {Description: "A job computes the summary; poll it or stream /v1/jobs/{id}/events."},
+			"200": {Description: "The summary exists", Content: jsonContent(reg, summaryResult{})},
+			"202": {Description: "A job computes the summary; wait for it (GET or stream /v1/jobs/{id}/events), then GET the summary",
+				Content: jsonContent(reg, summaryJob{})},
 		},
 	}, func(ctx context.Context, in *summarizeInput) (*summaryOutput, error) {
 		sum, job, err := s.deps.Summaries.Request(ctx, TenantFrom(ctx), in.ID, in.Body.Length)
@@ -56,18 +66,19 @@ func (s *Server) registerSummaries(api huma.API) {
 			return nil, s.problem(ctx, err)
 		}
 		if job != nil {
-			return &summaryOutput{Status: http.StatusAccepted, Body: summaryBody{Job: job}}, nil
+			return &summaryOutput{Status: http.StatusAccepted, Body: summaryJob{Job: *job}}, nil
 		}
-		return &summaryOutput{Status: http.StatusOK, Body: summaryBody{Summary: sum, Cached: true}}, nil
+		return &summaryOutput{Status: http.StatusOK, Body: summaryResult{Summary: sum, Cached: true}}, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "get-summary", Method: http.MethodGet, Path: "/v1/documents/{id}/summary", Tags: []string{"summaries"},
 		Summary: "Get the latest summary of a document", Errors: []int{401, 404},
+		Responses: map[string]*huma.Response{"200": {Description: "The summary", Content: jsonContent(reg, summaryResult{})}},
 	}, func(ctx context.Context, in *latestSummaryInput) (*summaryOutput, error) {
 		sum, err := s.deps.Summaries.Latest(ctx, TenantFrom(ctx), in.ID, in.Length)
 		if err != nil {
 			return nil, s.problem(ctx, err)
 		}
-		return &summaryOutput{Status: http.StatusOK, Body: summaryBody{Summary: &sum}}, nil
+		return &summaryOutput{Status: http.StatusOK, Body: summaryResult{Summary: &sum}}, nil
 	})
 }

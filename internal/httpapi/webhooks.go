@@ -57,13 +57,13 @@ func withSecret(w protostar.Webhook, secret string) *webhookWithSecret {
 }
 
 type webhookIDInput struct {
-	ID string `path:"id" doc:"Webhook id"`
+	ID string `path:"id" doc:"Webhook id" example:"0193a4f3-0a2b-7c4d-8e5f-60718293a4b5"`
 }
 
 type webhookOutput struct{ Body protostar.Webhook }
 
 type patchWebhookInput struct {
-	ID   string `path:"id"`
+	ID   string `path:"id" doc:"Webhook id" example:"0193a4f3-0a2b-7c4d-8e5f-60718293a4b5"`
 	Body struct {
 		URL         *string   `json:"url,omitempty" maxLength:"2048"`
 		EventTypes  *[]string `json:"event_types,omitempty" maxItems:"16"`
@@ -79,7 +79,7 @@ type listWebhooksOutput struct {
 }
 
 type listDeliveriesInput struct {
-	ID     string `path:"id"`
+	ID     string `path:"id" doc:"Webhook id" example:"0193a4f3-0a2b-7c4d-8e5f-60718293a4b5"`
 	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
 	Cursor string `query:"cursor" maxLength:"200"`
 }
@@ -92,8 +92,8 @@ type listDeliveriesOutput struct {
 }
 
 type deliveryIDInput struct {
-	ID       string `path:"id"`
-	Delivery string `path:"delivery" doc:"Delivery id"`
+	ID       string `path:"id" doc:"Webhook id" example:"0193a4f3-0a2b-7c4d-8e5f-60718293a4b5"`
+	Delivery string `path:"delivery" doc:"Delivery id" example:"0193a4f3-2222-7333-8444-555566667777"`
 }
 
 type deliveryOutput struct {

@@ -106,14 +106,22 @@ func (db *DB) DeleteWebhook(ctx context.Context, tenantID, id string) error {
 	if !validUUID(id) {
 		return webhookNotFound(id)
 	}
-	tag, err := db.pool.Exec(ctx, `DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2`, tenantID, id)
-	if err != nil {
-		return translate(err, "delete webhook")
-	}
-	if tag.RowsAffected() == 0 {
-		return webhookNotFound(id)
-	}
-	return nil
+	// The deliveries go first, so that this takes a delivery's lock before
+	// the endpoint's, as RecordAttempt does: the other way round, deleting
+	// an endpoint while its attempt was recorded deadlocked.
+	return db.inTx(ctx, "delete webhook", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM webhook_deliveries WHERE tenant_id = $1 AND endpoint_id = $2`, tenantID, id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return webhookNotFound(id)
+		}
+		return nil
+	})
 }
 
 // RotateWebhookSecret makes sealed the endpoint's secret; the one it
