@@ -43,6 +43,9 @@ func TestConsole(t *testing.T) {
 	// 2. The demo documents become ready live.
 	b.run("documents", chromedp.Navigate(p.URL+"/console/documents"), chromedp.WaitVisible(".empty", chromedp.ByQuery))
 	demo := uploadDemo(t, p)
+	b.run("live jobs", chromedp.Navigate(p.URL+"/console/jobs"), chromedp.WaitVisible("#live-jobs table, #live-jobs .empty", chromedp.ByQuery))
+	b.shot("jobs-live")
+	b.run("documents again", chromedp.Navigate(p.URL+"/console/documents"), chromedp.WaitVisible("#doc-rows", chromedp.ByID))
 	b.waitFor("the demo documents to be listed ready", readyJS(demo), 2*time.Minute)
 	b.shot("documents-ready")
 	if n := b.count(`tr[data-key="beta/secret.md"]`); n != 0 {
