@@ -223,15 +223,22 @@ apt_get() {
 
 # ensure_packages: install the Debian packages that the engines we run need.
 ensure_packages() {
-	local -a want=(curl ca-certificates) missing=()
-	local pkg status
+	local -a want=(curl ca-certificates)
 	if need_pg; then
 		want+=(postgresql-15 postgresql-server-dev-15 build-essential dpkg-dev)
 	fi
 	if need_redis; then
 		want+=(redis-server)
 	fi
-	for pkg in "${want[@]}"; do
+	install_missing "${want[@]}"
+}
+
+# install_missing PKG...: apt-get install those of the packages that are
+# not installed yet, if any.
+install_missing() {
+	local -a missing=()
+	local pkg status
+	for pkg in "$@"; do
 		status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
 		[[ $status == installed ]] || missing+=("$pkg")
 	done
@@ -645,18 +652,7 @@ cmd_browser() {
 	log "browser: $(command -v chromium) ($(chromium --version 2>/dev/null | head -n 1))"
 }
 
-ensure_browser() {
-	local -a missing=()
-	local pkg status
-	for pkg in chromium fonts-noto-cjk; do
-		status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-		[[ $status == installed ]] || missing+=("$pkg")
-	done
-	((${#missing[@]} > 0)) || return 0
-	log "installing ${missing[*]} (log: $APT_LOG)"
-	apt_get update
-	apt_get install -y --no-install-recommends "${missing[@]}"
-}
+ensure_browser() { install_missing chromium fonts-noto-cjk; }
 
 install_all() {
 	ensure_packages

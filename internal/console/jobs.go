@@ -50,13 +50,12 @@ func (c *Console) jobs(w http.ResponseWriter, r *http.Request, rq *request) {
 // against the tenant's stream limit and ends on shutdown, as the API's do;
 // the browser's EventSource reconnects.
 func (c *Console) liveJobs(w http.ResponseWriter, r *http.Request, rq *request) {
-	ctx, release, err := c.deps.Auth.AcquireStream(r.Context(), rq.tenant)
-	if err != nil {
-		c.fail(w, r, rq, err)
-		return
-	}
-	defer release()
-	ev := newEventWriter(w)
+	c.stream(w, r, rq, func(ctx context.Context, ev *eventWriter) { c.followJobs(ctx, r, rq, ev) })
+}
+
+// followJobs writes the live jobs fragment whenever it changes until ctx
+// ends or a write fails.
+func (c *Console) followJobs(ctx context.Context, r *http.Request, rq *request, ev *eventWriter) {
 	last, lastWrite := "", time.Time{}
 	tick := time.NewTicker(livePoll)
 	defer tick.Stop()
@@ -140,14 +139,24 @@ func (c *Console) retry(ctx context.Context, tenant string, j protostar.Job) err
 	return protostar.Errorf(protostar.EINVALID, "%s jobs are not retried from the console", j.Type)
 }
 
+// stream serves a server-sent event stream with body, holding one of the
+// tenant's stream slots (the API's limit, lifetime and shutdown) meanwhile.
+func (c *Console) stream(w http.ResponseWriter, r *http.Request, rq *request, body func(ctx context.Context, ev *eventWriter)) {
+	ctx, release, err := c.deps.Auth.AcquireStream(r.Context(), rq.tenant)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	defer release()
+	body(ctx, &eventWriter{w: w})
+}
+
 // eventWriter writes server-sent events whose data is HTML, one data line
 // per line, flushing each.
 type eventWriter struct {
 	w       http.ResponseWriter
 	started bool
 }
-
-func newEventWriter(w http.ResponseWriter) *eventWriter { return &eventWriter{w: w} }
 
 func (e *eventWriter) send(event, data string) error {
 	var b strings.Builder

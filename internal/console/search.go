@@ -89,15 +89,14 @@ func (c *Console) askStream(w http.ResponseWriter, r *http.Request, rq *request)
 		c.fail(w, r, rq, err)
 		return
 	}
-	ctx, release, err := c.deps.Auth.AcquireStream(r.Context(), rq.tenant)
-	if err != nil {
-		c.fail(w, r, rq, err)
-		return
-	}
-	defer release()
-	ev := newEventWriter(w)
+	req := answer.Request{TenantID: rq.tenant, Question: q.Get("question"), TopK: 5, Filter: f}
+	c.stream(w, r, rq, func(ctx context.Context, ev *eventWriter) { c.streamAnswer(ctx, r, rq, ev, req) })
+}
+
+// streamAnswer writes the answer's events.
+func (c *Console) streamAnswer(ctx context.Context, r *http.Request, rq *request, ev *eventWriter, req answer.Request) {
 	_ = ev.comment("answering")
-	res, err := c.deps.Answers.Answer(ctx, answer.Request{TenantID: rq.tenant, Question: q.Get("question"), TopK: 5, Filter: f},
+	res, err := c.deps.Answers.Answer(ctx, req,
 		func(delta string) error { return ev.send("delta", template.HTMLEscapeString(delta)) })
 	if err != nil {
 		if ctx.Err() == nil {
