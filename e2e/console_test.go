@@ -27,8 +27,12 @@ import (
 // the CSRF token is refused, and every page loads with no console error,
 // failed request or CSP violation.
 func TestConsole(t *testing.T) {
-	s := newStack(t)
+	s := newStack(t, "PROTOSTAR_API_KEYS=acme:"+keyA+",beta:"+keyB+",*:"+consolePlatformKey,
+		"PROTOSTAR_SECRET_KEY=console-test-secret-key-0123456789")
 	p := s.start("all")
+	if code, body := p.do(http.MethodPost, "/v1/webhooks", keyA, map[string]any{"url": "https://hooks.example.invalid/protostar"}); code != http.StatusCreated {
+		t.Fatalf("create webhook: %d %s", code, body)
+	}
 	secret := p.mustUpload("beta/secret.md", keyB, []byte("# 베타 비밀\n\n데이터베이스 튜닝 비밀 문서: beta tenant only.\n"))
 	b := newBrowser(t)
 
@@ -87,13 +91,31 @@ func TestConsole(t *testing.T) {
 	failedDocument(t, s, p, b)
 	checkIsolationAndCSRF(t, p, b, secret.Document.ID)
 	checkKorean(t, p, b)
+	b.run("webhooks", chromedp.Navigate(p.URL+"/console/webhooks"), chromedp.WaitVisible(".card h2.key", chromedp.ByQuery))
+	if got := b.text(".card h2.key"); !strings.Contains(got, "hooks.example.invalid") {
+		t.Errorf("the webhooks page shows %q", got)
+	}
+	b.shot("webhooks")
 
 	// 7. Sign out: the session ends.
 	b.run("sign out", chromedp.Navigate(p.URL+"/console/"), chromedp.Click("#signout", chromedp.ByID),
 		chromedp.WaitVisible("#signin-message", chromedp.ByID))
 	b.run("signed out", chromedp.Navigate(p.URL+"/console/documents"), chromedp.WaitVisible("#key", chromedp.ByID))
 	b.shot("signed-out")
+
+	// A platform key chooses the tenant it acts for, and sees only its documents.
+	b.run("platform sign in", chromedp.SendKeys("#key", consolePlatformKey+"\r", chromedp.ByID),
+		chromedp.WaitVisible("#tenant", chromedp.ByID), chromedp.SetValue("#tenant", "beta", chromedp.ByID),
+		chromedp.Submit("#tenant", chromedp.ByID), chromedp.WaitVisible("#tenant-switch", chromedp.ByID))
+	b.run("beta documents", chromedp.Navigate(p.URL+"/console/documents"), chromedp.WaitVisible(`tr[data-key="beta/secret.md"]`, chromedp.ByQuery))
+	if n := b.count(`tr[data-key="postgres-tuning.ko.md"]`); n != 0 {
+		t.Errorf("a platform key acting for beta sees acme's documents")
+	}
+	b.shot("platform-beta")
 }
+
+// consolePlatformKey is a platform key of TestConsole.
+const consolePlatformKey = "platform-key-0123456789abcdef"
 
 // uploadDemo uploads the demo corpus as tenant acme and returns its keys.
 func uploadDemo(t *testing.T, p *proc) []string {
