@@ -1,6 +1,7 @@
 // protostar console: the only script besides htmx and its SSE extension.
 // It sends the session's CSRF token (from <meta name="csrf-token">) with
-// every htmx request and shows failed htmx requests as an alert.
+// every htmx request, shows failed htmx requests as an alert and asks
+// before a form marked data-confirm is sent.
 (function () {
   "use strict";
   function csrf() {
@@ -19,6 +20,11 @@
     p.textContent = text;
     box.replaceChildren(p);
   }
+  // A form with data-confirm (delete) asks first.
+  document.addEventListener("submit", function (e) {
+    var msg = e.target.getAttribute && e.target.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) { e.preventDefault(); }
+  });
   document.addEventListener("htmx:responseError", function (e) {
     var xhr = e.detail.xhr;
     alertText(xhr.status + ": " + (xhr.responseText || xhr.statusText));
