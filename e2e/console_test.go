@@ -68,6 +68,21 @@ func TestConsole(t *testing.T) {
 	b.run("search", chromedp.Navigate(p.URL+"/console/search"), chromedp.WaitVisible("#q", chromedp.ByID),
 		chromedp.SendKeys("#q", "데이터베이스 튜닝", chromedp.ByID), chromedp.Click("#run-search", chromedp.ByID),
 		chromedp.WaitVisible("#results .hit mark", chromedp.ByQuery))
+	code, body := p.do(http.MethodPost, "/v1/search", keyA, map[string]any{"query": "데이터베이스 튜닝", "explain": true, "top_k": 3})
+	explained := decode[struct {
+		Results []struct {
+			Explain *struct {
+				VectorRank   int      `json:"vector_rank"`
+				KeywordRank  int      `json:"keyword_rank"`
+				FusedScore   float64  `json:"fused_score"`
+				MatchedTerms []string `json:"matched_terms"`
+			} `json:"explain"`
+		} `json:"results"`
+	}](t, body)
+	if code != http.StatusOK || len(explained.Results) == 0 || explained.Results[0].Explain == nil ||
+		explained.Results[0].Explain.FusedScore == 0 || explained.Results[0].Explain.MatchedTerms == nil {
+		t.Errorf("POST /v1/search with explain: %d %s", code, short(body))
+	}
 	var both bool
 	b.run("read ranks", chromedp.Evaluate(`[...document.querySelectorAll('#results .hit')].some(h =>
 		h.querySelector('.vrank').textContent.includes('#') && h.querySelector('.krank').textContent.includes('#') &&
@@ -112,6 +127,29 @@ func TestConsole(t *testing.T) {
 		t.Errorf("a platform key acting for beta sees acme's documents")
 	}
 	b.shot("platform-beta")
+	revokedKeyEndsSession(t, p, b)
+}
+
+// revokedKeyEndsSession signs in with a stored key, revokes it through the
+// API, and sees the session end at the next page.
+func revokedKeyEndsSession(t *testing.T, p *proc, b *browser) {
+	t.Helper()
+	code, body := p.as(http.MethodPost, "/v1/keys", consolePlatformKey, "acme", map[string]string{"name": "console operator"})
+	if code != http.StatusCreated {
+		t.Fatalf("create key: %d %s", code, short(body))
+	}
+	k := decode[keyJSON](t, body)
+	b.run("sign out platform", chromedp.Click("#signout", chromedp.ByID), chromedp.WaitVisible("#key", chromedp.ByID))
+	b.run("stored key sign in", chromedp.SendKeys("#key", k.Secret+"\r", chromedp.ByID), chromedp.WaitVisible(`[data-testid="tenant"]`, chromedp.ByQuery))
+	if code, body := p.as(http.MethodDelete, "/v1/keys/"+k.Key.ID, consolePlatformKey, "acme", nil); code != http.StatusOK {
+		t.Fatalf("revoke key: %d %s", code, short(body))
+	}
+	time.Sleep(2500 * time.Millisecond) // a revocation reaches every replica within 2 s
+	b.run("revoked", chromedp.Navigate(p.URL+"/console/documents"), chromedp.WaitVisible("#signin-message", chromedp.ByID))
+	if got := b.text("#signin-message"); !strings.Contains(got, "revoked") {
+		t.Errorf("after revoking its key the console says %q, want it to say the key was revoked", got)
+	}
+	b.shot("key-revoked")
 }
 
 // consolePlatformKey is a platform key of TestConsole.
