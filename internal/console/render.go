@@ -137,7 +137,15 @@ var funcs = template.FuncMap{
 	"score":     func(f float64) string { return strconv.FormatFloat(f, 'f', 4, 64) },
 	"add":       func(a, b int) int { return a + b },
 	"list":      func(s ...string) []string { return s },
-	"query":     func(k, v string) template.URL { return template.URL(url.QueryEscape(k) + "=" + url.QueryEscape(v)) },
+	// pair hands a sub-template the page (for translations) and a value.
+	"pair":  func(p page, v any) pagePair { return pagePair{p, v} },
+	"query": func(k, v string) template.URL { return template.URL(url.QueryEscape(k) + "=" + url.QueryEscape(v)) },
+}
+
+// pagePair is a page and one value of it, for a sub-template.
+type pagePair struct {
+	P page
+	V any
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
