@@ -58,7 +58,7 @@ test-faults: stack ## fault suite: kills, outages, rolling restart, load on real
 		|| { bash scripts/test-failures.sh bin/faults-$(FAULTS_SCALE).log; exit 1; }
 
 test-console: stack browser ## the operator console in real Chromium (screenshots in bin/console-shots/)
-	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1; $(GO_TEST) -run '^TestConsole' ./e2e/ ./internal/console/
+	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1; $(GO_TEST) ./internal/console/ && $(GO_TEST) -run '^TestConsole$$' ./e2e/
 
 test-unit: ## run only the tests that need no services
 	go test -count=1 -short ./...
