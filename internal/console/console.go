@@ -26,11 +26,13 @@ import (
 var files embed.FS
 
 // Auth is the API's key logic: the console signs in and re-checks keys,
-// and opens event streams, exactly as /v1 does.
+// applies the key's and tenant's rate limits and opens event streams,
+// exactly as /v1 does.
 type Auth interface {
 	Authenticate(ctx context.Context, key string) (httpapi.Principal, error)
 	Recheck(ctx context.Context, p httpapi.Principal) (httpapi.Principal, error)
 	ActFor(ctx context.Context, p httpapi.Principal, tenant string) (string, error)
+	Allow(ctx context.Context, tenant string, p httpapi.Principal) error
 	AcquireStream(ctx context.Context, tenant string) (context.Context, func(), error)
 }
 

@@ -44,8 +44,9 @@ type handler func(w http.ResponseWriter, r *http.Request, rq *request)
 
 // session resolves the session cookie and checks its key again (revoked,
 // expired, removed: the session ends), refuses a state-changing request
-// without the session's CSRF token (403), and, for a platform key that has
-// not chosen a tenant yet, shows the tenant chooser instead of next.
+// without the session's CSRF token (403), applies the key's and tenant's
+// rate limits (429), and, for a platform key that has not chosen a tenant
+// yet, shows the tenant chooser instead of next.
 func (c *Console) session(next handler, tenantNeeded bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -79,6 +80,10 @@ func (c *Console) session(next handler, tenantNeeded bool) http.Handler {
 				}
 				rq.tenant = "" // the tenant was deleted: choose another
 			}
+		}
+		if err := c.deps.Auth.Allow(r.Context(), rq.tenant, rq.principal); err != nil {
+			c.fail(w, r, rq, err)
+			return
 		}
 		if tenantNeeded && rq.tenant == "" {
 			c.chooseTenant(w, r, rq)

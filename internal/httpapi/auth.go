@@ -74,7 +74,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeDomainProblem(w, err)
 			return
 		}
-		if wait, what := s.limits.allow(r.Context(), tenant, key); what != "" {
+		if wait, what := s.limits.allow(r.Context(), tenant, p.KeyHash); what != "" {
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
 			writeDomainProblem(w, protostar.Errorf(protostar.ERATELIMITED, "rate limit exceeded for this %s", what))
 			return
