@@ -63,6 +63,9 @@ func TestConsole(t *testing.T) {
 		t.Errorf("the document page shows no chunks with token counts")
 	}
 	b.shot("document-chunks")
+	b.run("summarise", chromedp.SetValue("#length", "short", chromedp.ByID), chromedp.Click("#summarize", chromedp.ByID),
+		chromedp.WaitVisible("#doc-summary", chromedp.ByID))
+	b.shot("document-summary")
 
 	// 4. A Korean query shows highlighted matches with both ranks.
 	b.run("search", chromedp.Navigate(p.URL+"/console/search"), chromedp.WaitVisible("#q", chromedp.ByID),

@@ -90,6 +90,9 @@ type documentData struct {
 	Summary *protostar.Summary
 	Jobs    []protostar.Job
 	Chunks  chunksData
+	// Live: the document is being indexed or one of its jobs has not
+	// ended, so the page refreshes itself.
+	Live bool
 }
 
 type chunksData struct {
@@ -120,6 +123,10 @@ func (c *Console) document(w http.ResponseWriter, r *http.Request, rq *request) 
 	if err != nil {
 		c.fail(w, r, rq, err)
 		return
+	}
+	d.Live = doc.Status == protostar.DocumentPending || doc.Status == protostar.DocumentIndexing
+	for _, j := range d.Jobs {
+		d.Live = d.Live || !j.Terminal()
 	}
 	c.render(w, r, rq, http.StatusOK, "document", d)
 }
