@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -88,6 +89,9 @@ func (b *browser) record(ev any) {
 		if ev.Entry.Level == cdplog.LevelError && !b.isAllowed(ev.Entry.URL+" "+ev.Entry.Text) {
 			problem = "console (" + string(ev.Entry.Source) + "): " + ev.Entry.Text + " " + ev.Entry.URL
 		}
+	case *page.EventJavascriptDialogOpening:
+		// The page asks before deleting: accept, as an operator would.
+		go func() { _ = chromedp.Run(b.ctx, page.HandleJavaScriptDialog(true)) }()
 	case *network.EventLoadingFailed:
 		// A stream the page closes (leaving a page, sse-close) is canceled.
 		if !ev.Canceled && ev.BlockedReason == "" {

@@ -205,6 +205,18 @@ func failedDocument(t *testing.T, s *stack, p *proc, b *browser) {
 	b.run("reindex", chromedp.Click("#reindex", chromedp.ByID), chromedp.WaitVisible("#doc-status", chromedp.ByID))
 	b.waitFor("the reindexed document to be ready", `document.querySelector('#doc-status').textContent.trim() === 'ready'`, time.Minute)
 	b.shot("document-reindexed")
+
+	b.run("retry failed job", chromedp.Navigate(p.URL+"/console/jobs"), chromedp.Click("#failed-jobs button", chromedp.ByQuery),
+		chromedp.WaitVisible(".flash", chromedp.ByQuery))
+	b.shot("job-retried")
+	doomed := p.mustUpload("delete-me.md", keyA, []byte("# Delete me\n\nShort-lived.\n"))
+	p.waitJob(doomed.Job.ID, keyA, time.Minute)
+	b.run("delete", chromedp.Navigate(p.URL+"/console/documents/"+doomed.Document.ID), chromedp.Click("#delete", chromedp.ByID),
+		chromedp.WaitVisible(".flash", chromedp.ByQuery))
+	if code, _ := p.get("/v1/documents/"+doomed.Document.ID, keyA); code != http.StatusNotFound {
+		t.Errorf("the document deleted in the console answers %d, want 404", code)
+	}
+	b.shot("document-deleted")
 }
 
 // checkIsolationAndCSRF opens another tenant's document by id (404), and
