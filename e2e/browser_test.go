@@ -59,9 +59,13 @@ func newBrowser(t *testing.T) *browser {
 	return b
 }
 
-// shotDir is bin/console-shots at the repository's root (ignored by git).
+// shotDir is bin/console-shots at the repository's root (ignored by git),
+// emptied of an earlier run's screenshots.
 func shotDir(t *testing.T) string {
 	dir, err := filepath.Abs(filepath.Join("..", "bin", "console-shots"))
+	if err == nil {
+		err = os.RemoveAll(dir)
+	}
 	if err == nil {
 		err = os.MkdirAll(dir, 0o755)
 	}
