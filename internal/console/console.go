@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/protostar/protostar"
@@ -186,7 +187,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 
 func cacheFor(d time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age="+itoa(int(d.Seconds())))
+		w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(d.Seconds())))
 		next.ServeHTTP(w, r)
 	})
 }

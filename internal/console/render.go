@@ -148,8 +148,6 @@ type pagePair struct {
 	V any
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
 // ago is how long before now t was, in its largest unit.
 func ago(t time.Time) string { return roughly(time.Since(t)) }
 
