@@ -28,7 +28,7 @@ export PROTOSTAR_API_KEYS ?= demo:$(DEMO_KEY)
 export PROTOSTAR_HTTP_ADDR ?= 127.0.0.1:8080
 export OTEL_TRACES_EXPORTER ?= none
 
-.PHONY: help build image stack stack-down run test test-unit test-deploy test-ts openapi fuzz bench test-faults lint clean
+.PHONY: help build image stack stack-down browser run test test-console test-unit test-deploy test-ts openapi fuzz bench test-faults lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -49,13 +49,16 @@ stack: ## install and start PostgreSQL+pgvector, Redis and MinIO on loopback (id
 stack-down: ## stop the local stack (data is kept in .stack/)
 	$(STACK) down
 
+browser: ## install Debian's chromium for the console's browser tests (idempotent)
+	$(STACK) browser
+
 run: stack build ## set up everything, run `protostar all` with the demo corpus
 	$(STACK_ENV); PROTOSTAR_LOG_FORMAT=$${PROTOSTAR_LOG_FORMAT:-text} \
 		PROTOSTAR_SECRET_KEY=$${PROTOSTAR_SECRET_KEY:-dev-only-secret-key-not-for-production} \
 		PROTOSTAR_WEBHOOK_ALLOW_HOSTS=$${PROTOSTAR_WEBHOOK_ALLOW_HOSTS:-127.0.0.1,localhost} \
 		PROTOSTAR_S3_WATCH=$${PROTOSTAR_S3_WATCH:-true} scripts/demo.sh $(BIN)
 
-test: stack ## set up everything and run every test against the real stack
+test: stack browser ## set up everything and run every test against the real stack
 	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1; $(GO_TEST) ./...
 	$(MAKE) --no-print-directory test-deploy
 	$(MAKE) --no-print-directory test-ts
@@ -77,6 +80,9 @@ test-faults: stack ## fault suite: kills, outages, rolling restart, load on real
 	mkdir -p bin; $(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1 FAULTS_SCALE=$(FAULTS_SCALE) FAULTS_REPORT=$(CURDIR)/bin/faults-$(FAULTS_SCALE).md; \
 		go test -tags faults -count=1 -timeout 30m -v -run '^TestFaults$$' ./faults/ 2>&1 | tee bin/faults-$(FAULTS_SCALE).log \
 		|| { bash scripts/test-failures.sh bin/faults-$(FAULTS_SCALE).log; exit 1; }
+
+test-console: stack browser ## the operator console in real Chromium (screenshots in bin/console-shots/)
+	$(STACK_ENV); export PROTOSTAR_REQUIRE_STACK=1; $(GO_TEST) ./internal/console/ && $(GO_TEST) -run '^TestConsole$$' ./e2e/
 
 test-unit: ## run only the tests that need no services
 	go test -count=1 -short ./...

@@ -47,10 +47,12 @@ type Document struct {
 
 // DocumentFilter selects documents in a listing.
 type DocumentFilter struct {
-	Status string
-	Key    string // exact key match
-	Limit  int
-	Cursor string // opaque; returned by the previous page
+	Status    string
+	Key       string            // exact key match
+	KeyPrefix string            // keys starting with this
+	Metadata  map[string]string // metadata holding these string values
+	Limit     int
+	Cursor    string // opaque; returned by the previous page
 }
 
 // Submission is an accepted document submission: the document (new, or a
@@ -81,6 +83,16 @@ func NormalizeKey(key string) (string, error) {
 	}
 	key = norm.NFC.String(key)
 	return key, ValidateKey(key)
+}
+
+// ValidKeyPrefix checks a key prefix used as a filter: valid UTF-8 (NUL
+// bytes and invalid UTF-8 would reach Postgres, which rejects them) without
+// control characters, at most MaxKeyBytes. "" is valid (no filter).
+func ValidKeyPrefix(prefix string) error {
+	if len(prefix) > MaxKeyBytes || !utf8.ValidString(prefix) || strings.IndexFunc(prefix, unicode.IsControl) >= 0 {
+		return Errorf(EINVALID, "key prefix must be valid UTF-8 without control characters, at most %d bytes", MaxKeyBytes)
+	}
+	return nil
 }
 
 // ValidateKey rejects object keys that could escape the tenant's space or

@@ -22,6 +22,7 @@ type SearchQuery struct {
 	TopK     int
 	Mode     string
 	Filter   SearchFilter
+	Explain  bool // fill SearchHit.Explain
 }
 
 // SearchHit is one retrieved chunk. Score is higher-is-better; its scale
@@ -33,6 +34,18 @@ type SearchHit struct {
 	HeadingPath []string `json:"heading_path" example:"[\"PostgreSQL 튜닝\",\"백업\"]"`
 	Text        string   `json:"text" example:"백업은 매일 02:00에 pg_basebackup으로 실행됩니다."`
 	Score       float64  `json:"score"`
+	// Explain says why the hit ranked where it did; only when asked for.
+	Explain *SearchExplain `json:"explain,omitempty"`
+}
+
+// SearchExplain says why a hit ranked where it did.
+type SearchExplain struct {
+	VectorRank   int      `json:"vector_rank,omitempty"`   // 1-based rank in the vector list; absent when not in it
+	KeywordRank  int      `json:"keyword_rank,omitempty"`  // 1-based rank in the keyword list; absent when not in it
+	VectorScore  float64  `json:"vector_score,omitempty"`  // cosine similarity
+	KeywordScore float64  `json:"keyword_score,omitempty"` // the keyword side's score
+	FusedScore   float64  `json:"fused_score"`             // the score the hit was ordered by
+	MatchedTerms []string `json:"matched_terms"`           // the query's index terms (Korean syllable bigrams, words) present in the chunk; [] not null
 }
 
 // Passage is a retrieved chunk handed to a generator. Index is the 1-based

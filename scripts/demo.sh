@@ -44,6 +44,7 @@ cat <<MSG
 ────────────────────────────────────────────────────────────────────────
  protostar is running:  $PROTOSTAR_URL
  API key (tenant demo): $PROTOSTAR_API_KEY
+ Console:               $PROTOSTAR_URL/console/   (sign in with the API key above)
  Readiness:             curl -s $PROTOSTAR_URL/readyz
  Server log:            tail -f $LOG
  API reference:         $PROTOSTAR_URL/docs   (OpenAPI: /openapi.json)

@@ -223,15 +223,22 @@ apt_get() {
 
 # ensure_packages: install the Debian packages that the engines we run need.
 ensure_packages() {
-	local -a want=(curl ca-certificates) missing=()
-	local pkg status
+	local -a want=(curl ca-certificates)
 	if need_pg; then
 		want+=(postgresql-15 postgresql-server-dev-15 build-essential dpkg-dev)
 	fi
 	if need_redis; then
 		want+=(redis-server)
 	fi
-	for pkg in "${want[@]}"; do
+	install_missing "${want[@]}"
+}
+
+# install_missing PKG...: apt-get install those of the packages that are
+# not installed yet, if any.
+install_missing() {
+	local -a missing=()
+	local pkg status
+	for pkg in "$@"; do
 		status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
 		[[ $status == installed ]] || missing+=("$pkg")
 	done
@@ -635,6 +642,18 @@ cmd_up() {
 	log "up in $((SECONDS - start))s; use it with: eval \"\$(scripts/stack.sh env)\""
 }
 
+# cmd_browser: install Debian's chromium (and CJK fonts, so Korean pages
+# render in screenshots) for the console's browser tests; `make test` runs
+# it. Playwright's browser downloads are not needed.
+cmd_browser() {
+	mkdir -p -- "$STACK_DIR/logs"
+	APT_LOG="$STACK_DIR/logs/apt.log"
+	with_lock 8 "$CACHE_DIR/install.lock" ensure_browser
+	log "browser: $(command -v chromium) ($(chromium --version 2>/dev/null | head -n 1))"
+}
+
+ensure_browser() { install_missing chromium fonts-noto-cjk; }
+
 install_all() {
 	ensure_packages
 	if need_pg; then ensure_pgvector; fi
@@ -717,13 +736,14 @@ cmd_env() {
 
 usage() {
 	cat >&2 <<-'EOF'
-		usage: scripts/stack.sh up|down|status|env
+		usage: scripts/stack.sh up|down|status|env|browser
 
 		  up      install what is missing (apt packages, pgvector 0.8, MinIO) and
 		          start PostgreSQL :55432, Redis :56379, MinIO :59000 on 127.0.0.1
 		  down    stop them; data in .stack/ is kept
 		  status  one line per service (exit 1 if one of ours is not running)
 		  env     print export lines: eval "$(scripts/stack.sh env)"
+		  browser install Debian's chromium for the console's browser tests
 
 		Set PROTOSTAR_DATABASE_URL, PROTOSTAR_REDIS_URL or PROTOSTAR_S3_ENDPOINT to
 		use an external service instead; PROTOSTAR_CACHE_DIR moves the binary cache
@@ -737,6 +757,7 @@ main() {
 	down) cmd_down ;;
 	status) cmd_status ;;
 	env) cmd_env ;;
+	browser) cmd_browser ;;
 	-h | --help | help) usage ;;
 	*)
 		usage

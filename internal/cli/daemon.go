@@ -23,6 +23,7 @@ import (
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/answer"
 	"github.com/protostar/protostar/internal/config"
+	"github.com/protostar/protostar/internal/console"
 	"github.com/protostar/protostar/internal/httpapi"
 	"github.com/protostar/protostar/internal/ingest"
 	"github.com/protostar/protostar/internal/outbox"
@@ -290,13 +291,14 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 			return nil
 		}}), readinessEvery)
 	searcher := search.New(a.db, a.embed)
+	summaries, answers := a.summaryRequester(), answer.New(searcher, a.gen, a.db, a.cache)
 	api := httpapi.New(a.logger, httpapi.Deps{
 		Store:      a.db,
 		Objects:    a.objects,
 		Dispatcher: a.outbox,
 		Search:     searcher,
-		Summaries:  a.summaryRequester(),
-		Answers:    answer.New(searcher, a.gen, a.db, a.cache),
+		Summaries:  summaries,
+		Answers:    answers,
 		Webhooks: httpapi.WebhookDeps{Store: a.db, Sealer: a.sealer, Guard: a.guard,
 			PerTenant: a.cfg.WebhooksPerTenant, Overlap: a.cfg.WebhookSecretOverlap},
 		Lookup:     a.db,
@@ -315,6 +317,9 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		TenantMaxChunks: a.cfg.TenantMaxChunks, IdleBodyTimeout: a.cfg.IdleBodyTimeout, MaxUploads: a.cfg.MaxUploads, TenantMaxUploads: a.cfg.TenantMaxUploads,
 	})
 	a.api = api
+	if err := a.mountConsole(api, tenants, console.Deps{Search: searcher, Answers: answers, Summaries: summaries}); err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("PROTOSTAR_HTTP_ADDR: listen on %s: %w", a.cfg.HTTPAddr, err)

@@ -35,11 +35,11 @@ func newKeyring(keys map[string]string) *keyring {
 	return k
 }
 
-func (k *keyring) tenant(key string) (string, bool) {
-	d := sha256.Sum256([]byte(key))
+// tenantOf finds the tenant of the key whose SHA-256 is hash.
+func (k *keyring) tenantOf(hash []byte) (string, bool) {
 	found := -1
 	for i := range k.digests {
-		if subtle.ConstantTimeCompare(d[:], k.digests[i][:]) == 1 {
+		if subtle.ConstantTimeCompare(hash, k.digests[i][:]) == 1 {
 			found = i
 		}
 	}
@@ -74,7 +74,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeDomainProblem(w, err)
 			return
 		}
-		if wait, what := s.limits.allow(r.Context(), tenant, key); what != "" {
+		if wait, what := s.limits.allow(r.Context(), tenant, p.KeyHash); what != "" {
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
 			writeDomainProblem(w, protostar.Errorf(protostar.ERATELIMITED, "rate limit exceeded for this %s", what))
 			return

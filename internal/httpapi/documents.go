@@ -65,10 +65,11 @@ type documentIDInput struct {
 type documentOutput struct{ Body protostar.Document }
 
 type listDocumentsInput struct {
-	Status string `query:"status" enum:"pending,indexing,ready,failed" doc:"Only documents with this status"`
-	Key    string `query:"key" maxLength:"1024" doc:"Only the document with exactly this key"`
-	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
-	Cursor string `query:"cursor" maxLength:"200" doc:"next_cursor of the previous page"`
+	Status    string `query:"status" enum:"pending,indexing,ready,failed" doc:"Only documents with this status"`
+	Key       string `query:"key" maxLength:"1024" doc:"Only the document with exactly this key"`
+	KeyPrefix string `query:"key_prefix" maxLength:"1024" doc:"Only documents whose key starts with this"`
+	Limit     int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
+	Cursor    string `query:"cursor" maxLength:"200" doc:"next_cursor of the previous page"`
 }
 
 type listDocumentsOutput struct {
@@ -115,7 +116,11 @@ func (s *Server) registerDocuments(api huma.API) {
 				return nil, s.problem(ctx, err)
 			}
 		}
-		docs, next, err := s.deps.Store.Documents(ctx, TenantFrom(ctx), protostar.DocumentFilter{Status: in.Status, Key: in.Key, Limit: in.Limit, Cursor: in.Cursor})
+		if err := protostar.ValidKeyPrefix(in.KeyPrefix); err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		docs, next, err := s.deps.Store.Documents(ctx, TenantFrom(ctx), protostar.DocumentFilter{Status: in.Status, Key: in.Key,
+			KeyPrefix: in.KeyPrefix, Limit: in.Limit, Cursor: in.Cursor})
 		if err != nil {
 			return nil, s.problem(ctx, err)
 		}

@@ -138,3 +138,11 @@ func excerpt(s string) string {
 	}
 	return s[:cut] + "…"
 }
+
+// ProblemOf is the status and client-safe detail of err, for answers
+// written outside the API (the console's HTML pages), so every error maps
+// to its status here and only here.
+func ProblemOf(err error) (status int, detail string) {
+	status, _, detail = problemOf(err)
+	return status, detail
+}

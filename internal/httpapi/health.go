@@ -176,3 +176,17 @@ func Ops(ready *Checker, reg *prometheus.Registry) http.Handler {
 	handleOps(mux, ready, reg)
 	return mux
 }
+
+// Dependencies returns the last result of each check by name: "" when it
+// passed, else its client-safe error. The console's overview shows them.
+func (c *Checker) Dependencies(ctx context.Context) map[string]string {
+	res, _ := c.readiness(ctx)
+	out := make(map[string]string, len(res.Checks))
+	for name, r := range res.Checks {
+		out[name] = r.Error
+		if r.Status != "ok" && r.Error == "" {
+			out[name] = r.Status
+		}
+	}
+	return out
+}

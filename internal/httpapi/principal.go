@@ -18,19 +18,17 @@ const TenantHeader = "Protostar-Tenant"
 // platformTenant in PROTOSTAR_API_KEYS ("*:key") makes a platform key.
 const platformTenant = "*"
 
-// principal is who a request authenticated as.
-type principal struct {
-	tenant   string // the key's own tenant; "" for a platform key
-	platform bool
-	keyID    string // a stored key's id; "" for a PROTOSTAR_API_KEYS key
+// Principal is who a key authenticates as.
+type Principal struct {
+	Tenant   string // the key's own tenant; "" for a platform key
+	Platform bool
+	KeyID    string // a stored key's id; "" for a PROTOSTAR_API_KEYS key
+	// KeyHash is the key's SHA-256, all that a console session keeps of it
+	// to check the key again (Recheck).
+	KeyHash []byte
 }
 
 type principalKey struct{}
-
-func principalFrom(ctx context.Context) principal {
-	p, _ := ctx.Value(principalKey{}).(principal)
-	return p
-}
 
 // KeyLookup resolves stored keys and run-time tenants.
 type KeyLookup interface {
@@ -41,29 +39,52 @@ type KeyLookup interface {
 // principal resolves a bearer key: a PROTOSTAR_API_KEYS key, else a key
 // stored in Postgres (looked up through a short cache, so a revocation
 // takes effect on every replica within lookupTTL).
-func (s *Server) principal(ctx context.Context, key string) (principal, error) {
-	if tenant, ok := s.keys.tenant(key); ok {
+func (s *Server) principal(ctx context.Context, key string) (Principal, error) {
+	return s.principalOf(ctx, protostar.HashAPIKey(key), protostar.IsStoredKey(key))
+}
+
+// Authenticate resolves a key as every /v1 request does: EUNAUTHORIZED
+// for a missing, unknown, revoked or expired one. The console signs in
+// with it.
+func (s *Server) Authenticate(ctx context.Context, key string) (Principal, error) {
+	if key == "" {
+		return Principal{}, protostar.Errorf(protostar.EUNAUTHORIZED, "missing API key")
+	}
+	return s.principal(ctx, key)
+}
+
+// Recheck resolves again the key p was resolved from, by its hash, so a
+// key revoked, expired or removed from PROTOSTAR_API_KEYS since (within
+// lookupTTL) fails: the console checks its session's key on every request.
+func (s *Server) Recheck(ctx context.Context, p Principal) (Principal, error) {
+	return s.principalOf(ctx, p.KeyHash, p.KeyID != "")
+}
+
+// principalOf resolves a key by its SHA-256: a PROTOSTAR_API_KEYS key,
+// else, if stored says the key has the stored form, a key in Postgres.
+func (s *Server) principalOf(ctx context.Context, hash []byte, stored bool) (Principal, error) {
+	if tenant, ok := s.keys.tenantOf(hash); ok {
 		if tenant == platformTenant {
-			return principal{platform: true}, nil
+			return Principal{Platform: true, KeyHash: hash}, nil
 		}
-		return principal{tenant: tenant}, nil
+		return Principal{Tenant: tenant, KeyHash: hash}, nil
 	}
 	unknown := protostar.Errorf(protostar.EUNAUTHORIZED, "unknown API key")
-	if s.deps.Lookup == nil || !protostar.IsStoredKey(key) {
-		return principal{}, unknown
+	if s.deps.Lookup == nil || !stored {
+		return Principal{}, unknown
 	}
-	k, err := s.lookups.key(ctx, s.deps.Lookup, key)
+	k, err := s.lookups.key(ctx, s.deps.Lookup, hash)
 	switch {
 	case protostar.ErrorCode(err) == protostar.ENOTFOUND:
-		return principal{}, unknown
+		return Principal{}, unknown
 	case err != nil:
-		return principal{}, err
+		return Principal{}, err
 	case k.RevokedAt != nil:
-		return principal{}, protostar.Errorf(protostar.EUNAUTHORIZED, "API key revoked")
+		return Principal{}, protostar.Errorf(protostar.EUNAUTHORIZED, "API key revoked")
 	case !k.Usable(time.Now()):
-		return principal{}, protostar.Errorf(protostar.EUNAUTHORIZED, "API key expired")
+		return Principal{}, protostar.Errorf(protostar.EUNAUTHORIZED, "API key expired")
 	}
-	return principal{tenant: k.TenantID, platform: k.Platform, keyID: k.ID}, nil
+	return Principal{Tenant: k.TenantID, Platform: k.Platform, KeyID: k.ID, KeyHash: hash}, nil
 }
 
 // Route scopes: who may call a /v1 route.
@@ -87,16 +108,16 @@ func routeScope(path string) int {
 // actingTenant decides the tenant a request acts for ("" for the platform
 // itself): a tenant key's own, or the one a platform key names in the
 // Protostar-Tenant header, which must exist.
-func (s *Server) actingTenant(r *http.Request, p principal) (string, error) {
+func (s *Server) actingTenant(r *http.Request, p Principal) (string, error) {
 	named := r.Header.Get(TenantHeader)
 	scope := routeScope(r.URL.Path)
 	switch {
-	case scope == scopePlatform && !p.platform:
+	case scope == scopePlatform && !p.Platform:
 		return "", protostar.Errorf(protostar.EFORBIDDEN, "only a platform key may manage tenants")
-	case !p.platform && named != "":
+	case !p.Platform && named != "":
 		return "", protostar.Errorf(protostar.EFORBIDDEN, "the %s header is for platform keys; this key acts only for its own tenant", TenantHeader)
-	case !p.platform:
-		return p.tenant, nil
+	case !p.Platform:
+		return p.Tenant, nil
 	case scope == scopePlatform:
 		return "", nil
 	case named == "" && scope == scopeEither:
@@ -104,13 +125,27 @@ func (s *Server) actingTenant(r *http.Request, p principal) (string, error) {
 	case named == "":
 		return "", protostar.Errorf(protostar.EINVALID, "a platform key must name the tenant it acts for in the %s header", TenantHeader)
 	}
+	return s.ActFor(r.Context(), p, named)
+}
+
+// ActFor decides the tenant p acts for when it names named, as the
+// Protostar-Tenant header does: a tenant key only for its own tenant
+// (EFORBIDDEN otherwise), a platform key for any tenant that exists
+// (ENOTFOUND otherwise).
+func (s *Server) ActFor(ctx context.Context, p Principal, named string) (string, error) {
+	if !p.Platform {
+		if named != "" && named != p.Tenant {
+			return "", protostar.Errorf(protostar.EFORBIDDEN, "this key acts only for its own tenant")
+		}
+		return p.Tenant, nil
+	}
 	if err := protostar.ValidTenant(named); err != nil {
 		return "", err
 	}
 	if s.envTenants[named] {
 		return named, nil
 	}
-	ok, err := s.lookups.tenant(r.Context(), s.deps.Lookup, named)
+	ok, err := s.lookups.tenant(ctx, s.deps.Lookup, named)
 	if err != nil {
 		return "", err
 	}
@@ -166,9 +201,9 @@ func (l *lookups) get(ctx context.Context, id [32]byte, load func(context.Contex
 	return fresh
 }
 
-func (l *lookups) key(ctx context.Context, src KeyLookup, key string) (protostar.APIKey, error) {
-	c := l.get(ctx, sha256.Sum256([]byte("key\x00"+key)), func(ctx context.Context) lookup {
-		k, err := src.KeyByHash(ctx, protostar.HashAPIKey(key))
+func (l *lookups) key(ctx context.Context, src KeyLookup, hash []byte) (protostar.APIKey, error) {
+	c := l.get(ctx, sha256.Sum256(append([]byte("key\x00"), hash...)), func(ctx context.Context) lookup {
+		k, err := src.KeyByHash(ctx, hash)
 		return lookup{key: k, err: err}
 	})
 	return c.key, c.err

@@ -2,14 +2,25 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/protostar/protostar"
 )
+
+// Allow applies to a console request the limits of the key p resolved
+// from and of the tenant it acts for, the same buckets as its /v1
+// requests: ERATELIMITED, naming the wait, when one is empty.
+func (s *Server) Allow(ctx context.Context, tenant string, p Principal) error {
+	if wait, what := s.limits.allow(ctx, tenant, p.KeyHash); what != "" {
+		return protostar.Errorf(protostar.ERATELIMITED, "rate limit exceeded for this %s; retry in %s", what, wait.Round(time.Second))
+	}
+	return nil
+}
 
 // SharedLimiter keeps rate-limit buckets that every replica shares
 // (Redis), so a limit holds however many replicas serve a key.
@@ -41,11 +52,11 @@ func newLimiters(logger *slog.Logger, shared SharedLimiter, perKey, perTenant li
 	return &limiters{perKey: perKey, perTenant: perTenant, shared: shared, logger: logger, local: map[string]*rate.Limiter{}}
 }
 
-// allow takes a token from the key's bucket and the tenant's; when one is
-// empty it says which ("API key" or "tenant") and how long until a token.
-func (l *limiters) allow(ctx context.Context, tenant, key string) (time.Duration, string) {
-	d := sha256.Sum256([]byte(key))
-	if wait, ok := l.take(ctx, "key:"+hex.EncodeToString(d[:16]), l.perKey); !ok {
+// allow takes a token from the bucket of the key whose SHA-256 is
+// keyHash and from the tenant's; when one is empty it says which ("API
+// key" or "tenant") and how long until a token.
+func (l *limiters) allow(ctx context.Context, tenant string, keyHash []byte) (time.Duration, string) {
+	if wait, ok := l.take(ctx, "key:"+hex.EncodeToString(keyHash[:16]), l.perKey); !ok {
 		return wait, "API key"
 	}
 	if tenant != "" && l.perTenant.perSecond > 0 {

@@ -22,6 +22,8 @@ type searchInput struct {
 		TopK   int          `json:"top_k,omitempty" minimum:"1" maximum:"100" default:"10"`
 		Mode   string       `json:"mode,omitempty" enum:"hybrid,vector,keyword" default:"hybrid"`
 		Filter searchFilter `json:"filter,omitempty"`
+		// Explain adds to each result why it ranked where it did.
+		Explain bool `json:"explain,omitempty" doc:"Add to each result its vector and keyword ranks and scores, its fused score and the query terms it matched"`
 	}
 }
 
@@ -65,6 +67,7 @@ func (s *Server) registerSearch(api huma.API) {
 		}
 		hits, err := s.deps.Search.Search(ctx, protostar.SearchQuery{
 			TenantID: TenantFrom(ctx), Query: in.Body.Query, TopK: in.Body.TopK, Mode: in.Body.Mode, Filter: f,
+			Explain: in.Body.Explain,
 		})
 		if err != nil {
 			return nil, s.problem(ctx, err)

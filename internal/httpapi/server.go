@@ -227,6 +227,13 @@ func declaredQueryParams(oapi *huma.OpenAPI) map[string]map[string]bool {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
+// Mount serves h under prefix (e.g. "/console/") behind the same request
+// ids, tracing, metrics and panic recovery as the API; call it before
+// serving. The operator console is mounted so.
+func (s *Server) Mount(prefix string, h http.Handler) {
+	s.mux.Handle(prefix, h)
+}
+
 // route sends /v1 requests to the API as they are, so that the mux's
 // redirects of non-canonical paths never apply to them, and everything
 // else to the operational mux.

@@ -70,3 +70,12 @@ func (st *streams) acquire(parent context.Context, tenant string) (context.Conte
 // later ones (they end at once too); the daemon calls it when shutdown
 // starts, so streams do not hold it for the whole shutdown timeout.
 func (s *Server) EndStreams() { s.streams.end(errStreamsEnded) }
+
+// AcquireStream takes one of the tenant's event-stream slots for a stream
+// served outside /v1 (the console's live pages), under the same limit,
+// lifetime and shutdown as the API's: ERATELIMITED when the tenant holds
+// too many. The context ends when the client goes, the lifetime is up or
+// the server ends every stream; release must be called.
+func (s *Server) AcquireStream(ctx context.Context, tenant string) (context.Context, func(), error) {
+	return s.streams.acquire(ctx, tenant)
+}

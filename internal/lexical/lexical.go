@@ -34,6 +34,13 @@ func Terms(s string) []string {
 // syllables) are passed as substrings of s, so only words that need
 // lower-casing allocate.
 func EachTerm(s string, fn func(term string)) {
+	EachTermSpan(s, func(term string, _, _ int) { fn(term) })
+}
+
+// EachTermSpan is EachTerm that also passes where in s each term comes
+// from, s[start:end], so a caller can mark the terms of a text (the
+// console highlights a query's matched terms so).
+func EachTermSpan(s string, fn func(term string, start, end int)) {
 	var (
 		w       = word{start: -1}
 		prevAt  = -1 // start of the previous rune of the current bigram run, or -1
@@ -42,7 +49,7 @@ func EachTerm(s string, fn func(term string)) {
 	)
 	flushRun := func() {
 		if nSyll == 1 {
-			fn(s[prevAt : prevAt+prevLen])
+			fn(s[prevAt:prevAt+prevLen], prevAt, prevAt+prevLen)
 		}
 		prevAt, nSyll = -1, 0
 	}
@@ -67,7 +74,7 @@ func EachTerm(s string, fn func(term string)) {
 			if nSyll > 0 {
 				// The previous rune ends where r starts: the bigram is a
 				// substring of s.
-				fn(s[prevAt : i+size])
+				fn(s[prevAt:i+size], prevAt, i+size)
 			}
 			prevAt, prevLen = i, size
 			nSyll++
@@ -109,11 +116,12 @@ func (w *word) add(s string, i, size int, r, lr rune) {
 
 // flush passes the word to fn, unless it is a single Latin letter, which
 // carries no meaning, and starts a new one.
-func (w *word) flush(s string, fn func(string)) {
+func (w *word) flush(s string, fn func(term string, start, end int)) {
 	if w.start < 0 {
 		return
 	}
-	term := s[w.start:w.end]
+	start, end := w.start, w.end
+	term := s[start:end]
 	if w.lowered {
 		term = string(truncate(w.low))
 	} else {
@@ -121,7 +129,7 @@ func (w *word) flush(s string, fn func(string)) {
 	}
 	w.start, w.lowered = -1, false
 	if len(term) > 1 || term[0] >= utf8.RuneSelf || isDigit(term[0]) {
-		fn(term)
+		fn(term, start, end)
 	}
 }
 

@@ -1,6 +1,7 @@
 package lexical
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -125,5 +126,25 @@ func BenchmarkEachTerm(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		EachTerm(text, func(string) {})
+	}
+}
+
+func TestEachTermSpan(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want []string // term@start:end
+	}{
+		{"데이터를 Backup", []string{"데이@0:6", "이터@3:9", "터를@6:12", "backup@13:19"}},
+		{"가 b 12", []string{"가@0:3", "12@6:8"}},
+	}
+	for _, tt := range tests {
+		var got []string
+		EachTermSpan(tt.in, func(term string, start, end int) {
+			got = append(got, fmt.Sprintf("%s@%d:%d", term, start, end))
+		})
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("EachTermSpan(%q) (-want +got):\n%s", tt.in, diff)
+		}
 	}
 }

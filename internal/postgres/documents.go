@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -94,10 +95,19 @@ func (db *DB) Documents(ctx context.Context, tenantID string, f protostar.Docume
 	if err != nil {
 		return nil, "", err
 	}
+	filter := map[string]string{}
+	for k, v := range f.Metadata {
+		filter[k] = v
+	}
+	meta, err := json.Marshal(filter)
+	if err != nil {
+		return nil, "", fmt.Errorf("encode metadata filter: %w", err)
+	}
 	rows, err := db.pool.Query(ctx, `SELECT `+documentColumns+` FROM documents
 		WHERE tenant_id = $1 AND deleted_at IS NULL AND ($2 = '' OR status = $2) AND ($6 = '' OR key = $6)
+		  AND ($7 = '' OR starts_with(key, $7)) AND metadata @> $8::jsonb
 		  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
-		ORDER BY created_at DESC, id DESC LIMIT $5`, tenantID, f.Status, at, id, f.Limit+1, f.Key)
+		ORDER BY created_at DESC, id DESC LIMIT $5`, tenantID, f.Status, at, id, f.Limit+1, f.Key, f.KeyPrefix, string(meta))
 	if err != nil {
 		return nil, "", translate(err, "list documents")
 	}

@@ -71,6 +71,11 @@ func (db *DB) DeleteTenant(ctx context.Context, id string, maxAttempts int) (pro
 		if _, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE tenant_id = $1`, id); err != nil {
 			return err
 		}
+		// Its console sessions end with its keys, and platform sessions
+		// acting for it choose another tenant.
+		if _, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE key_tenant = $1 OR tenant_id = $1`, id); err != nil {
+			return err
+		}
 		j, err = scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE tenant_id = '' AND type = $1
 			AND params->>'tenant' = $2 AND status IN ('queued', 'running', 'succeeded') ORDER BY created_at DESC LIMIT 1`,
 			protostar.JobTenantDelete, id))
@@ -169,7 +174,7 @@ func (db *DB) RetireTenantDocuments(ctx context.Context, tenantID string) (left 
 // tenantTables hold rows of a tenant, in an order the foreign keys allow.
 var tenantTables = []string{"chunks", "summaries", "section_summary_users", "section_summaries", "corpus_versions",
 	"webhook_attempts", "webhook_deliveries", "webhook_endpoints", "webhook_events", "s3_events", "s3_key_sequencers",
-	"jobs", "documents", "api_keys"}
+	"jobs", "documents", "api_keys", "console_sessions"}
 
 // FinishTenantPurge deletes every remaining row of a deleted tenant whose
 // documents are purged, marks it purged and ends job j (its

@@ -70,13 +70,24 @@ func (s *Service) Search(ctx context.Context, q protostar.SearchQuery) ([]protos
 	if err := Validate(&q); err != nil {
 		return nil, err
 	}
+	var (
+		hits, vHits, kHits []protostar.SearchHit
+		err                error
+	)
 	switch q.Mode {
 	case protostar.SearchVector:
-		return s.vector(ctx, q, q.TopK)
+		vHits, err = s.vector(ctx, q, q.TopK)
+		hits = vHits
 	case protostar.SearchKeyword:
-		return s.store.KeywordSearch(ctx, q.TenantID, QueryWords(q.Query), q.Filter, q.TopK)
+		kHits, err = s.store.KeywordSearch(ctx, q.TenantID, QueryWords(q.Query), q.Filter, q.TopK)
+		hits = kHits
+	default:
+		hits, vHits, kHits, err = s.hybrid(ctx, q)
 	}
-	return s.hybrid(ctx, q)
+	if err != nil || !q.Explain {
+		return hits, err
+	}
+	return Explain(q.Query, hits, vHits, kHits), nil
 }
 
 func (s *Service) vector(ctx context.Context, q protostar.SearchQuery, k int) ([]protostar.SearchHit, error) {
@@ -87,12 +98,12 @@ func (s *Service) vector(ctx context.Context, q protostar.SearchQuery, k int) ([
 	return s.store.VectorSearch(ctx, q.TenantID, vecs[0], q.Filter, k)
 }
 
-func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery) ([]protostar.SearchHit, error) {
+// hybrid returns the fused hits and the two lists they were fused from.
+func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery) (fused, vHits, kHits []protostar.SearchHit, err error) {
 	k := min(q.TopK*hybridFactor, MaxTopK*hybridFactor)
 	var (
-		wg           sync.WaitGroup
-		vHits, kHits []protostar.SearchHit
-		vErr, kErr   error
+		wg         sync.WaitGroup
+		vErr, kErr error
 	)
 	wg.Go(func() {
 		defer protostar.Recover(&vErr, "vector search")
@@ -104,12 +115,67 @@ func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery) ([]protos
 	})
 	wg.Wait()
 	if vErr != nil {
-		return nil, vErr
+		return nil, nil, nil, vErr
 	}
 	if kErr != nil {
-		return nil, kErr
+		return nil, nil, nil, kErr
 	}
-	return Fuse(q.TopK, vHits, kHits), nil
+	return Fuse(q.TopK, vHits, kHits), vHits, kHits, nil
+}
+
+// Explain fills each hit's Explain from the vector and keyword lists it
+// was ranked from (either may be nil, in single-mode searches): its 1-based
+// rank and score on each side, the score it is ordered by, and the query's
+// terms found in its text.
+func Explain(query string, hits, vHits, kHits []protostar.SearchHit) []protostar.SearchHit {
+	type side struct {
+		rank  int
+		score float64
+	}
+	index := func(list []protostar.SearchHit) map[int64]side {
+		m := make(map[int64]side, len(list))
+		for i, h := range list {
+			if _, ok := m[h.ChunkID]; !ok {
+				m[h.ChunkID] = side{i + 1, h.Score}
+			}
+		}
+		return m
+	}
+	vec, kw := index(vHits), index(kHits)
+	var terms []string
+	for _, w := range QueryWords(query) {
+		for _, t := range w {
+			if !slices.Contains(terms, t) {
+				terms = append(terms, t)
+			}
+		}
+	}
+	for i := range hits {
+		h := &hits[i]
+		e := &protostar.SearchExplain{FusedScore: h.Score, MatchedTerms: MatchedTerms(terms, h.Text)}
+		if v, ok := vec[h.ChunkID]; ok {
+			e.VectorRank, e.VectorScore = v.rank, v.score
+		}
+		if k, ok := kw[h.ChunkID]; ok {
+			e.KeywordRank, e.KeywordScore = k.rank, k.score
+		}
+		h.Explain = e
+	}
+	return hits
+}
+
+// MatchedTerms returns those of terms (index terms, see package lexical)
+// that text contains as index terms, in the order of terms; never nil.
+func MatchedTerms(terms []string, text string) []string {
+	have := map[string]bool{}
+	lexical.EachTerm(text, func(t string) { have[t] = true })
+	out := []string{}
+	for _, t := range terms {
+		if have[t] {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Fuse merges ranked lists with reciprocal-rank fusion: a chunk scores

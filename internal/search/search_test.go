@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/protostar/protostar"
 )
@@ -104,5 +105,42 @@ func TestQueryWords(t *testing.T) {
 	}
 	if n != maxTerms {
 		t.Errorf("a 101-word query has %d terms, want %d", n, maxTerms)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	t.Parallel()
+	scored := func(id int64, score float64, text string) protostar.SearchHit {
+		return protostar.SearchHit{ChunkID: id, Score: score, Text: text}
+	}
+	vec := []protostar.SearchHit{scored(1, 0.9, "데이터베이스를 튜닝한다"), scored(2, 0.8, "backup nightly")}
+	kw := []protostar.SearchHit{scored(2, 0.5, "backup nightly"), scored(3, 0.4, "Backup 데이터")}
+	tests := []struct {
+		name  string
+		query string
+		hits  []protostar.SearchHit
+		v, k  []protostar.SearchHit
+		want  map[int64]protostar.SearchExplain
+	}{
+		{"hybrid: both sides and bigrams", "데이터베이스 backup", Fuse(3, vec, kw), vec, kw, map[int64]protostar.SearchExplain{
+			1: {VectorRank: 1, VectorScore: 0.9, FusedScore: 1.0 / 61, MatchedTerms: []string{"데이", "이터", "터베", "베이", "이스"}},
+			2: {VectorRank: 2, VectorScore: 0.8, KeywordRank: 1, KeywordScore: 0.5, FusedScore: 1.0/61 + 1.0/62, MatchedTerms: []string{"backup"}},
+			3: {KeywordRank: 2, KeywordScore: 0.4, FusedScore: 1.0 / 62, MatchedTerms: []string{"데이", "이터", "backup"}},
+		}},
+		{"no match is an empty list", "zebra", []protostar.SearchHit{scored(1, 0.9, "데이터베이스를 튜닝한다")}, nil, nil, map[int64]protostar.SearchExplain{
+			1: {FusedScore: 0.9, MatchedTerms: []string{}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := map[int64]protostar.SearchExplain{}
+			for _, h := range Explain(tt.query, tt.hits, tt.v, tt.k) {
+				got[h.ChunkID] = *h.Explain
+			}
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateApprox(0, 1e-12)); diff != "" {
+				t.Errorf("Explain (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -739,6 +739,19 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        SearchExplain: {
+            /** Format: double */
+            fused_score: number;
+            /** Format: int64 */
+            keyword_rank?: number;
+            /** Format: double */
+            keyword_score?: number;
+            matched_terms: string[];
+            /** Format: int64 */
+            vector_rank?: number;
+            /** Format: double */
+            vector_score?: number;
+        };
         SearchFilter: {
             /** @description Only chunks of these documents */
             document_ids?: string[];
@@ -761,6 +774,7 @@ export interface components {
             /** Format: int64 */
             chunk_id: number;
             document_id: string;
+            explain?: components["schemas"]["SearchExplain"];
             /** @example [
              *       "PostgreSQL 튜닝",
              *       "백업"
@@ -774,6 +788,8 @@ export interface components {
             text: string;
         };
         SearchInputBody: {
+            /** @description Add to each result its vector and keyword ranks and scores, its fused score and the query terms it matched */
+            explain?: boolean;
             filter?: components["schemas"]["SearchFilter"];
             /**
              * @default hybrid
@@ -1091,6 +1107,8 @@ export interface operations {
                 status?: "pending" | "indexing" | "ready" | "failed";
                 /** @description Only the document with exactly this key */
                 key?: string;
+                /** @description Only documents whose key starts with this */
+                key_prefix?: string;
                 limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
