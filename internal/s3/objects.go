@@ -32,29 +32,79 @@ func objectInfo(oi minio.ObjectInfo) ObjectInfo {
 //
 // The stream reads from the network as the caller reads, so memory use does
 // not depend on the object's size. It stays bound to ctx: cancelling ctx
-// aborts it. A Read that fails because the store went away mid-stream
-// returns EUNAVAILABLE. The caller must Close the stream.
+// aborts it. A connection the store or a proxy cuts mid-stream (a server's
+// write deadline, a restart, a reset) is resumed where it broke, with a
+// ranged GET of the same version (If-Match on its ETag), up to
+// maxResumes times in a row without progress; a Read that still fails, or
+// finds the object changed, returns EUNAVAILABLE. The caller must Close
+// the stream.
 func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error) {
 	body, oi, _, err := minio.Core{Client: s.client}.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, ObjectInfo{}, fmt.Errorf("open %q: %w", key, translate(ctx, err, key))
 	}
-	return &objectReader{ctx: ctx, body: body, key: key}, objectInfo(oi), nil
+	return &objectReader{ctx: ctx, store: s, body: body, key: key, etag: oi.ETag, size: oi.Size}, objectInfo(oi), nil
 }
 
-// objectReader translates the errors of a streaming object body.
+// maxResumes bounds how often in a row a stream is resumed without
+// reading a byte in between.
+const maxResumes = 3
+
+// objectReader translates the errors of a streaming object body, and
+// resumes a body cut off before its end.
 type objectReader struct {
-	ctx  context.Context
-	body io.ReadCloser
-	key  string
+	ctx     context.Context
+	store   *Store
+	body    io.ReadCloser
+	key     string
+	etag    string
+	size    int64
+	offset  int64 // bytes delivered so far
+	resumes int   // resumptions since the last byte read
 }
 
 func (r *objectReader) Read(p []byte) (int, error) {
-	n, err := r.body.Read(p)
-	if err != nil && err != io.EOF {
-		err = fmt.Errorf("read %q: %w", r.key, translate(r.ctx, err, r.key))
+	for {
+		n, err := r.body.Read(p)
+		r.offset += int64(n)
+		if n > 0 {
+			r.resumes = 0
+		}
+		if err == nil || err == io.EOF {
+			return n, err
+		}
+		if n > 0 || !r.resume(err) {
+			if n > 0 {
+				return n, nil // the error comes back on the next Read, or the stream resumes
+			}
+			return 0, fmt.Errorf("read %q: %w", r.key, translate(r.ctx, err, r.key))
+		}
 	}
-	return n, err
+}
+
+// resume reopens the stream at the current offset after the read error
+// cause, when the error is the connection's and the object is unchanged.
+func (r *objectReader) resume(cause error) bool {
+	if r.ctx.Err() != nil || r.offset >= r.size || r.resumes >= maxResumes || protostar.ErrorCode(translate(r.ctx, cause, r.key)) != protostar.EUNAVAILABLE {
+		return false
+	}
+	r.resumes++
+	opts := minio.GetObjectOptions{}
+	if err := opts.SetMatchETag(r.etag); err != nil {
+		return false
+	}
+	if err := opts.SetRange(r.offset, 0); err != nil {
+		return false
+	}
+	body, _, _, err := minio.Core{Client: r.store.client}.GetObject(r.ctx, r.store.bucket, r.key, opts)
+	if err != nil {
+		r.store.logger.Warn("object stream cut and not resumable", "key", r.key, "offset", r.offset, "cause", cause, "error", err)
+		return false
+	}
+	_ = r.body.Close()
+	r.body = body
+	r.store.logger.Info("object stream resumed", "key", r.key, "offset", r.offset, "cause", cause)
+	return true
 }
 
 func (r *objectReader) Close() error { return r.body.Close() }

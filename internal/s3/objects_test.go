@@ -7,8 +7,11 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/testenv"
 )
 
 // randomReader returns size deterministic pseudo-random bytes derived from
@@ -355,4 +359,145 @@ func TestPutStream(t *testing.T) {
 	if _, err := s.Stat(ctx, "stream/over.md"); protostar.ErrorCode(err) != protostar.ENOTFOUND {
 		t.Fatalf("the refused stream was stored: %v", err)
 	}
+}
+
+// cuttingProxy forwards TCP connections to addr and cuts the first
+// answer that grows past cutAfter bytes, as a server's write deadline or a
+// load balancer's idle timeout cuts a slowly read download.
+type cuttingProxy struct {
+	ln       net.Listener
+	addr     string
+	cutAfter int64
+	cut      atomic.Bool
+	mu       sync.Mutex
+	conns    []net.Conn
+}
+
+func startCuttingProxy(t *testing.T, addr string, cutAfter int64) *cuttingProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cuttingProxy{ln: ln, addr: addr, cutAfter: cutAfter}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns { // idle keep-alive connections too
+			c.Close()
+		}
+		p.mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c)
+			p.mu.Unlock()
+			wg.Go(func() { p.serve(c) })
+		}
+	})
+	return p
+}
+
+func (p *cuttingProxy) serve(c net.Conn) {
+	defer c.Close()
+	up, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	go func() { _, _ = io.Copy(up, c) }()
+	var n int64
+	buf := make([]byte, 32<<10)
+	for {
+		m, err := up.Read(buf)
+		if m > 0 {
+			if n += int64(m); n > p.cutAfter && p.cut.CompareAndSwap(false, true) {
+				return // cut mid-answer, once
+			}
+			if _, werr := c.Write(buf[:m]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestOpenResumesACutStream: a download cut mid-object goes on where it
+// broke, with the same bytes; an object replaced meanwhile is not spliced
+// onto the old one's first part.
+func TestOpenResumesACutStream(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewS3(t)
+	direct := setupOn(t, env, env.Endpoint)
+	const size = 8 << 20
+	body, _ := io.ReadAll(randomReader(7, size))
+	ctx := t.Context()
+	if _, err := direct.Put(ctx, "cut/긴 문서.md", bytes.NewReader(body), size, "text/markdown"); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("resumed", func(t *testing.T) {
+		proxy := startCuttingProxy(t, env.Endpoint, 2<<20)
+		s := setupOn(t, env, proxy.ln.Addr().String())
+		rc, _, err := s.Open(ctx, "cut/긴 문서.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		got, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatalf("read after %d bytes: %v", len(got), err)
+		}
+		if !proxy.cut.Load() {
+			t.Fatal("the proxy never cut the stream")
+		}
+		if sha256.Sum256(got) != sha256.Sum256(body) {
+			t.Fatalf("read %d bytes that differ from the object's %d", len(got), size)
+		}
+	})
+
+	t.Run("object replaced meanwhile", func(t *testing.T) {
+		proxy := startCuttingProxy(t, env.Endpoint, 2<<20)
+		s := setupOn(t, env, proxy.ln.Addr().String())
+		rc, _, err := s.Open(ctx, "cut/긴 문서.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		if _, err := io.CopyN(io.Discard, rc, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		other, _ := io.ReadAll(randomReader(8, size))
+		if _, err := direct.Put(ctx, "cut/긴 문서.md", bytes.NewReader(other), size, "text/markdown"); err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, rc)
+		if !errors.Is(err, protostar.ErrUnavailable) {
+			t.Fatalf("read %d more bytes, then %v; want ErrUnavailable", n, err)
+		}
+	})
+}
+
+// setupOn is a Store on the test's bucket env.Bucket reached at endpoint
+// (a proxy in front of the stack's MinIO, or the MinIO itself).
+func setupOn(t *testing.T, env testenv.S3, endpoint string) *Store {
+	t.Helper()
+	s, err := New(testLogger(t), Config{Endpoint: endpoint, AccessKey: env.AccessKey, SecretKey: env.SecretKey,
+		Bucket: env.Bucket, CreateBucket: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureBucket(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
