@@ -15,6 +15,7 @@ import (
 	"github.com/pgvector/pgvector-go"
 
 	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/config"
 	"github.com/protostar/protostar/internal/hashembed"
 	"github.com/protostar/protostar/internal/search"
 )
@@ -50,7 +51,7 @@ type searchWorkload struct {
 	docs  int
 	qs    []string
 	vecs  [][]float32
-	terms [][][]string
+	terms []protostar.KeywordQuery
 }
 
 // searchSetup loads the corpus and prepares the queries.
@@ -73,9 +74,9 @@ func (b *bench) searchSetup(ctx context.Context) (*searchWorkload, error) {
 	if w.vecs, err = emb.Embed(ctx, w.qs); err != nil {
 		return nil, err
 	}
-	w.terms = make([][][]string, len(w.qs))
+	w.terms = make([]protostar.KeywordQuery, len(w.qs))
 	for i, q := range w.qs {
-		w.terms[i] = search.QueryWords(q)
+		w.terms[i] = search.QueryTerms(q, protostar.BM25{K1: protostar.DefaultBM25K1, B: protostar.DefaultBM25B})
 	}
 	return w, nil
 }
@@ -109,7 +110,7 @@ func (w *searchWorkload) rawHybrid(ctx context.Context, i int) error {
 	if kErr != nil {
 		return kErr
 	}
-	if hits := search.Fuse(topK, vHits, kHits); len(hits) == 0 {
+	if hits := search.Fuse(topK, []float64{config.OfflineVectorWeight, 1}, vHits, kHits); len(hits) == 0 {
 		return fmt.Errorf("raw hybrid search found nothing for %q", w.qs[i%len(w.qs)])
 	}
 	return nil

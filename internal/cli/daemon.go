@@ -257,7 +257,7 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 			}
 			return nil
 		}}), readinessEvery)
-	searcher := search.New(a.db, a.embed)
+	searcher := search.New(a.db, a.embed, a.searchConfig())
 	api := httpapi.New(a.logger, httpapi.Deps{
 		Store:      a.db,
 		Objects:    a.objects,

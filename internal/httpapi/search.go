@@ -22,12 +22,15 @@ type searchInput struct {
 		TopK   int          `json:"top_k,omitempty" minimum:"1" maximum:"100" default:"10"`
 		Mode   string       `json:"mode,omitempty" enum:"hybrid,vector,keyword" default:"hybrid"`
 		Filter searchFilter `json:"filter,omitempty"`
+		// Explain adds to each result why it ranked where it did.
+		Explain bool `json:"explain,omitempty" doc:"Add an explain object to each result: its rank and score on each side, the fused score and the query terms it holds"`
 	}
 }
 
 type searchOutput struct {
 	Body struct {
 		Results []protostar.SearchHit `json:"results"`
+		Rerank  string                `json:"rerank,omitempty" enum:"reranked,unavailable" doc:"With a rerank stage configured: reranked, or unavailable when the reranker failed and the results keep the fused order"`
 	}
 }
 
@@ -52,7 +55,7 @@ func (s *Server) registerSearch(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "search", Method: http.MethodPost, Path: "/v1/search", Tags: []string{"search"},
 		Summary:      "Search the tenant's documents",
-		Description:  "hybrid (default) fuses vector and Korean-aware keyword search with reciprocal-rank fusion; results hold each chunk once.",
+		Description:  "keyword ranks by BM25 over Korean syllable bigrams and stemmed English words; vector by cosine similarity; hybrid (default) fuses both with weighted reciprocal-rank fusion. Results hold each chunk once.",
 		Errors:       []int{400, 401, 413, 415, 429},
 		MaxBodyBytes: s.maxBodyBytes(),
 	}, func(ctx context.Context, in *searchInput) (*searchOutput, error) {
@@ -63,14 +66,15 @@ func (s *Server) registerSearch(api huma.API) {
 		if err := validQueryText(in.Body.Query); err != nil {
 			return nil, s.problem(ctx, err)
 		}
-		hits, err := s.deps.Search.Search(ctx, protostar.SearchQuery{
+		res, err := s.deps.Search.Search(ctx, protostar.SearchQuery{
 			TenantID: TenantFrom(ctx), Query: in.Body.Query, TopK: in.Body.TopK, Mode: in.Body.Mode, Filter: f,
+			Explain: in.Body.Explain,
 		})
 		if err != nil {
 			return nil, s.problem(ctx, err)
 		}
 		out := &searchOutput{}
-		out.Body.Results = nonNilSlice(hits)
+		out.Body.Results, out.Body.Rerank = nonNilSlice(res.Hits), res.Rerank
 		return out, nil
 	})
 }

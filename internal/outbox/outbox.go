@@ -23,6 +23,7 @@ type Store interface {
 	MarkDispatched(ctx context.Context, id string) error
 	ReapStale(ctx context.Context, staleAfter, lostAfter time.Duration) (int64, error)
 	PurgeStale(ctx context.Context, limit int) (int64, error)
+	FoldTermStats(ctx context.Context) (int, error)
 	DispatchedQueued(ctx context.Context, olderThan time.Duration, limit int) ([]protostar.Job, error)
 	Redispatch(ctx context.Context, id string, dispatches int, reason string) error
 	PendingObjectRemovals(ctx context.Context, limit int) ([]protostar.ObjectRemoval, error)
@@ -125,6 +126,11 @@ func (o *Outbox) loop(ctx context.Context) {
 		case <-tick.C:
 		}
 		o.dispatchAll(ctx)
+		// Keyword ranking's statistics follow activations and deletions
+		// within a tick or two (see postgres.FoldTermStats).
+		if _, err := o.store.FoldTermStats(ctx); err != nil {
+			o.logErr("fold term statistics", err)
+		}
 		if time.Since(lastReap) >= o.cfg.StaleAfter/3 {
 			lastReap = time.Now()
 			if n, err := o.store.ReapStale(ctx, o.cfg.StaleAfter, o.cfg.LostAfter); err != nil {

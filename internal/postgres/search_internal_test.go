@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"slices"
 	"testing"
 )
 
@@ -34,20 +33,3 @@ func TestEfSearchTellsSparseQueries(t *testing.T) {
 	}
 }
 
-func TestKeywordTiers(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		words [][]string
-		want  []string
-	}{
-		{nil, nil},
-		{[][]string{{"index"}}, []string{"index"}},
-		{[][]string{{"index"}, {"vacuum"}}, []string{"index & vacuum", "index | vacuum"}},
-		{[][]string{{"설정", "정을"}, {"index"}}, []string{"설정 & 정을 & index", "(설정) & (index)", "설정 | 정을 | index"}},
-	}
-	for _, tt := range tests {
-		if got := keywordTiers(tt.words); !slices.Equal(got, tt.want) {
-			t.Errorf("keywordTiers(%q) = %q, want %q", tt.words, got, tt.want)
-		}
-	}
-}

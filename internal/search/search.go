@@ -1,12 +1,15 @@
 // Package search answers a tenant's queries over its indexed chunks: vector
-// search on the HNSW index, Korean-aware keyword search, or both fused with
-// reciprocal-rank fusion (hybrid, the default).
+// search on the HNSW index, BM25 keyword search over Korean-aware index
+// terms, or both fused with weighted reciprocal-rank fusion (hybrid, the
+// default), optionally reordered by a reranker.
 package search
 
 import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -16,10 +19,11 @@ import (
 )
 
 // Store runs the two retrieval queries. Both only ever return the tenant's
-// own chunks of active document versions.
+// own chunks of active document versions. KeywordSearch fills each hit's
+// Explain with its keyword score and matched terms.
 type Store interface {
 	VectorSearch(ctx context.Context, tenantID string, vec []float32, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error)
-	KeywordSearch(ctx context.Context, tenantID string, words [][]string, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error)
+	KeywordSearch(ctx context.Context, tenantID string, q protostar.KeywordQuery, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error)
 }
 
 // Embedder embeds the query; it must be the one that embedded the chunks.
@@ -37,15 +41,40 @@ const (
 	hybridFactor = 3  // each side fetches this many times top_k before fusing
 )
 
+// Config tunes ranking. Zero values take the defaults.
+type Config struct {
+	BM25 protostar.BM25 // default k1 1.2, b 0.75
+	// VectorWeight and KeywordWeight weigh each side's reciprocal rank in
+	// hybrid search. A side with weight 0 only adds the chunks the other
+	// side did not find, after all of the other's. Default 1 each; the
+	// daemon gives the offline hash embedder's vectors, which hold the same
+	// lexical terms as the keyword side, a small weight (see Weights).
+	VectorWeight, KeywordWeight float64
+	Reranker                    Reranker // nil: no rerank stage
+	RerankTopN                  int      // fused hits the reranker reorders; default 50
+	Logger                      *slog.Logger
+}
+
 // Service runs searches.
 type Service struct {
 	store    Store
 	embedder Embedder
+	cfg      Config
+	logger   *slog.Logger
 }
 
 // New returns a search service.
-func New(store Store, embedder Embedder) *Service {
-	return &Service{store: store, embedder: embedder}
+func New(store Store, embedder Embedder, cfg Config) *Service {
+	cfg.BM25.K1 = cmp.Or(cfg.BM25.K1, protostar.DefaultBM25K1)
+	if cfg.BM25.B == 0 {
+		cfg.BM25.B = protostar.DefaultBM25B
+	}
+	if cfg.VectorWeight == 0 && cfg.KeywordWeight == 0 {
+		cfg.VectorWeight, cfg.KeywordWeight = 1, 1
+	}
+	cfg.RerankTopN = cmp.Or(cfg.RerankTopN, 50)
+	logger := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	return &Service{store: store, embedder: embedder, cfg: cfg, logger: logger.With("component", "search")}
 }
 
 // Validate normalises q in place and reports bad input as EINVALID.
@@ -65,18 +94,38 @@ func Validate(q *protostar.SearchQuery) error {
 	return nil
 }
 
-// Search runs q and returns at most q.TopK hits, best first, each chunk once.
-func (s *Service) Search(ctx context.Context, q protostar.SearchQuery) ([]protostar.SearchHit, error) {
+// Search runs q and returns at most q.TopK hits, best first, each chunk
+// once, reranked when a reranker is configured and answers.
+func (s *Service) Search(ctx context.Context, q protostar.SearchQuery) (protostar.SearchResult, error) {
 	if err := Validate(&q); err != nil {
-		return nil, err
+		return protostar.SearchResult{}, err
 	}
+	k := q.TopK
+	if s.cfg.Reranker != nil {
+		k = max(k, min(s.cfg.RerankTopN, MaxTopK))
+	}
+	var (
+		hits []protostar.SearchHit
+		err  error
+	)
 	switch q.Mode {
 	case protostar.SearchVector:
-		return s.vector(ctx, q, q.TopK)
+		hits, err = s.vector(ctx, q, k)
 	case protostar.SearchKeyword:
-		return s.store.KeywordSearch(ctx, q.TenantID, QueryWords(q.Query), q.Filter, q.TopK)
+		hits, err = s.keyword(ctx, q, k)
+	default:
+		hits, err = s.hybrid(ctx, q, k)
 	}
-	return s.hybrid(ctx, q)
+	if err != nil {
+		return protostar.SearchResult{}, err
+	}
+	res := protostar.SearchResult{Hits: hits}
+	if s.cfg.Reranker != nil && len(hits) > 1 {
+		res = s.rerank(ctx, q, hits)
+	}
+	res.Hits = res.Hits[:min(q.TopK, len(res.Hits))]
+	finishExplain(q, res.Hits)
+	return res, nil
 }
 
 func (s *Service) vector(ctx context.Context, q protostar.SearchQuery, k int) ([]protostar.SearchHit, error) {
@@ -84,11 +133,26 @@ func (s *Service) vector(ctx context.Context, q protostar.SearchQuery, k int) ([
 	if err != nil {
 		return nil, fmt.Errorf("embed query: %w", err)
 	}
-	return s.store.VectorSearch(ctx, q.TenantID, vecs[0], q.Filter, k)
+	hits, err := s.store.VectorSearch(ctx, q.TenantID, vecs[0], q.Filter, k)
+	for i := range hits {
+		hits[i].Explain = &protostar.SearchExplain{VectorRank: i + 1, VectorScore: hits[i].Score, FusedScore: hits[i].Score}
+	}
+	return hits, err
 }
 
-func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery) ([]protostar.SearchHit, error) {
-	k := min(q.TopK*hybridFactor, MaxTopK*hybridFactor)
+func (s *Service) keyword(ctx context.Context, q protostar.SearchQuery, k int) ([]protostar.SearchHit, error) {
+	hits, err := s.store.KeywordSearch(ctx, q.TenantID, QueryTerms(q.Query, s.cfg.BM25), q.Filter, k)
+	for i := range hits {
+		if hits[i].Explain == nil {
+			hits[i].Explain = &protostar.SearchExplain{}
+		}
+		hits[i].Explain.KeywordRank, hits[i].Explain.FusedScore = i+1, hits[i].Score
+	}
+	return hits, err
+}
+
+func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery, k int) ([]protostar.SearchHit, error) {
+	n := min(k*hybridFactor, MaxTopK*hybridFactor)
 	var (
 		wg           sync.WaitGroup
 		vHits, kHits []protostar.SearchHit
@@ -96,11 +160,11 @@ func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery) ([]protos
 	)
 	wg.Go(func() {
 		defer protostar.Recover(&vErr, "vector search")
-		vHits, vErr = s.vector(ctx, q, k)
+		vHits, vErr = s.vector(ctx, q, n)
 	})
 	wg.Go(func() {
 		defer protostar.Recover(&kErr, "keyword search")
-		kHits, kErr = s.store.KeywordSearch(ctx, q.TenantID, QueryWords(q.Query), q.Filter, k)
+		kHits, kErr = s.keyword(ctx, q, n)
 	})
 	wg.Wait()
 	if vErr != nil {
@@ -109,59 +173,130 @@ func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery) ([]protos
 	if kErr != nil {
 		return nil, kErr
 	}
-	return Fuse(q.TopK, vHits, kHits), nil
+	return Fuse(k, []float64{s.cfg.VectorWeight, s.cfg.KeywordWeight}, vHits, kHits), nil
 }
 
-// Fuse merges ranked lists with reciprocal-rank fusion: a chunk scores
-// the sum of 1/(60+rank) over the lists it appears in. The result holds
-// each chunk once, best first, at most k of them.
-func Fuse(k int, lists ...[]protostar.SearchHit) []protostar.SearchHit {
-	scores := map[int64]float64{}
-	first := map[int64]protostar.SearchHit{}
-	for _, list := range lists {
+// Fuse merges ranked lists with weighted reciprocal-rank fusion: a chunk
+// scores the sum of weight/(60+rank) over the lists it appears in (a
+// missing weight is 1). Equal scores go to the chunk ranked better by a
+// list of positive weight, then by any list, so a list of weight 0 only
+// appends the chunks the others lack, in its own order. The result holds
+// each chunk once, best first, at most k of them; the lists' Explain of a
+// chunk are merged and FusedScore set.
+func Fuse(k int, weights []float64, lists ...[]protostar.SearchHit) []protostar.SearchHit {
+	type fused struct {
+		hit            protostar.SearchHit
+		score          float64
+		weighted, rank int // best rank in a list of positive weight, in any list
+	}
+	byID := map[int64]*fused{}
+	var order []*fused
+	for l, list := range lists {
+		w := 1.0
+		if l < len(weights) {
+			w = weights[l]
+		}
 		for rank, h := range list {
-			scores[h.ChunkID] += 1 / float64(rrfK+rank+1)
-			if _, ok := first[h.ChunkID]; !ok {
-				first[h.ChunkID] = h
+			f, ok := byID[h.ChunkID]
+			if !ok {
+				f = &fused{hit: h, weighted: math.MaxInt, rank: rank}
+				f.hit.Explain = nil
+				byID[h.ChunkID], order = f, append(order, f)
 			}
+			f.score += w / float64(rrfK+rank+1)
+			f.rank = min(f.rank, rank)
+			if w > 0 {
+				f.weighted = min(f.weighted, rank)
+			}
+			f.hit.Explain = mergeExplain(f.hit.Explain, h.Explain)
 		}
 	}
-	out := make([]protostar.SearchHit, 0, len(first))
-	for id, h := range first {
-		h.Score = scores[id]
-		out = append(out, h)
-	}
-	slices.SortFunc(out, func(a, b protostar.SearchHit) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ChunkID, b.ChunkID)
+	slices.SortStableFunc(order, func(a, b *fused) int {
+		return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.weighted, b.weighted),
+			cmp.Compare(a.rank, b.rank), cmp.Compare(a.hit.ChunkID, b.hit.ChunkID))
 	})
-	return out[:min(k, len(out))]
+	out := make([]protostar.SearchHit, 0, min(k, len(order)))
+	for _, f := range order[:min(k, len(order))] {
+		f.hit.Score = f.score
+		if f.hit.Explain != nil {
+			f.hit.Explain.FusedScore = f.score
+		}
+		out = append(out, f.hit)
+	}
+	return out
 }
 
-// QueryWords splits a query into its words, each given as its distinct
-// terms (see package lexical), leaving out repeated words, with at most
-// maxTerms terms in all so that a huge query cannot build a huge tsquery.
-func QueryWords(q string) [][]string {
-	seen := map[string]bool{}
-	var words [][]string
-	n := 0
-	for _, field := range strings.Fields(q) {
-		var w []string
-		lexical.EachTerm(field, func(t string) {
-			if n < maxTerms && !slices.Contains(w, t) {
-				w = append(w, t)
-				n++
-			}
-		})
-		key := strings.Join(w, " ")
-		if len(w) == 0 || seen[key] {
-			n -= len(w)
-			continue
-		}
-		seen[key] = true
-		words = append(words, w)
+// mergeExplain combines what two lists say about one hit.
+func mergeExplain(a, b *protostar.SearchExplain) *protostar.SearchExplain {
+	if b == nil {
+		return a
 	}
-	return words
+	if a == nil {
+		c := *b
+		return &c
+	}
+	a.VectorRank, a.VectorScore = cmp.Or(a.VectorRank, b.VectorRank), cmp.Or(a.VectorScore, b.VectorScore)
+	a.KeywordRank, a.KeywordScore = cmp.Or(a.KeywordRank, b.KeywordRank), cmp.Or(a.KeywordScore, b.KeywordScore)
+	if a.MatchedTerms == nil {
+		a.MatchedTerms = b.MatchedTerms
+	}
+	return a
+}
+
+// finishExplain drops Explain unless q asked for it, and otherwise fills
+// the matched terms of hits the keyword side did not rank.
+func finishExplain(q protostar.SearchQuery, hits []protostar.SearchHit) {
+	var terms []string
+	if q.Explain {
+		terms = QueryTerms(q.Query, protostar.BM25{}).Terms
+	}
+	for i := range hits {
+		switch e := hits[i].Explain; {
+		case !q.Explain:
+			hits[i].Explain = nil
+		case e == nil:
+			hits[i].Explain = &protostar.SearchExplain{FusedScore: hits[i].Score, MatchedTerms: matchedTerms(terms, hits[i])}
+		case e.MatchedTerms == nil:
+			e.MatchedTerms = matchedTerms(terms, hits[i])
+		}
+	}
+}
+
+// matchedTerms returns the query terms the hit's indexed text (its heading
+// path and text, as ingest indexes them) holds, in query order; never nil.
+func matchedTerms(terms []string, h protostar.SearchHit) []string {
+	has := map[string]bool{}
+	text := h.Text
+	if len(h.HeadingPath) > 0 {
+		text = strings.Join(h.HeadingPath, " > ") + "\n" + text
+	}
+	lexical.EachIndexTerm(text, func(t string) { has[t] = true })
+	out := []string{}
+	for _, t := range terms {
+		if has[t] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// QueryTerms turns a query into its distinct index terms (see
+// lexical.EachIndexTerm) in order of first appearance, counting repeats,
+// at most maxTerms of them so that a huge query cannot build a huge
+// statement.
+func QueryTerms(q string, bm25 protostar.BM25) protostar.KeywordQuery {
+	kq := protostar.KeywordQuery{BM25: bm25}
+	at := map[string]int{}
+	lexical.EachIndexTerm(q, func(t string) {
+		if i, ok := at[t]; ok {
+			kq.Counts[i]++
+			return
+		}
+		if len(kq.Terms) < maxTerms {
+			at[t] = len(kq.Terms)
+			kq.Terms = append(kq.Terms, strings.Clone(t))
+			kq.Counts = append(kq.Counts, 1)
+		}
+	})
+	return kq
 }

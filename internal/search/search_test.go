@@ -32,18 +32,25 @@ func TestFuse(t *testing.T) {
 	tests := []struct {
 		name  string
 		k     int
-		lists [][]protostar.SearchHit
-		want  []int64
+		weights []float64
+		lists   [][]protostar.SearchHit
+		want    []int64
 	}{
-		{"agreement wins", 3, [][]protostar.SearchHit{hits(1, 2, 3), hits(3, 1, 4)}, []int64{1, 3, 2}},
-		{"dedup and cut", 2, [][]protostar.SearchHit{hits(5, 6), hits(6, 5)}, []int64{5, 6}},
-		{"one empty list", 5, [][]protostar.SearchHit{hits(7, 8), nil}, []int64{7, 8}},
-		{"both empty", 5, nil, []int64{}},
+		{"agreement wins", 3, nil, [][]protostar.SearchHit{hits(1, 2, 3), hits(3, 1, 4)}, []int64{1, 3, 2}},
+		{"dedup and cut", 2, nil, [][]protostar.SearchHit{hits(5, 6), hits(6, 5)}, []int64{5, 6}},
+		{"one empty list", 5, nil, [][]protostar.SearchHit{hits(7, 8), nil}, []int64{7, 8}},
+		{"both empty", 5, nil, nil, []int64{}},
+		{"zero weight keeps the other order and appends", 4, []float64{0, 1},
+			[][]protostar.SearchHit{hits(9, 3, 8), hits(3, 2, 1)}, []int64{3, 2, 1, 9}},
+		{"a light side breaks near ties only", 3, []float64{0.2, 1},
+			[][]protostar.SearchHit{hits(2, 1), hits(1, 2, 3)}, []int64{1, 2, 3}},
+		{"a heavy side decides", 3, []float64{3, 1},
+			[][]protostar.SearchHit{hits(2, 1), hits(1, 2, 3)}, []int64{2, 1, 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if diff := cmp.Diff(tt.want, ids(Fuse(tt.k, tt.lists...))); diff != "" {
+			if diff := cmp.Diff(tt.want, ids(Fuse(tt.k, tt.weights, tt.lists...))); diff != "" {
 				t.Errorf("Fuse (-want +got):\n%s", diff)
 			}
 		})
@@ -78,31 +85,29 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestQueryWords(t *testing.T) {
+func TestQueryTerms(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		q    string
-		want [][]string
+		q      string
+		terms  []string
+		counts []int
 	}{
-		{"", nil},
-		{"  !!  ", nil},
-		{"해시 해시를 Index index", [][]string{{"해시"}, {"해시", "시를"}, {"index"}}},
-		{"데이터베이스를", [][]string{{"데이", "이터", "터베", "베이", "이스", "스를"}}},
+		{"", nil, nil},
+		{"  !!  ", nil, nil},
+		{"해시 해시를 Indexes index the", []string{"해시", "시를", "index"}, []int{2, 1, 2}},
+		{"데이터베이스를", []string{"데이", "이터", "터베", "베이", "이스", "스를"}, []int{1, 1, 1, 1, 1, 1}},
 	}
 	for _, tt := range tests {
-		if got := QueryWords(tt.q); !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("QueryWords(%q) = %q, want %q", tt.q, got, tt.want)
+		got := QueryTerms(tt.q, protostar.BM25{})
+		if !reflect.DeepEqual(got.Terms, tt.terms) || !reflect.DeepEqual(got.Counts, tt.counts) {
+			t.Errorf("QueryTerms(%q) = %q %v, want %q %v", tt.q, got.Terms, got.Counts, tt.terms, tt.counts)
 		}
 	}
 	var long []string
 	for i := range 100 {
 		long = append(long, fmt.Sprint("w", i), "repeated")
 	}
-	n := 0
-	for _, w := range QueryWords(strings.Join(long, " ")) {
-		n += len(w)
-	}
-	if n != maxTerms {
+	if n := len(QueryTerms(strings.Join(long, " "), protostar.BM25{}).Terms); n != maxTerms {
 		t.Errorf("a 101-word query has %d terms, want %d", n, maxTerms)
 	}
 }
