@@ -32,4 +32,3 @@ func TestEfSearchTellsSparseQueries(t *testing.T) {
 		}
 	}
 }
-

@@ -30,8 +30,8 @@ func ids(hs []protostar.SearchHit) []int64 {
 func TestFuse(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name  string
-		k     int
+		name    string
+		k       int
 		weights []float64
 		lists   [][]protostar.SearchHit
 		want    []int64
