@@ -161,8 +161,8 @@ func (db *DB) boundedRound(ctx context.Context, tenantID string, p keywordPlan, 
 // keywordBudget bounds the postings a keyword search ranks exactly.
 const keywordBudget = 20000
 
-// keywordPlan is a keyword query ordered for MaxScore: its terms that any
-// chunk holds, rarest first, with their weights (query count × idf) and
+// keywordPlan is a keyword query ordered for MaxScore: its terms, rarest
+// first, with their weights (query count × idf) and
 // the running sums of their document frequencies.
 type keywordPlan struct {
 	terms   []string
@@ -174,18 +174,19 @@ type keywordPlan struct {
 }
 
 func planKeyword(q protostar.KeywordQuery, st termStats) keywordPlan {
-	idx := make([]int, 0, len(q.Terms))
+	// A term the statistics do not know yet (its chunks activated since
+	// the last fold) counts as held by one chunk: rare, so ranked first.
+	df := make([]int64, len(q.Terms))
+	idx := make([]int, len(q.Terms))
 	for i := range q.Terms {
-		if st.df[i] > 0 {
-			idx = append(idx, i)
-		}
+		df[i], idx[i] = max(st.df[i], 1), i
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(st.df[a], st.df[b]) })
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(df[a], df[b]) })
 	p := keywordPlan{bm25: q.BM25, avgLen: st.avgLen}
 	var cum int64
 	for _, i := range idx {
-		w := float64(q.Counts[i]) * q.BM25.IDF(max(st.chunks, st.df[i]), st.df[i])
-		cum += st.df[i]
+		w := float64(q.Counts[i]) * q.BM25.IDF(max(st.chunks, df[i]), df[i])
+		cum += df[i]
 		p.terms = append(p.terms, q.Terms[i])
 		p.weights = append(p.weights, w)
 		p.bounds = append(p.bounds, w*q.BM25.MaxTF())
