@@ -50,21 +50,22 @@ type SearchExplain struct {
 }
 
 // KeywordQuery is a keyword search: the query's distinct index terms (see
-// lexical.EachIndexTerm), how often each occurs in the query, and the BM25
-// parameters to rank with.
+// lexical.EachIndexTerm), the weight of each in the query (how often it
+// occurs, see search.QueryTerms), and the BM25 parameters to rank with.
 type KeywordQuery struct {
-	Terms  []string
-	Counts []int // Counts[i] is how often Terms[i] occurs in the query
-	BM25   BM25
+	Terms   []string
+	Weights []float64 // Weights[i] multiplies Terms[i]'s score
+	BM25    BM25
 }
 
 // BM25 ranks chunks for a query q:
 //
-//	score(c) = Σ_{t ∈ q} qtf(t) · idf(t) · tf(t,c)·(K1+1) / (tf(t,c) + K1·(1 − B + B·len(c)/avglen))
+//	score(c) = Σ_{t ∈ q} w(t) · idf(t) · tf(t,c)·(K1+1) / (tf(t,c) + K1·(1 − B + B·len(c)/avglen))
 //	idf(t)   = ln(1 + (N − df(t) + 0.5) / (df(t) + 0.5))
 //
 // over a tenant's N searchable chunks, df(t) of which hold t; len is a
-// chunk's length in index terms. This idf (Lucene's) is never negative,
+// chunk's length in index terms; w(t) is the term's weight in the query
+// (KeywordQuery.Weights). This idf (Lucene's) is never negative,
 // so a term in most chunks still counts a little.
 type BM25 struct {
 	K1 float64 // term-frequency saturation; default 1.2

@@ -5,7 +5,8 @@
 # database of its own and a bucket of its own, runs
 # `protostar eval retrieval --data DATA` against it, then stops the server
 # and drops the database. EVAL_SERVER_BIN runs another build as the server
-# (to measure an older version with the same command).
+# (to measure an older version with the same command); EVAL_KEEP_DB=1 keeps
+# the database (its URL is printed) for a closer look.
 set -euo pipefail
 BIN=${1:?usage: scripts/eval.sh BIN DATA [flags]}
 DATA=${2:?usage: scripts/eval.sh BIN DATA [flags]}
@@ -27,7 +28,11 @@ key="eval-platform-key-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 server=
 cleanup() {
   [[ -n "$server" ]] && { kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
-  "$PSQL" -q "$PROTOSTAR_DATABASE_URL" -c "DROP DATABASE IF EXISTS $id WITH (FORCE)" >/dev/null || true
+  if [[ -n "${EVAL_KEEP_DB:-}" ]]; then
+    echo "eval: kept the database $db_url" >&2
+  else
+    "$PSQL" -q "$PROTOSTAR_DATABASE_URL" -c "DROP DATABASE IF EXISTS $id WITH (FORCE)" >/dev/null || true
+  fi
 }
 trap cleanup EXIT INT TERM
 

@@ -162,7 +162,7 @@ func (db *DB) boundedRound(ctx context.Context, tenantID string, p keywordPlan, 
 const keywordBudget = 20000
 
 // keywordPlan is a keyword query ordered for MaxScore: its terms, rarest
-// first, with their weights (query count × idf) and
+// first, with their weights (query weight × idf) and
 // the running sums of their document frequencies.
 type keywordPlan struct {
 	terms   []string
@@ -185,7 +185,7 @@ func planKeyword(q protostar.KeywordQuery, st termStats) keywordPlan {
 	p := keywordPlan{bm25: q.BM25, avgLen: st.avgLen}
 	var cum int64
 	for _, i := range idx {
-		w := float64(q.Counts[i]) * q.BM25.IDF(max(st.chunks, df[i]), df[i])
+		w := q.Weights[i] * q.BM25.IDF(max(st.chunks, df[i]), df[i])
 		cum += df[i]
 		p.terms = append(p.terms, q.Terms[i])
 		p.weights = append(p.weights, w)

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +11,6 @@ import (
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/lexical"
 	"github.com/protostar/protostar/internal/postgres"
-	"github.com/protostar/protostar/internal/search"
 	"github.com/protostar/protostar/internal/testenv"
 )
 
@@ -57,9 +57,18 @@ func joinTerms(s string) string {
 	return strings.Join(lexical.IndexTerms(s), " ")
 }
 
-// keywordQuery is the keyword query search builds for q.
+// keywordQuery is a plain BM25 query for q: each index term weighs as
+// often as it occurs.
 func keywordQuery(q string) protostar.KeywordQuery {
-	return search.QueryTerms(q, protostar.BM25{K1: protostar.DefaultBM25K1, B: protostar.DefaultBM25B})
+	kq := protostar.KeywordQuery{BM25: protostar.BM25{K1: protostar.DefaultBM25K1, B: protostar.DefaultBM25B}}
+	for _, t := range lexical.IndexTerms(q) {
+		if i := slices.Index(kq.Terms, t); i >= 0 {
+			kq.Weights[i]++
+			continue
+		}
+		kq.Terms, kq.Weights = append(kq.Terms, t), append(kq.Weights, 1)
+	}
+	return kq
 }
 
 func TestSearchIsTenantScopedAndFiltersAreParameters(t *testing.T) {

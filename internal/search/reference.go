@@ -57,14 +57,15 @@ func (r *Reference) Search(query string, k int) []RefHit {
 	if len(r.ids) == 0 {
 		return nil
 	}
-	q := QueryTerms(query, r.bm25)
+	qtf := map[string]int{} // plain BM25: each occurrence of a term counts once
+	lexical.EachIndexTerm(query, func(t string) { qtf[t]++ })
 	avg := float64(r.total) / float64(len(r.ids))
 	scores := map[int]float64{}
-	for i, t := range q.Terms {
+	for t, n := range qtf {
 		ps := r.postings[t]
 		idf := r.bm25.IDF(int64(len(r.ids)), int64(len(ps)))
 		for _, p := range ps {
-			scores[p.doc] += float64(q.Counts[i]) * idf * r.bm25.TF(p.tf, r.lens[p.doc], avg)
+			scores[p.doc] += float64(n) * idf * r.bm25.TF(p.tf, r.lens[p.doc], avg)
 		}
 	}
 	docs := make([]int, 0, len(scores))

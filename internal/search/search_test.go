@@ -88,19 +88,20 @@ func TestValidate(t *testing.T) {
 func TestQueryTerms(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		q      string
-		terms  []string
-		counts []int
+		q       string
+		terms   []string
+		weights []float64
 	}{
 		{"", nil, nil},
 		{"  !!  ", nil, nil},
-		{"해시 해시를 Indexes index the", []string{"해시", "시를", "index"}, []int{2, 1, 2}},
-		{"데이터베이스를", []string{"데이", "이터", "터베", "베이", "이스", "스를"}, []int{1, 1, 1, 1, 1, 1}},
+		{"해시 해시를 Indexes index the", []string{"해시", "시를", "index"}, []float64{2, 0.5, 2}},
+		{"데이터베이스를", []string{"데이", "이터", "터베", "베이", "이스", "스를"}, []float64{1, 1, 1, 1, 1, 0.5}},
+		{"날은? 서울", []string{"날은", "서울"}, []float64{1, 1}}, // a word of one bigram keeps it whole
 	}
 	for _, tt := range tests {
 		got := QueryTerms(tt.q, protostar.BM25{})
-		if !reflect.DeepEqual(got.Terms, tt.terms) || !reflect.DeepEqual(got.Counts, tt.counts) {
-			t.Errorf("QueryTerms(%q) = %q %v, want %q %v", tt.q, got.Terms, got.Counts, tt.terms, tt.counts)
+		if !reflect.DeepEqual(got.Terms, tt.terms) || !reflect.DeepEqual(got.Weights, tt.weights) {
+			t.Errorf("QueryTerms(%q) = %q %v, want %q %v", tt.q, got.Terms, got.Weights, tt.terms, tt.weights)
 		}
 	}
 	var long []string
