@@ -105,11 +105,13 @@ func efSearch(vec []float32, k int) (ef int, sparse bool) {
 // bound the work, and common terms (의, the) only add to the scores of the
 // candidates, unless the query has nothing rarer.
 //
-// When ranking exactly would read more than keywordBudget postings (a
-// query of only very common terms), the last round ranks the chunks
-// holding all the query's terms first, then ranks at most keywordBudget
-// more holders of its commonest terms: bounded work, the best such chunks
-// not guaranteed.
+// When ranking exactly would score more than keywordBudget candidates,
+// the search ends with the holders of its rarest terms that fit the
+// budget, plus the chunks holding every term (see boundedRound): bounded
+// work, and the best chunk holding none of those rarest terms is not
+// guaranteed to be found. On a large corpus this is the common case for
+// long questions of many common bigrams; the chunk a question means
+// almost always holds some of its rarest terms.
 //
 // Each statement is planned for its actual query (QueryExecModeExec): a
 // cached generic plan cannot know how many chunks a tsquery matches.
@@ -142,24 +144,38 @@ func (db *DB) KeywordSearch(ctx context.Context, tenantID string, q protostar.Ke
 	return hits, nil
 }
 
-// boundedRound ends a search whose exact ranking would read more than
-// keywordBudget postings: to hits, ranked from the holders of the first
-// done terms, it adds the best of at most keywordBudget chunks holding
-// every term and as many holding one of the others.
+// boundedRound ends a search whose exact ranking would score more than
+// keywordBudget candidates. hits ranks the holders of the first done terms
+// (the rarest, within the budget); to them it adds the best of at most
+// keywordBudget chunks holding every query term, and, when even the
+// rarest term is too common to rank all its holders (done is 0), the best
+// of keywordBudget of its holders, taken in storage order.
 func (db *DB) boundedRound(ctx context.Context, tenantID string, p keywordPlan, done int, hits []protostar.SearchHit, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error) {
 	all, err := db.keywordRound(ctx, tenantID, p, strings.Join(p.terms, " & "), keywordBudget, f, k)
 	if err != nil {
 		return nil, err
 	}
-	more, err := db.keywordRound(ctx, tenantID, p, strings.Join(p.terms[done:], " | "), keywordBudget, f, k)
-	if err != nil {
-		return nil, err
+	hits = mergeHits(k, hits, all)
+	if done == 0 && len(p.terms) > 1 {
+		some, err := db.keywordRound(ctx, tenantID, p, p.terms[0], keywordBudget, f, k)
+		if err != nil {
+			return nil, err
+		}
+		hits = mergeHits(k, hits, some)
 	}
-	return mergeHits(k, mergeHits(k, hits, all), more), nil
+	return hits, nil
 }
 
-// keywordBudget bounds the postings a keyword search ranks exactly.
-const keywordBudget = 20000
+// keywordBudget bounds the candidates a keyword search scores in one
+// round: scoring one takes about 15 µs of Postgres time (reading its
+// keywords, picking the query's lexemes and their positions), so 4,000
+// cost about 60 ms on one core.
+const keywordBudget = 4000
+
+// keywordFirstRound bounds the candidates of the first round, which
+// usually decides: the k-th best holder of the rarest terms tends to
+// outscore whatever only the common ones could add.
+const keywordFirstRound = 500
 
 // keywordPlan is a keyword query ordered for MaxScore: its terms, rarest
 // first, with their weights (query weight × idf) and
@@ -196,13 +212,13 @@ func planKeyword(q protostar.KeywordQuery, st termStats) keywordPlan {
 }
 
 // nextRound returns how many of the rarest terms the round after the one
-// over terms[:done] takes: at first all whose postings together stay under
-// an eighth of the budget, later enough to at least double the postings;
+// over terms[:done] takes: at first all whose postings together stay
+// within keywordFirstRound, later enough to at least double the postings;
 // at least one more term each time.
 func (p keywordPlan) nextRound(done int) int {
 	next := done + 1
 	if done == 0 {
-		for next < len(p.terms) && p.cum[next] <= keywordBudget/8 {
+		for next < len(p.terms) && p.cum[next] <= keywordFirstRound {
 			next++
 		}
 		return next

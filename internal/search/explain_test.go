@@ -1,0 +1,62 @@
+package search_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/search"
+)
+
+// twoSides returns fixed vector hits and keyword hits.
+type twoSides struct{ vec, kw []protostar.SearchHit }
+
+func (s twoSides) VectorSearch(context.Context, string, []float32, protostar.SearchFilter, int) ([]protostar.SearchHit, error) {
+	return append([]protostar.SearchHit(nil), s.vec...), nil
+}
+
+func (s twoSides) KeywordSearch(_ context.Context, _ string, _ protostar.KeywordQuery, _ protostar.SearchFilter, _ int) ([]protostar.SearchHit, error) {
+	out := make([]protostar.SearchHit, len(s.kw))
+	for i, h := range s.kw {
+		e := *h.Explain
+		h.Explain = &e
+		out[i] = h
+	}
+	return out, nil
+}
+
+type unitEmbedder struct{}
+
+func (unitEmbedder) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	return [][]float32{{1}}, nil
+}
+
+func TestHybridExplainsBothSides(t *testing.T) {
+	t.Parallel()
+	store := twoSides{
+		vec: []protostar.SearchHit{{ChunkID: 2, Score: 0.9, Text: "index tuning"}, {ChunkID: 1, Score: 0.8, Text: "데이터베이스 indexes"}},
+		kw: []protostar.SearchHit{{ChunkID: 1, Score: 7.5, Text: "데이터베이스 indexes",
+			Explain: &protostar.SearchExplain{KeywordScore: 7.5, MatchedTerms: []string{"데이", "index"}}}},
+	}
+	svc := search.New(store, unitEmbedder{}, search.Config{VectorWeight: 0.5, KeywordWeight: 1})
+	res, err := svc.Search(context.Background(), protostar.SearchQuery{TenantID: "t", Query: "데이터 indexing", Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []*protostar.SearchExplain{
+		{VectorRank: 2, KeywordRank: 1, VectorScore: 0.8, KeywordScore: 7.5, FusedScore: 0.5/62 + 1.0/61, MatchedTerms: []string{"데이", "index"}},
+		{VectorRank: 1, VectorScore: 0.9, FusedScore: 0.5 / 61, MatchedTerms: []string{"index"}},
+	}
+	var got []*protostar.SearchExplain
+	for _, h := range res.Hits {
+		got = append(got, h.Explain)
+		if h.Score != h.Explain.FusedScore {
+			t.Errorf("hit %d: score %v, fused score %v", h.ChunkID, h.Score, h.Explain.FusedScore)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("explain (-want +got):\n%s", diff)
+	}
+}
