@@ -65,7 +65,9 @@ func TestRerankFailuresAreUnavailable(t *testing.T) {
 		name   string
 		handle func(w http.ResponseWriter, r *http.Request)
 	}{
-		{"server error", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "model loading", http.StatusServiceUnavailable) }},
+		{"server error", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "model loading", http.StatusServiceUnavailable)
+		}},
 		{"too slow", func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():
