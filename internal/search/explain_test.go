@@ -60,3 +60,38 @@ func TestHybridExplainsBothSides(t *testing.T) {
 		t.Fatalf("explain (-want +got):\n%s", diff)
 	}
 }
+
+// countingEmbedder counts the queries it embeds.
+type countingEmbedder struct{ n *int }
+
+func (e countingEmbedder) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	*e.n++
+	return [][]float32{{1}}, nil
+}
+
+// TestZeroVectorWeightAsksVectorsOnlyToFill: with the vector side weighed
+// 0, hybrid is keyword search, and vectors only add what it lacks.
+func TestZeroVectorWeightAsksVectorsOnlyToFill(t *testing.T) {
+	t.Parallel()
+	kw := []protostar.SearchHit{{ChunkID: 1, Explain: &protostar.SearchExplain{}}, {ChunkID: 2, Explain: &protostar.SearchExplain{}}}
+	vec := []protostar.SearchHit{{ChunkID: 3, Score: 0.9}, {ChunkID: 2, Score: 0.5}}
+	for _, tt := range []struct {
+		topK   int
+		want   []int64
+		embeds int
+	}{{2, []int64{1, 2}, 0}, {3, []int64{1, 2, 3}, 1}} {
+		embeds := 0
+		svc := search.New(twoSides{vec: vec, kw: kw}, countingEmbedder{&embeds}, search.Config{VectorWeight: 0, KeywordWeight: 1})
+		res, err := svc.Search(context.Background(), protostar.SearchQuery{TenantID: "t", Query: "q", TopK: tt.topK})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, h := range res.Hits {
+			got = append(got, h.ChunkID)
+		}
+		if !cmp.Equal(got, tt.want) || embeds != tt.embeds {
+			t.Errorf("top %d: hits %v, %d vector searches; want %v, %d", tt.topK, got, embeds, tt.want, tt.embeds)
+		}
+	}
+}

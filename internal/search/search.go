@@ -152,8 +152,21 @@ func (s *Service) keyword(ctx context.Context, q protostar.SearchQuery, k int) (
 	return hits, err
 }
 
+// hybrid fuses both sides. A side of weight 0 only fills the list after
+// the other's hits (see Fuse), so it is asked only when the other side
+// found fewer than k: with the offline embedder's default weight, hybrid
+// costs what keyword search costs.
 func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery, k int) ([]protostar.SearchHit, error) {
 	n := min(k*hybridFactor, MaxTopK*hybridFactor)
+	weights := []float64{s.cfg.VectorWeight, s.cfg.KeywordWeight}
+	if s.cfg.VectorWeight == 0 {
+		kHits, err := s.keyword(ctx, q, k)
+		if err != nil || len(kHits) >= k {
+			return Fuse(k, weights, nil, kHits), err
+		}
+		vHits, err := s.vector(ctx, q, n) // fewer than k: every keyword hit is in kHits
+		return Fuse(k, weights, vHits, kHits), err
+	}
 	var (
 		wg           sync.WaitGroup
 		vHits, kHits []protostar.SearchHit
@@ -174,7 +187,7 @@ func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery, k int) ([
 	if kErr != nil {
 		return nil, kErr
 	}
-	return Fuse(k, []float64{s.cfg.VectorWeight, s.cfg.KeywordWeight}, vHits, kHits), nil
+	return Fuse(k, weights, vHits, kHits), nil
 }
 
 // Fuse merges ranked lists with weighted reciprocal-rank fusion: a chunk
