@@ -238,7 +238,24 @@ func (e *evalRun) ingest(ctx context.Context, c *client.Client) error {
 	}
 	start := time.Now()
 	fmt.Fprintf(e.stderr, "ingesting %d paragraphs\n", len(results))
-	for range ingestAll(ctx, c, results, true) {
+	// A shared object store under load refuses an upload now and then;
+	// those paragraphs are uploaded again, twice at most.
+	pending := results
+	for attempt := 0; attempt < 3 && len(pending) > 0; attempt++ {
+		for range ingestAll(ctx, c, pending, true) {
+		}
+		var failed []ingested
+		for _, r := range pending {
+			if r.Status != protostar.DocumentReady {
+				failed = append(failed, ingested{Key: r.Key, Path: r.Path})
+			}
+		}
+		for _, r := range pending {
+			if i := keyIndex(r.Key); r.Status == protostar.DocumentReady || attempt == 2 {
+				results[i] = r
+			}
+		}
+		pending = failed
 	}
 	e.docs = make([]string, len(results))
 	for i, r := range results {
@@ -302,6 +319,13 @@ func (e *evalRun) ask(ctx context.Context, c *client.Client, mode string) (evalR
 	row.Failures = failures
 	fmt.Fprintf(e.stderr, "%s: %d questions in %s\n", mode, len(ranks), time.Since(start).Round(100*time.Millisecond))
 	return row, nil
+}
+
+// keyIndex is the paragraph number in an eval document's key (p00042.md).
+func keyIndex(key string) int {
+	var i int
+	_, _ = fmt.Sscanf(key, "p%05d.md", &i)
+	return i
 }
 
 func cmpErr(first, err error) error {
