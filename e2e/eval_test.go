@@ -18,10 +18,10 @@ const platformKey = "platform-key-0123456789abcdef"
 func TestEvalRetrieval(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	p := s.start("all", "PROTOSTAR_API_KEYS=*:"+platformKey)
+	p := s.start("all", "PROTOSTAR_API_KEYS=*:"+platformKey, "PROTOSTAR_TERM_STATS_INTERVAL=1s")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "eval", "retrieval", "--data", "testdata/squad-mini.json", "--json")
+	cmd := exec.CommandContext(ctx, binary, "eval", "retrieval", "--data", "testdata/squad-mini.json", "--json", "--settle", "2500ms")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"PROTOSTAR_URL=" + p.URL, "PROTOSTAR_API_KEY=" + platformKey}
 	var out, errb bytes.Buffer

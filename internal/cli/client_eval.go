@@ -35,6 +35,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	conc := cmd.fs.Int("concurrency", 4, "searches in flight")
 	maxQ := cmd.fs.Int("questions", 0, "ask at most this many questions, spread over the file (0: all)")
 	keep := cmd.fs.Bool("keep", false, "keep the scratch tenant and its documents")
+	settle := cmd.fs.Duration("settle", 7*time.Second,
+		"wait this long after ingest for the keyword statistics to be folded (the server's PROTOSTAR_TERM_STATS_INTERVAL and a bit)")
 	pos, err := cmd.parse(args, stdout)
 	if err != nil {
 		return err
@@ -55,7 +57,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	run := &evalRun{set: set, stderr: stderr, conc: *conc}
+	run := &evalRun{set: set, stderr: stderr, conc: *conc, settle: *settle}
 	rows, err := run.measure(ctx, c, strings.Split(*modes, ","), *keep)
 	if err != nil {
 		return err
@@ -166,6 +168,7 @@ type evalRun struct {
 	set    squadSet
 	stderr io.Writer
 	conc   int
+	settle time.Duration
 	docs   []string // document id per paragraph
 }
 
@@ -221,7 +224,7 @@ func (e *evalRun) reference() evalRow {
 }
 
 // ingest uploads every paragraph as a document and waits until all are
-// indexed, then a moment more for the keyword statistics to be folded.
+// indexed, then e.settle more for the keyword statistics to be folded.
 func (e *evalRun) ingest(ctx context.Context, c *client.Client) error {
 	dir, err := os.MkdirTemp("", "protostar-eval-")
 	if err != nil {
@@ -265,8 +268,8 @@ func (e *evalRun) ingest(ctx context.Context, c *client.Client) error {
 		e.docs[i] = r.DocumentID
 	}
 	fmt.Fprintf(e.stderr, "ingested in %s\n", time.Since(start).Round(100*time.Millisecond))
-	select { // the outbox folds term statistics about every second
-	case <-time.After(3 * time.Second):
+	select {
+	case <-time.After(e.settle):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
