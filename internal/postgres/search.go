@@ -253,6 +253,9 @@ func (p keywordPlan) exact(e int, hits []protostar.SearchHit, k int) bool {
 
 // keywordRound ranks the chunks matching the tsquery cands (at most limit
 // of them when limit > 0) by their BM25 score and returns the best k.
+// Index terms hold only letters and digits (package lexical guarantees it
+// and FuzzTerms checks it), so joining them with operators builds a valid
+// tsquery; it is still passed as a parameter.
 func (db *DB) keywordRound(ctx context.Context, tenantID string, p keywordPlan, cands string, limit int, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error) {
 	args, err := filterArgs(tenantID, cands, f, k)
 	if err != nil {
