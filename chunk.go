@@ -13,7 +13,8 @@ type Chunk struct {
 	Hash        []byte // content hash of what was embedded
 	Tokens      int
 	Embedding   []float32
-	Terms       string // space-joined lexical terms for keyword search
+	Terms       string // space-joined index terms for keyword search (lexical.EachIndexTerm)
+	TermCount   int    // how many terms Terms holds: the chunk's length for BM25
 }
 
 // ChunkSet names the document version a batch of chunks belongs to and the

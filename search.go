@@ -1,5 +1,7 @@
 package protostar
 
+import "math"
+
 // Search modes.
 const (
 	SearchHybrid  = "hybrid"
@@ -26,7 +28,7 @@ type SearchQuery struct {
 }
 
 // SearchHit is one retrieved chunk. Score is higher-is-better; its scale
-// depends on the mode (cosine similarity, keyword rank or fused RRF score).
+// depends on the mode (cosine similarity, BM25 score or fused score).
 type SearchHit struct {
 	ChunkID     int64    `json:"chunk_id"`
 	DocumentID  string   `json:"document_id"`
@@ -47,6 +49,70 @@ type SearchExplain struct {
 	FusedScore   float64  `json:"fused_score"`             // the score the hit was ordered by
 	MatchedTerms []string `json:"matched_terms"`           // the query's index terms (Korean syllable bigrams, words) present in the chunk; [] not null
 }
+
+// KeywordQuery is a keyword search: the query's distinct index terms (see
+// lexical.EachIndexTerm), the weight of each in the query (how often it
+// occurs, see search.QueryTerms), and the BM25 parameters to rank with.
+type KeywordQuery struct {
+	Terms   []string
+	Weights []float64 // Weights[i] multiplies Terms[i]'s score
+	BM25    BM25
+}
+
+// BM25 ranks chunks for a query q:
+//
+//	score(c) = Σ_{t ∈ q} w(t) · idf(t) · tf(t,c)·(K1+1) / (tf(t,c) + K1·(1 − B + B·len(c)/avglen))
+//	idf(t)   = ln(1 + (N − df(t) + 0.5) / (df(t) + 0.5))
+//
+// over a tenant's N searchable chunks, df(t) of which hold t; len is a
+// chunk's length in index terms; w(t) is the term's weight in the query
+// (KeywordQuery.Weights). This idf (Lucene's) is never negative,
+// so a term in most chunks still counts a little.
+type BM25 struct {
+	K1 float64 // term-frequency saturation; default 1.2
+	B  float64 // length normalisation, 0..1; default 0.75
+}
+
+// The usual BM25 parameters.
+const (
+	DefaultBM25K1 = 1.2
+	DefaultBM25B  = 0.75
+)
+
+// IDF is the inverse document frequency of a term held by df of n chunks.
+func (BM25) IDF(n, df int64) float64 {
+	return math.Log(1 + (float64(n)-float64(df)+0.5)/(float64(df)+0.5))
+}
+
+// TF is the saturated, length-normalised weight of a term occurring tf
+// times in a chunk of length n when chunks are avg terms long on average.
+// It is below K1+1 (see MaxTF) for every tf.
+func (p BM25) TF(tf, n int, avg float64) float64 {
+	if avg <= 0 {
+		avg = float64(max(n, 1))
+	}
+	t := float64(tf)
+	return t * (p.K1 + 1) / (t + p.K1*(1-p.B+p.B*float64(n)/avg))
+}
+
+// MaxTF bounds TF: a term can add at most idf·MaxTF to a chunk's score.
+func (p BM25) MaxTF() float64 { return p.K1 + 1 }
+
+// SearchResult is a search's answer: its hits, best first, and whether
+// the rerank stage reordered them.
+type SearchResult struct {
+	Hits []SearchHit
+	// Rerank is "" without a rerank stage, "reranked" when the reranker
+	// ordered the hits, and "unavailable" when it failed or timed out and
+	// the hits keep the fused order.
+	Rerank string
+}
+
+// Rerank outcomes.
+const (
+	RerankDone        = "reranked"
+	RerankUnavailable = "unavailable"
+)
 
 // Passage is a retrieved chunk handed to a generator. Index is the 1-based
 // label the generator uses to cite it.

@@ -192,9 +192,9 @@ func (b *bench) ingestNaive(ctx context.Context, c ingestCorpus) (yardstick, err
 					path = []string{}
 				}
 				_, err = tx.Exec(ctx, `INSERT INTO chunks (tenant_id, document_id, version, ordinal, heading_path, text,
-						content_hash, tokens, embedding, embed_model, embed_dim, terms)
-					VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-					tenant, ids[i], r.Ordinal, path, r.Text, r.Hash, r.Tokens, pgvector.NewVector(vecs[0]), emb.Model(), embedDims, r.Terms)
+						content_hash, tokens, embedding, embed_model, embed_dim, terms, term_count)
+					VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+					tenant, ids[i], r.Ordinal, path, r.Text, r.Hash, r.Tokens, pgvector.NewVector(vecs[0]), emb.Model(), embedDims, r.Terms, r.TermCount)
 				if err != nil {
 					return fmt.Errorf("insert chunk %d of %s: %w", j, key, err)
 				}

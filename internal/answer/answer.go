@@ -23,7 +23,7 @@ import (
 
 // Searcher retrieves chunks.
 type Searcher interface {
-	Search(ctx context.Context, q protostar.SearchQuery) ([]protostar.SearchHit, error)
+	Search(ctx context.Context, q protostar.SearchQuery) (protostar.SearchResult, error)
 }
 
 // Generator writes an answer from numbered passages, streaming deltas.
@@ -107,11 +107,12 @@ func (s *Service) Answer(ctx context.Context, req Request, onDelta func(string) 
 			return a, onDelta(a.Text)
 		}
 	}
-	hits, err := s.search.Search(ctx, protostar.SearchQuery{TenantID: req.TenantID, Query: req.Question, TopK: req.TopK,
+	res, err := s.search.Search(ctx, protostar.SearchQuery{TenantID: req.TenantID, Query: req.Question, TopK: req.TopK,
 		Mode: protostar.SearchHybrid, Filter: req.Filter})
 	if err != nil {
 		return Result{}, fmt.Errorf("retrieve passages: %w", err)
 	}
+	hits := res.Hits
 	passages := make([]protostar.Passage, len(hits))
 	for i, h := range hits {
 		passages[i] = protostar.Passage{Index: i + 1, HeadingPath: h.HeadingPath, Text: h.Text}

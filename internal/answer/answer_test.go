@@ -12,9 +12,9 @@ type fakeSearch struct {
 	queries []protostar.SearchQuery
 }
 
-func (f *fakeSearch) Search(_ context.Context, q protostar.SearchQuery) ([]protostar.SearchHit, error) {
+func (f *fakeSearch) Search(_ context.Context, q protostar.SearchQuery) (protostar.SearchResult, error) {
 	f.queries = append(f.queries, q)
-	return f.hits, nil
+	return protostar.SearchResult{Hits: f.hits}, nil
 }
 
 // fakeGen cites what it is told to, whatever the passages.

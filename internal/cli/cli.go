@@ -39,6 +39,7 @@ Client commands (talk to a running API; PROTOSTAR_URL, PROTOSTAR_API_KEY):
   summarize ID|KEY      summarise a document
   docs                  list documents
   jobs                  list jobs
+  eval retrieval        measure search on a SQuAD-format file (R@k, MRR@10, queries/s)
 Client flags: --json for machine-readable output; see 'protostar CMD -h'.
 `
 

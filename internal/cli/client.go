@@ -24,6 +24,7 @@ var clientCommands = map[string]func(ctx context.Context, args []string, stdout,
 	"summarize": helpIsSuccess(runSummarize),
 	"docs":      helpIsSuccess(runDocs),
 	"jobs":      helpIsSuccess(runJobs),
+	"eval":      helpIsSuccess(runEval),
 }
 
 // defaultAPIURL is where client commands look for the API unless

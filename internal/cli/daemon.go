@@ -225,7 +225,7 @@ func newApp(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry) (*
 	// asynq's own deadline is only a backstop behind it.
 	a.queue = queue.NewClient(a.redis, cfg.JobMaxAttempts+3, cfg.JobTimeout+time.Minute)
 	a.outbox = outbox.New(logger, a.db, a.queue, a.objects, outbox.Config{Interval: cfg.DispatchInterval, StaleAfter: cfg.JobStaleAfter,
-		PurgeEvery: cfg.PurgeInterval, Tracer: a.tracer})
+		PurgeEvery: cfg.PurgeInterval, FoldEvery: cfg.TermStatsInterval, Tracer: a.tracer})
 	a.reg.MustRegister(outbox.NewBacklogCollector(logger, a.db, readinessEvery))
 	if a.sealer, err = webhook.NewSealer(cfg.SecretKey); err != nil {
 		a.close()
@@ -290,7 +290,7 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 			}
 			return nil
 		}}), readinessEvery)
-	searcher := search.New(a.db, a.embed)
+	searcher := search.New(a.db, a.embed, a.searchConfig())
 	summaries, answers := a.summaryRequester(), answer.New(searcher, a.gen, a.db, a.cache)
 	api := httpapi.New(a.logger, httpapi.Deps{
 		Store:      a.db,

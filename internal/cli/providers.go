@@ -12,6 +12,8 @@ import (
 	"github.com/protostar/protostar/internal/extractive"
 	"github.com/protostar/protostar/internal/hashembed"
 	"github.com/protostar/protostar/internal/openai"
+	"github.com/protostar/protostar/internal/rerank"
+	"github.com/protostar/protostar/internal/search"
 	"github.com/protostar/protostar/internal/telemetry"
 )
 
@@ -60,4 +62,15 @@ func newProviders(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemet
 		g = extractive.New()
 	}
 	return e, g, err
+}
+
+// searchConfig is the search service's ranking and rerank settings.
+func (a *app) searchConfig() search.Config {
+	sc := search.Config{BM25: protostar.BM25{K1: a.cfg.SearchBM25K1, B: a.cfg.SearchBM25B},
+		VectorWeight: a.cfg.VectorWeight(), KeywordWeight: 1, RerankTopN: a.cfg.RerankTopN, Logger: a.logger}
+	if a.cfg.RerankURL != "" {
+		sc.Reranker = rerank.New(rerank.Config{URL: a.cfg.RerankURL, Model: a.cfg.RerankModel, APIKey: a.cfg.RerankAPIKey,
+			Timeout: a.cfg.RerankTimeout}, nil)
+	}
+	return sc
 }

@@ -30,9 +30,18 @@ const (
 // Client talks to one protostar API as one tenant (its API key). It is safe
 // for concurrent use.
 type Client struct {
-	base *url.URL
-	key  string
-	hc   *http.Client
+	base   *url.URL
+	key    string
+	tenant string // sent as Protostar-Tenant when set (platform keys)
+	hc     *http.Client
+}
+
+// ForTenant returns a client that acts for tenant with this client's
+// platform key (the Protostar-Tenant header).
+func (c *Client) ForTenant(tenant string) *Client {
+	cp := *c
+	cp.tenant = tenant
+	return &cp
 }
 
 // New returns a client for the API at baseURL (http or https, host and an
@@ -131,6 +140,9 @@ func (c *Client) newRequest(ctx context.Context, r request, raw []byte) (*http.R
 	req.Header.Set("Accept", cmp.Or(r.accept, "application/json"))
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	if c.tenant != "" {
+		req.Header.Set("Protostar-Tenant", c.tenant)
 	}
 	req.Header.Set("User-Agent", "protostar-client")
 	return req, nil

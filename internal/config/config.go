@@ -71,6 +71,7 @@ type Config struct {
 	DispatchInterval   time.Duration `env:"PROTOSTAR_DISPATCH_INTERVAL" envDefault:"1s"`
 	JobStaleAfter      time.Duration `env:"PROTOSTAR_JOB_STALE_AFTER" envDefault:"45s"`
 	PurgeInterval      time.Duration `env:"PROTOSTAR_PURGE_INTERVAL" envDefault:"30s"`
+	TermStatsInterval  time.Duration `env:"PROTOSTAR_TERM_STATS_INTERVAL" envDefault:"5s"`
 	ChunkMaxTokens     int           `env:"PROTOSTAR_CHUNK_MAX_TOKENS" envDefault:"512"`
 	ChunkOverlapTokens int           `env:"PROTOSTAR_CHUNK_OVERLAP_TOKENS" envDefault:"64"`
 	MigrateOnStart     bool          `env:"PROTOSTAR_MIGRATE_ON_START" envDefault:"false"`
@@ -99,6 +100,21 @@ type Config struct {
 
 	CacheTTL time.Duration `env:"PROTOSTAR_CACHE_TTL" envDefault:"24h"`
 
+	// Keyword ranking (BM25) and hybrid fusion.
+	SearchBM25K1 float64 `env:"PROTOSTAR_SEARCH_BM25_K1" envDefault:"1.2"`
+	SearchBM25B  float64 `env:"PROTOSTAR_SEARCH_BM25_B" envDefault:"0.75"`
+	// SearchVectorWeight weighs the vector side of hybrid search against
+	// the keyword side's 1; unset, it follows the embedder (see
+	// VectorWeight).
+	SearchVectorWeight *float64 `env:"PROTOSTAR_SEARCH_VECTOR_WEIGHT"`
+
+	// The optional rerank stage: a Cohere/Jina-style /v1/rerank endpoint.
+	RerankURL     string        `env:"PROTOSTAR_RERANK_URL" secret:"url"`
+	RerankModel   string        `env:"PROTOSTAR_RERANK_MODEL"`
+	RerankAPIKey  string        `env:"PROTOSTAR_RERANK_API_KEY" secret:"true"`
+	RerankTopN    int           `env:"PROTOSTAR_RERANK_TOP_N" envDefault:"50"`
+	RerankTimeout time.Duration `env:"PROTOSTAR_RERANK_TIMEOUT" envDefault:"2s"`
+
 	// SecretKey seals webhook secrets at rest; webhooks need it.
 	SecretKey            string          `env:"PROTOSTAR_SECRET_KEY" secret:"true"`
 	WebhookAllowHosts    []string        `env:"PROTOSTAR_WEBHOOK_ALLOW_HOSTS" envSeparator:","`
@@ -122,6 +138,24 @@ func Load() (Config, error) {
 	}
 	return c, nil
 }
+
+// VectorWeight is hybrid search's weight of the vector side against the
+// keyword side's 1: PROTOSTAR_SEARCH_VECTOR_WEIGHT when set, otherwise 1
+// for a learned embedding model and OfflineVectorWeight for the offline
+// hash embedder, whose vectors hold the keyword side's own terms and add
+// little but noise to its ranking (docs/benchmarks.md, retrieval quality).
+func (c Config) VectorWeight() float64 {
+	switch {
+	case c.SearchVectorWeight != nil:
+		return *c.SearchVectorWeight
+	case c.EmbedProvider == "hash":
+		return OfflineVectorWeight
+	}
+	return 1
+}
+
+// OfflineVectorWeight is the hash embedder's default vector weight.
+const OfflineVectorWeight = 0
 
 // Validate checks values that parsed but make no sense.
 func (c Config) Validate() error {
@@ -167,6 +201,8 @@ func (c Config) Validate() error {
 	check(c.QueuePollInterval >= 5*time.Millisecond, "PROTOSTAR_QUEUE_POLL_INTERVAL", "must be at least 5ms")
 	check(c.DispatchInterval >= 100*time.Millisecond, "PROTOSTAR_DISPATCH_INTERVAL", "must be at least 100ms")
 	check(c.PurgeInterval >= time.Second, "PROTOSTAR_PURGE_INTERVAL", "must be at least 1s")
+	check(c.TermStatsInterval >= 100*time.Millisecond && c.TermStatsInterval <= time.Minute, "PROTOSTAR_TERM_STATS_INTERVAL",
+		"must be between 100ms and 1m")
 	check(c.JobStaleAfter >= 10*time.Second, "PROTOSTAR_JOB_STALE_AFTER", "must be at least 10s")
 	check(c.ChunkMaxTokens >= 32 && c.ChunkMaxTokens <= 8192, "PROTOSTAR_CHUNK_MAX_TOKENS", "must be between 32 and 8192")
 	check(c.TenantMaxChunks >= 0, "PROTOSTAR_TENANT_MAX_CHUNKS", "must be 0 (no quota) or more")
@@ -187,6 +223,17 @@ func (c Config) Validate() error {
 		check(c.OpenAIRateLimit > 0, "PROTOSTAR_OPENAI_REQUESTS_PER_SECOND", "must be positive")
 	}
 	check(c.CacheTTL >= time.Second, "PROTOSTAR_CACHE_TTL", "must be at least 1s")
+	check(c.SearchBM25K1 > 0 && c.SearchBM25K1 <= 10, "PROTOSTAR_SEARCH_BM25_K1", "must be above 0 and at most 10")
+	check(c.SearchBM25B >= 0 && c.SearchBM25B <= 1, "PROTOSTAR_SEARCH_BM25_B", "must be between 0 and 1")
+	check(c.SearchVectorWeight == nil || *c.SearchVectorWeight >= 0 && *c.SearchVectorWeight <= 10,
+		"PROTOSTAR_SEARCH_VECTOR_WEIGHT", "must be between 0 and 10")
+	if c.RerankURL != "" {
+		u, err := url.Parse(c.RerankURL)
+		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", "PROTOSTAR_RERANK_URL",
+			"must be the http(s) URL of a rerank endpoint, e.g. http://tei:8080/v1/rerank")
+	}
+	check(c.RerankTopN >= 1 && c.RerankTopN <= 100, "PROTOSTAR_RERANK_TOP_N", "must be between 1 and 100")
+	check(c.RerankTimeout >= 10*time.Millisecond && c.RerankTimeout <= time.Minute, "PROTOSTAR_RERANK_TIMEOUT", "must be between 10ms and 1m")
 	check(c.SecretKey == "" || len(c.SecretKey) >= 16, "PROTOSTAR_SECRET_KEY", "must be at least 16 characters")
 	check(len(c.WebhookRetrySchedule) <= 20 && !slices.ContainsFunc(c.WebhookRetrySchedule, func(d time.Duration) bool { return d < 0 }),
 		"PROTOSTAR_WEBHOOK_RETRY_SCHEDULE", "must be at most 20 waits, none negative")

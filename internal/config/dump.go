@@ -16,6 +16,12 @@ func (c Config) Dump(w io.Writer) error {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		val := fmt.Sprint(v.Field(i).Interface())
+		if fv := v.Field(i); fv.Kind() == reflect.Pointer { // unset is empty
+			val = ""
+			if !fv.IsNil() {
+				val = fmt.Sprint(fv.Elem().Interface())
+			}
+		}
 		if fv := v.Field(i); fv.Kind() == reflect.Slice { // as it is set: comma-separated
 			parts := make([]string, fv.Len())
 			for j := range parts {

@@ -64,7 +64,7 @@ type Tenants interface {
 
 // Searcher runs searches (internal/search).
 type Searcher interface {
-	Search(ctx context.Context, q protostar.SearchQuery) ([]protostar.SearchHit, error)
+	Search(ctx context.Context, q protostar.SearchQuery) (protostar.SearchResult, error)
 }
 
 // Answerer answers questions (internal/answer).

@@ -40,8 +40,10 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, rq *request) {
 	if d.Query != "" {
 		f, err := filterOf(d.Prefix, d.Meta)
 		if err == nil {
-			d.Hits, err = c.deps.Search.Search(r.Context(), protostar.SearchQuery{TenantID: rq.tenant, Query: d.Query,
+			var res protostar.SearchResult
+			res, err = c.deps.Search.Search(r.Context(), protostar.SearchQuery{TenantID: rq.tenant, Query: d.Query,
 				TopK: d.TopK, Mode: d.Mode, Filter: f, Explain: true})
+			d.Hits = res.Hits
 		}
 		if err != nil {
 			c.fail(w, r, rq, err)

@@ -155,14 +155,14 @@ func (fakeDispatcher) Dispatch(context.Context, protostar.Job) {}
 // reached it.
 type fakeSearcher struct{ c *calls }
 
-func (f fakeSearcher) Search(_ context.Context, q protostar.SearchQuery) ([]protostar.SearchHit, error) {
+func (f fakeSearcher) Search(_ context.Context, q protostar.SearchQuery) (protostar.SearchResult, error) {
 	if err := search.Validate(&q); err != nil {
-		return nil, err
+		return protostar.SearchResult{}, err
 	}
 	f.c.mu.Lock()
 	defer f.c.mu.Unlock()
 	f.c.searches = append(f.c.searches, q)
-	return nil, nil
+	return protostar.SearchResult{}, nil
 }
 
 type fakeSummaries struct{ c *calls }

@@ -30,6 +30,7 @@ type searchInput struct {
 type searchOutput struct {
 	Body struct {
 		Results []protostar.SearchHit `json:"results"`
+		Rerank  string                `json:"rerank,omitempty" enum:"reranked,unavailable" doc:"With a rerank stage configured: reranked, or unavailable when the reranker failed and the results keep the fused order"`
 	}
 }
 
@@ -54,7 +55,7 @@ func (s *Server) registerSearch(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "search", Method: http.MethodPost, Path: "/v1/search", Tags: []string{"search"},
 		Summary:      "Search the tenant's documents",
-		Description:  "hybrid (default) fuses vector and Korean-aware keyword search with reciprocal-rank fusion; results hold each chunk once.",
+		Description:  "keyword ranks by BM25 over Korean syllable bigrams and stemmed English words; vector by cosine similarity; hybrid (default) fuses both with weighted reciprocal-rank fusion. Results hold each chunk once. With explain, each result says its rank and score on each side, the score it was ordered by and the query terms it holds.",
 		Errors:       []int{400, 401, 413, 415, 429},
 		MaxBodyBytes: s.maxBodyBytes(),
 	}, func(ctx context.Context, in *searchInput) (*searchOutput, error) {
@@ -65,7 +66,7 @@ func (s *Server) registerSearch(api huma.API) {
 		if err := validQueryText(in.Body.Query); err != nil {
 			return nil, s.problem(ctx, err)
 		}
-		hits, err := s.deps.Search.Search(ctx, protostar.SearchQuery{
+		res, err := s.deps.Search.Search(ctx, protostar.SearchQuery{
 			TenantID: TenantFrom(ctx), Query: in.Body.Query, TopK: in.Body.TopK, Mode: in.Body.Mode, Filter: f,
 			Explain: in.Body.Explain,
 		})
@@ -73,7 +74,7 @@ func (s *Server) registerSearch(api huma.API) {
 			return nil, s.problem(ctx, err)
 		}
 		out := &searchOutput{}
-		out.Body.Results = nonNilSlice(hits)
+		out.Body.Results, out.Body.Rerank = nonNilSlice(res.Hits), res.Rerank
 		return out, nil
 	})
 }

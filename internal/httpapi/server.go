@@ -49,7 +49,7 @@ type Dispatcher interface {
 
 // Searcher runs searches.
 type Searcher interface {
-	Search(ctx context.Context, q protostar.SearchQuery) ([]protostar.SearchHit, error)
+	Search(ctx context.Context, q protostar.SearchQuery) (protostar.SearchResult, error)
 }
 
 // Config holds the API's settings.

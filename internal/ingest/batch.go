@@ -50,14 +50,16 @@ func ChunkRow(c markdown.Chunk, ordinal int) (protostar.Chunk, string) {
 	hash := sha256.Sum256([]byte(text))
 	var terms strings.Builder
 	terms.Grow(len(text) + len(text)/2)
-	lexical.EachTerm(text, func(t string) {
+	n := 0
+	lexical.EachIndexTerm(text, func(t string) {
 		if terms.Len() > 0 {
 			terms.WriteByte(' ')
 		}
 		terms.WriteString(t)
+		n++
 	})
 	return protostar.Chunk{Ordinal: ordinal, HeadingPath: c.HeadingPath, Text: c.Text, Hash: hash[:],
-		Tokens: c.Tokens, Terms: terms.String()}, text
+		Tokens: c.Tokens, Terms: terms.String(), TermCount: n}, text
 }
 
 // batch is a batch of rows and the texts their embeddings are made from.

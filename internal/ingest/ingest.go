@@ -221,13 +221,17 @@ func readError(key string, err error) error {
 // differently (2: small sections are packed together).
 const chunkerVersion = 2
 
+// termsVersion changes whenever the same text gets different index terms
+// (2: English words stemmed, stop words left out, term counts for BM25).
+const termsVersion = 2
+
 // fingerprint names what besides an object's bytes decides its chunks and
 // vectors. The ETag shortcut (an unchanged object keeps its version) holds
 // only while it is the same: after a change of embedding model or chunk
 // settings the object is indexed again.
 func (s *Service) fingerprint() string {
-	return fmt.Sprintf("embed=%s/%d chunk=v%d/%d/%d", s.embedder.Model(), s.embedder.Dimensions(),
-		chunkerVersion, s.cfg.MaxTokens, s.cfg.OverlapTokens)
+	return fmt.Sprintf("embed=%s/%d chunk=v%d/%d/%d terms=v%d", s.embedder.Model(), s.embedder.Dimensions(),
+		chunkerVersion, s.cfg.MaxTokens, s.cfg.OverlapTokens, termsVersion)
 }
 
 // jobParams are an ingest job's parameters.

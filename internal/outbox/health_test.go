@@ -44,6 +44,7 @@ func (s *fakeStore) ReapStale(context.Context, time.Duration, time.Duration) (in
 	return 0, nil
 }
 func (s *fakeStore) PurgeStale(context.Context, int) (int64, error) { return 0, nil }
+func (s *fakeStore) FoldTermStats(context.Context) (int, error)     { return 0, nil }
 func (s *fakeStore) DispatchedQueued(context.Context, time.Duration, int) ([]protostar.Job, error) {
 	return nil, nil
 }

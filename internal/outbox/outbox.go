@@ -29,6 +29,7 @@ type Store interface {
 	MarkDispatched(ctx context.Context, id string) error
 	ReapStale(ctx context.Context, staleAfter, lostAfter time.Duration) (int64, error)
 	PurgeStale(ctx context.Context, limit int) (int64, error)
+	FoldTermStats(ctx context.Context) (int, error)
 	DispatchedQueued(ctx context.Context, olderThan time.Duration, limit int) ([]protostar.Job, error)
 	Redispatch(ctx context.Context, id string, dispatches int, reason string) error
 	PendingObjectRemovals(ctx context.Context, limit int) ([]protostar.ObjectRemoval, error)
@@ -59,6 +60,7 @@ type Config struct {
 	// Tracer traces each dispatch as a producer span in the trace of the
 	// request that accepted the job (nil: none).
 	Tracer trace.Tracer
+	FoldEvery  time.Duration // how often keyword statistics changes are folded; default 5s
 }
 
 // Outbox dispatches jobs.
@@ -85,6 +87,7 @@ func New(logger *slog.Logger, store Store, queue Queue, objects Objects, cfg Con
 	if cfg.Tracer == nil {
 		cfg.Tracer = noop.NewTracerProvider().Tracer("")
 	}
+	cfg.FoldEvery = cmp.Or(cfg.FoldEvery, 5*time.Second)
 	return &Outbox{store: store, queue: queue, objects: objects, cfg: cfg, logger: logger.With("component", "outbox"), healthy: true}
 }
 
@@ -141,7 +144,7 @@ func (o *Outbox) Stop() {
 func (o *Outbox) loop(ctx context.Context) {
 	tick := time.NewTicker(o.cfg.Interval)
 	defer tick.Stop()
-	var lastReap, lastPurge time.Time
+	var lastReap, lastPurge, lastFold time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -149,6 +152,15 @@ func (o *Outbox) loop(ctx context.Context) {
 		case <-tick.C:
 		}
 		o.dispatchAll(ctx)
+		// Keyword ranking's statistics follow activations and deletions
+		// within FoldEvery and a tick (see postgres.FoldTermStats); folding
+		// a few seconds of ingest at once counts each term once for all.
+		if time.Since(lastFold) >= o.cfg.FoldEvery {
+			lastFold = time.Now()
+			if _, err := o.store.FoldTermStats(ctx); err != nil {
+				o.logErr("fold term statistics", err)
+			}
+		}
 		if time.Since(lastReap) >= o.cfg.StaleAfter/3 {
 			lastReap = time.Now()
 			if n, err := o.store.ReapStale(ctx, o.cfg.StaleAfter, o.cfg.LostAfter); err != nil {

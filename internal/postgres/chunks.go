@@ -13,7 +13,7 @@ import (
 )
 
 var chunkCopyColumns = []string{"tenant_id", "document_id", "version", "ordinal", "heading_path", "text",
-	"content_hash", "tokens", "embedding", "embed_model", "embed_dim", "terms"}
+	"content_hash", "tokens", "embedding", "embed_model", "embed_dim", "terms", "term_count"}
 
 // CopyChunks writes a batch of chunk rows of one document version with
 // COPY, fenced by the set's job attempt (see writeFenced).
@@ -91,7 +91,7 @@ func chunkSource(sets []SetRows) pgx.CopyFromSource {
 			path = []string{} // text[] NOT NULL: no headings is an empty path
 		}
 		return []any{set.TenantID, set.DocumentID, set.Version, c.Ordinal, path, c.Text, c.Hash,
-			c.Tokens, pgvector.NewVector(c.Embedding), set.Model, set.Dims, c.Terms}, nil
+			c.Tokens, pgvector.NewVector(c.Embedding), set.Model, set.Dims, c.Terms, c.TermCount}, nil
 	})
 }
 
@@ -158,17 +158,25 @@ func (db *DB) ActivateVersion(ctx context.Context, j protostar.Job, ix protostar
 		if err != nil || ix.FrontMatter == nil {
 			fm = []byte(`{}`)
 		}
-		tag, err := tx.Exec(ctx, `UPDATE documents SET indexed_version = $2, content_hash = $3, etag = $4, size = $5,
+		// The term statistics learn of the swap from a row appended here
+		// (see FoldTermStats), never from an update of a shared row.
+		var swapped int
+		err = tx.QueryRow(ctx, `WITH old AS (SELECT id, indexed_version FROM documents WHERE id = $1 FOR UPDATE),
+			swap AS (UPDATE documents d SET indexed_version = $2, content_hash = $3, etag = $4, size = $5,
 				chunk_count = $6, indexed_at = now(), updated_at = now(), metadata = $7::jsonb || metadata, index_fingerprint = $8,
 				purge_pending = purge_pending OR $2 > 1, -- earlier versions may have left rows, active or not
 				status = CASE WHEN version = $2 THEN 'ready' ELSE status END,
 				error = CASE WHEN version = $2 THEN '' ELSE error END
-			WHERE id = $1 AND deleted_at IS NULL AND indexed_version < $2`,
-			j.DocumentID, j.Version, ix.ContentHash, ix.ETag, ix.Size, ix.Chunks, string(fm), ix.Fingerprint)
+			FROM old WHERE d.id = old.id AND d.deleted_at IS NULL AND d.indexed_version < $2
+			RETURNING d.tenant_id, d.id, old.indexed_version),
+			change AS (INSERT INTO term_stat_changes (tenant_id, document_id, added, removed)
+				SELECT tenant_id, id, $2, indexed_version FROM swap)
+			SELECT count(*) FROM swap`,
+			j.DocumentID, j.Version, ix.ContentHash, ix.ETag, ix.Size, ix.Chunks, string(fm), ix.Fingerprint).Scan(&swapped)
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if swapped == 0 {
 			// Superseded: this version's rows are now garbage.
 			if _, err := tx.Exec(ctx, `UPDATE documents SET purge_pending = true WHERE id = $1`, j.DocumentID); err != nil {
 				return err
@@ -207,6 +215,11 @@ func (db *DB) MarkIndexing(ctx context.Context, documentID string, version int) 
 // job's success and indexed_version together, so the DELETE either still
 // sees the live job writing that version or already sees it active.
 func (db *DB) PurgeStale(ctx context.Context, limit int) (int64, error) {
+	// The purge keeps the rows of versions whose term statistics changes
+	// are not folded yet; fold them first.
+	if _, err := db.FoldTermStats(ctx); err != nil {
+		return 0, err
+	}
 	rows, err := db.pool.Query(ctx, `SELECT id FROM documents WHERE purge_pending LIMIT 50`)
 	if err != nil {
 		return 0, translate(err, "find documents to purge")
@@ -231,7 +244,9 @@ func (db *DB) PurgeStale(ctx context.Context, limit int) (int64, error) {
 func (db *DB) purgeDocument(ctx context.Context, id string, limit int) (n int64, done bool, err error) {
 	var seen string
 	err = db.pool.QueryRow(ctx, `WITH d AS (
-			SELECT id, indexed_version, deleted_at IS NOT NULL AS deleted, xmin::text AS seen FROM documents WHERE id = $1),
+			SELECT id, indexed_version, deleted_at IS NOT NULL AS deleted, xmin::text AS seen FROM documents WHERE id = $1
+				-- Folding the term statistics reads the rows of changed versions.
+				AND NOT EXISTS (SELECT 1 FROM term_stat_changes x WHERE x.document_id = $1)),
 		gone AS (
 			DELETE FROM chunks WHERE id IN (
 				SELECT c.id FROM chunks c, d WHERE c.document_id = d.id AND (d.deleted OR (c.version <> d.indexed_version

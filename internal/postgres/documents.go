@@ -135,12 +135,22 @@ func (db *DB) DeleteDocument(ctx context.Context, tenantID, id string) error {
 	})
 }
 
+// retireTermsSQL is a CTE that tells the term statistics that the active
+// versions of the deleted documents in the CTE del stopped being
+// searchable.
+const retireTermsSQL = `retired AS (INSERT INTO term_stat_changes (tenant_id, document_id, added, removed)
+	SELECT tenant_id, id, 0, indexed_version FROM del WHERE indexed_version > 0)`
+
 // deleteDocumentTx is DeleteDocument inside tx; it reports false when the
 // tenant has no such live document.
 func deleteDocumentTx(ctx context.Context, tx pgx.Tx, tenantID, id string) (bool, error) {
-	tag, err := tx.Exec(ctx, `UPDATE documents SET deleted_at = now(), updated_at = now(), purge_pending = true,
-		objects_pending = true WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`, tenantID, id)
-	if err != nil || tag.RowsAffected() == 0 {
+	var n int
+	err := tx.QueryRow(ctx, `WITH del AS (UPDATE documents SET deleted_at = now(), updated_at = now(), purge_pending = true,
+			objects_pending = true WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL
+			RETURNING tenant_id, id, indexed_version),
+		`+retireTermsSQL+`
+		SELECT count(*) FROM del`, tenantID, id).Scan(&n)
+	if err != nil || n == 0 {
 		return false, err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'canceled', error = 'document deleted',

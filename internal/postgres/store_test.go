@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func indexDoc(t *testing.T, db *postgres.DB, tenant, key string, meta string, te
 	rows := make([]protostar.Chunk, len(texts))
 	for i, text := range texts {
 		rows[i] = protostar.Chunk{Ordinal: i, HeadingPath: []string{key}, Text: text, Hash: []byte{byte(i)},
-			Embedding: []float32{1, float32(i), 0.5, 0.25}, Terms: joinTerms(text)}
+			Embedding: []float32{1, float32(i), 0.5, 0.25}, Terms: joinTerms(text), TermCount: len(lexical.IndexTerms(text))}
 	}
 	set := protostar.ChunkSet{TenantID: tenant, DocumentID: d.ID, Version: j.Version, Model: "test", Dims: dims, JobID: j.ID, Attempt: j.Attempts}
 	if err := db.CopyChunks(ctx, set, rows); err != nil {
@@ -39,16 +40,35 @@ func indexDoc(t *testing.T, db *postgres.DB, tenant, key string, meta string, te
 	if ok, err := db.ActivateVersion(ctx, j, protostar.Indexed{Chunks: len(rows)}); err != nil || !ok {
 		t.Fatalf("activate: %v %v", ok, err)
 	}
+	fold(t, db)
 	d, _ = db.Document(ctx, tenant, d.ID)
 	return d
 }
 
-func joinTerms(s string) string {
-	out := ""
-	for _, term := range lexical.Terms(s) {
-		out += term + " "
+// fold folds every pending term statistics change, as the outbox loop does.
+func fold(t *testing.T, db *postgres.DB) {
+	t.Helper()
+	if _, err := db.FoldTermStats(context.Background()); err != nil {
+		t.Fatal(err)
 	}
-	return out
+}
+
+func joinTerms(s string) string {
+	return strings.Join(lexical.IndexTerms(s), " ")
+}
+
+// keywordQuery is a plain BM25 query for q: each index term weighs as
+// often as it occurs.
+func keywordQuery(q string) protostar.KeywordQuery {
+	kq := protostar.KeywordQuery{BM25: protostar.BM25{K1: protostar.DefaultBM25K1, B: protostar.DefaultBM25B}}
+	for _, t := range lexical.IndexTerms(q) {
+		if i := slices.Index(kq.Terms, t); i >= 0 {
+			kq.Weights[i]++
+			continue
+		}
+		kq.Terms, kq.Weights = append(kq.Terms, t), append(kq.Weights, 1)
+	}
+	return kq
 }
 
 func TestSearchIsTenantScopedAndFiltersAreParameters(t *testing.T) {
@@ -59,7 +79,7 @@ func TestSearchIsTenantScopedAndFiltersAreParameters(t *testing.T) {
 	indexDoc(t, db, "b", "docs/x.md", `{"team":"infra"}`, "데이터베이스 secrets of tenant b")
 	vec := []float32{1, 0, 0.5, 0.25}
 
-	hits, err := db.KeywordSearch(ctx, "a", [][]string{lexical.Terms("데이터베이스")}, protostar.SearchFilter{}, 10)
+	hits, err := db.KeywordSearch(ctx, "a", keywordQuery("데이터베이스"), protostar.SearchFilter{}, 10)
 	if err != nil || len(hits) != 1 || hits[0].DocumentID != a.ID {
 		t.Fatalf("keyword hits for the stem = %+v, %v", hits, err)
 	}
@@ -169,38 +189,6 @@ func TestDocumentPaging(t *testing.T) {
 	}
 	if docs, _, _ := db.Documents(ctx, "b", protostar.DocumentFilter{Limit: 10}); len(docs) != 0 {
 		t.Fatalf("tenant b lists %d of a's documents", len(docs))
-	}
-}
-
-func TestKeywordSearchTiers(t *testing.T) {
-	t.Parallel()
-	db := testenv.NewDB(t, dims)
-	ctx := context.Background()
-	indexDoc(t, db, "a", "docs/tiers.md", `{}`,
-		"설정을 index 튜닝",      // every term of 설정을 and index
-		"설정 index 파일",       // the stem of 설정을 and index
-		"index only here",   // one term
-		"nothing to see 여기", // no term
-	)
-	hits, err := db.KeywordSearch(ctx, "a", [][]string{lexical.Terms("설정을"), lexical.Terms("index")}, protostar.SearchFilter{}, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, h := range hits {
-		got = append(got, h.Text)
-	}
-	want := []string{"설정을 index 튜닝", "설정 index 파일", "index only here"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("hits = %q, want %q", got, want)
-	}
-	for i := 1; i < len(hits); i++ {
-		if hits[i].Score >= hits[i-1].Score {
-			t.Fatalf("scores do not fall with the order: %+v", hits)
-		}
-	}
-	if hits, err := db.KeywordSearch(ctx, "a", [][]string{lexical.Terms("설정을")}, protostar.SearchFilter{}, 1); err != nil || len(hits) != 1 {
-		t.Fatalf("k=1: %+v, %v", hits, err)
 	}
 }
 

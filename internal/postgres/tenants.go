@@ -157,8 +157,10 @@ func (db *DB) RevokeKey(ctx context.Context, tenantID, id string) (protostar.API
 // of its documents the purge has yet to finish.
 func (db *DB) RetireTenantDocuments(ctx context.Context, tenantID string) (left int, err error) {
 	err = db.inTx(ctx, "retire tenant documents", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE documents SET deleted_at = now(), updated_at = now(), purge_pending = true,
-			objects_pending = true WHERE tenant_id = $1 AND deleted_at IS NULL`, tenantID); err != nil {
+		if _, err := tx.Exec(ctx, `WITH del AS (UPDATE documents SET deleted_at = now(), updated_at = now(), purge_pending = true,
+				objects_pending = true WHERE tenant_id = $1 AND deleted_at IS NULL RETURNING tenant_id, id, indexed_version),
+			`+retireTermsSQL+`
+			SELECT count(*) FROM del`, tenantID); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'canceled', error = 'tenant deleted', finished_at = now(),
@@ -172,7 +174,7 @@ func (db *DB) RetireTenantDocuments(ctx context.Context, tenantID string) (left 
 }
 
 // tenantTables hold rows of a tenant, in an order the foreign keys allow.
-var tenantTables = []string{"chunks", "summaries", "section_summary_users", "section_summaries", "corpus_versions",
+var tenantTables = []string{"term_stat_changes", "term_stats", "tenant_term_stats", "chunks", "summaries", "section_summary_users", "section_summaries", "corpus_versions",
 	"webhook_attempts", "webhook_deliveries", "webhook_endpoints", "webhook_events", "s3_events", "s3_key_sequencers",
 	"jobs", "documents", "api_keys", "console_sessions"}
 

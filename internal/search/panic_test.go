@@ -14,7 +14,7 @@ func (panickyStore) VectorSearch(context.Context, string, []float32, protostar.S
 	return nil, nil
 }
 
-func (panickyStore) KeywordSearch(context.Context, string, [][]string, protostar.SearchFilter, int) ([]protostar.SearchHit, error) {
+func (panickyStore) KeywordSearch(context.Context, string, protostar.KeywordQuery, protostar.SearchFilter, int) ([]protostar.SearchHit, error) {
 	panic("index out of range")
 }
 
@@ -29,7 +29,7 @@ func (oneVector) Embed(_ context.Context, texts []string) ([][]float32, error) {
 // the process (no handler can recover another goroutine's panic).
 func TestHybridPanicFailsTheRequest(t *testing.T) {
 	t.Parallel()
-	s := New(panickyStore{}, oneVector{})
+	s := New(panickyStore{}, oneVector{}, Config{})
 	_, err := s.Search(context.Background(), protostar.SearchQuery{TenantID: "t", Query: "x", Mode: protostar.SearchHybrid})
 	if protostar.ErrorCode(err) != protostar.EINTERNAL || protostar.ErrorMessage(err) != "internal error" {
 		t.Fatalf("err = %v, want an internal error", err)

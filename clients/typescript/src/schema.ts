@@ -216,7 +216,7 @@ export interface paths {
         put?: never;
         /**
          * Search the tenant's documents
-         * @description hybrid (default) fuses vector and Korean-aware keyword search with reciprocal-rank fusion; results hold each chunk once.
+         * @description keyword ranks by BM25 over Korean syllable bigrams and stemmed English words; vector by cosine similarity; hybrid (default) fuses both with weighted reciprocal-rank fusion. Results hold each chunk once. With explain, each result says its rank and score on each side, the score it was ordered by and the query terms it holds.
          */
         post: operations["search"];
         delete?: never;
@@ -805,6 +805,11 @@ export interface components {
             top_k?: number;
         };
         SearchOutputBody: {
+            /**
+             * @description With a rerank stage configured: reranked, or unavailable when the reranker failed and the results keep the fused order
+             * @enum {string}
+             */
+            rerank?: "reranked" | "unavailable";
             results: components["schemas"]["SearchHit"][];
         };
         StreamError: {
