@@ -59,8 +59,8 @@ type Config struct {
 	PurgeEvery time.Duration // how often stale chunk rows are purged; default 30s
 	// Tracer traces each dispatch as a producer span in the trace of the
 	// request that accepted the job (nil: none).
-	Tracer trace.Tracer
-	FoldEvery  time.Duration // how often keyword statistics changes are folded; default 5s
+	Tracer    trace.Tracer
+	FoldEvery time.Duration // how often keyword statistics changes are folded; default 5s
 }
 
 // Outbox dispatches jobs.
