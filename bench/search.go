@@ -53,6 +53,7 @@ type searchWorkload struct {
 	qs    []string
 	vecs  [][]float32
 	terms []protostar.KeywordQuery
+	space protostar.EmbeddingSpace // the active one, searched by the raw queries
 }
 
 // searchSetup loads the corpus and prepares the queries.
@@ -79,6 +80,9 @@ func (b *bench) searchSetup(ctx context.Context) (*searchWorkload, error) {
 	if w.vecs, err = emb.Embed(ctx, w.qs); err != nil {
 		return nil, err
 	}
+	if w.space, err = db.DB.ActiveSpace(ctx, benchTenant); err != nil {
+		return nil, err
+	}
 	w.terms = make([]protostar.KeywordQuery, len(w.qs))
 	for i, q := range w.qs {
 		w.terms[i] = search.QueryTerms(q, protostar.BM25{K1: protostar.DefaultBM25K1, B: protostar.DefaultBM25B})
@@ -87,7 +91,7 @@ func (b *bench) searchSetup(ctx context.Context) (*searchWorkload, error) {
 }
 
 func (w *searchWorkload) rawVector(ctx context.Context, i int) error {
-	hits, err := w.db.DB.VectorSearch(ctx, benchTenant, w.vecs[i%len(w.qs)], protostar.SearchFilter{}, topK)
+	hits, err := w.db.DB.VectorSearch(ctx, w.space, benchTenant, w.vecs[i%len(w.qs)], protostar.SearchFilter{}, topK)
 	if err == nil && len(hits) != topK {
 		err = fmt.Errorf("raw vector search returned %d hits", len(hits))
 	}
@@ -113,7 +117,7 @@ func (w *searchWorkload) rawHybrid(ctx context.Context, i int) error {
 		vErr, kErr   error
 	)
 	wg.Go(func() {
-		vHits, vErr = w.db.DB.VectorSearch(ctx, benchTenant, w.vecs[i%len(w.qs)], protostar.SearchFilter{}, 3*topK)
+		vHits, vErr = w.db.DB.VectorSearch(ctx, w.space, benchTenant, w.vecs[i%len(w.qs)], protostar.SearchFilter{}, 3*topK)
 	})
 	wg.Go(func() {
 		kHits, kErr = w.db.DB.KeywordSearch(ctx, benchTenant, w.terms[i%len(w.qs)], protostar.SearchFilter{}, 3*topK)
@@ -263,9 +267,10 @@ func (b *bench) recall(ctx context.Context, qs []string) (float64, map[string]an
 			if _, err := tx.Exec(ctx, `SET LOCAL enable_indexscan = off`); err != nil {
 				return err
 			}
-			rows, err := tx.Query(ctx, `SELECT c.id, c.embedding <=> $2 FROM chunks c JOIN documents d ON d.id = c.document_id
-				WHERE c.tenant_id = $1 AND d.deleted_at IS NULL AND c.version = d.indexed_version
-				ORDER BY c.embedding <=> $2 LIMIT $3`, benchTenant, pgvector.NewVector(vec[0]), topK)
+			rows, err := tx.Query(ctx, `SELECT c.id, e.embedding <=> $2 FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id
+				JOIN documents d ON d.id = c.document_id
+				WHERE e.space_id = $4 AND c.tenant_id = $1 AND d.deleted_at IS NULL AND c.version = d.indexed_version
+				ORDER BY e.embedding <=> $2 LIMIT $3`, benchTenant, pgvector.NewVector(vec[0]), topK, benchSpace)
 			if err != nil {
 				return err
 			}
@@ -490,7 +495,7 @@ func writeBatch(ctx context.Context, db *database, model string, batch []docRows
 	for i := range batch {
 		batch[i].DocumentID = ids[i]
 	}
-	_, err = copyRows(ctx, db, model, batch)
+	_, err = copyRows(ctx, db, batch)
 	return err
 }
 
