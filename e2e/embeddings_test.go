@@ -422,3 +422,71 @@ func TestSameDimensionModelChangeNeverMixes(t *testing.T) {
 		t.Fatalf("search after activation = space %d, %d results; want space 2", res.Space, len(res.Results))
 	}
 }
+
+// TestEmbeddingSpacesAPI drives the flow over /v1/embedding-spaces with
+// a platform key: tenant keys are refused, mistakes are problems (409 for
+// a duplicate space, an activation below full coverage, a rollback with
+// nowhere to go, retiring the active space).
+func TestEmbeddingSpacesAPI(t *testing.T) {
+	t.Parallel()
+	const platformKey = "platform-key-0123456789abcdef"
+	s := newStack(t, "PROTOSTAR_API_KEYS=acme:"+keyA+",beta:"+keyB+",*:"+platformKey)
+	p := s.start("all")
+	p.uploadReady(keyA, []string{"api/0.md", "api/1.md"}, func(i int) []byte { return spaceDoc(i, 0) })
+	if code, body := p.get("/v1/embedding-spaces", keyA); code != http.StatusForbidden {
+		t.Fatalf("tenant key: %d %s, want 403", code, body)
+	}
+	spec := map[string]any{"provider": "hash", "model": "hash-v1", "dimensions": 48}
+	steps := []struct {
+		method, path string
+		body         any
+		want         int
+	}{
+		{http.MethodPost, "/v1/embedding-spaces/rollback", map[string]any{}, http.StatusConflict},
+		{http.MethodPost, "/v1/embedding-spaces", map[string]any{"provider": "hash", "model": "hash-v1", "dimensions": 64}, http.StatusConflict},
+		{http.MethodPost, "/v1/embedding-spaces", map[string]any{"provider": "cohere", "model": "x", "dimensions": 64}, http.StatusBadRequest},
+		{http.MethodPost, "/v1/embedding-spaces", spec, http.StatusCreated},
+		{http.MethodPost, "/v1/embedding-spaces/2/activate", map[string]any{}, http.StatusConflict},
+		{http.MethodPost, "/v1/embedding-spaces/2/backfill", map[string]any{"tenant": "acme"}, http.StatusAccepted},
+	}
+	for _, st := range steps {
+		code, body := p.do(st.method, st.path, platformKey, st.body)
+		if code != st.want {
+			t.Fatalf("%s %s: %d %s, want %d", st.method, st.path, code, body, st.want)
+		}
+	}
+	testenv.WaitFor(t, time.Minute, "the backfill to cover the space", func() bool {
+		_, body := p.get("/v1/embedding-spaces/2", platformKey)
+		st := decode[struct {
+			Tenants []struct {
+				TenantID         string `json:"tenant_id"`
+				Chunks, Embedded int64
+			} `json:"tenants"`
+		}](t, body)
+		return len(st.Tenants) == 1 && st.Tenants[0].Chunks > 0 && st.Tenants[0].Embedded == st.Tenants[0].Chunks
+	})
+	for _, st := range []struct {
+		method, path string
+		body         any
+		want         int
+	}{
+		{http.MethodPost, "/v1/embedding-spaces/2/activate", map[string]any{"tenant": "acme"}, http.StatusOK},
+		{http.MethodDelete, "/v1/embedding-spaces/2", nil, http.StatusConflict}, // acme searches it
+		{http.MethodPost, "/v1/embedding-spaces/rollback", map[string]any{"tenant": "acme"}, http.StatusOK},
+		{http.MethodDelete, "/v1/embedding-spaces/1", nil, http.StatusConflict}, // active for all
+		{http.MethodDelete, "/v1/embedding-spaces/2", nil, http.StatusNoContent},
+	} {
+		code, body := p.do(st.method, st.path, platformKey, st.body)
+		if code != st.want {
+			t.Fatalf("%s %s: %d %s, want %d", st.method, st.path, code, body, st.want)
+		}
+		if st.path == "/v1/embedding-spaces/2/activate" {
+			if res := p.search(keyA, map[string]any{"query": "데이터베이스", "mode": "vector"}); res.Space != 2 {
+				t.Fatalf("acme searched space %d after its activation, want 2", res.Space)
+			}
+			if res := p.search(keyB, map[string]any{"query": "데이터베이스", "mode": "vector"}); res.Space != 1 {
+				t.Fatalf("beta searched space %d after acme's activation, want 1", res.Space)
+			}
+		}
+	}
+}

@@ -275,6 +275,7 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		Limiter:    redis.NewRateLimiter(a.redis, "protostar:rate:"),
 		BucketSync: a.bucketSyncDeps(),
 		Accounts:   a.db,
+		Spaces:     a.db,
 		Registry:   a.reg,
 		Tracing:    a.tel,
 		Ready:      a.ready,
