@@ -2,13 +2,9 @@ package e2e
 
 import (
 	"context"
-	"crypto/sha256"
-	bin "encoding/binary"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -329,57 +325,13 @@ func TestBackfillSurvivesWorkerKill(t *testing.T) {
 	}
 }
 
-// modelServer is an OpenAI-compatible embeddings endpoint whose vectors
-// say which model made them: component 0 for model-a, 1 for model-b, the
-// rest from the text. It counts the texts each model embedded.
-type modelServer struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	texts map[string]int
-}
-
-func newModelServer(t *testing.T, dims int) *modelServer {
-	m := &modelServer{texts: map[string]int{}}
-	m.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			Input      []string `json:"input"`
-			Model      string   `json:"model"`
-			Dimensions int      `json:"dimensions"`
-		}
-		if r.URL.Path != "/v1/embeddings" || json.NewDecoder(r.Body).Decode(&req) != nil || req.Dimensions != dims {
-			http.Error(w, `{"error":{"message":"bad request"}}`, http.StatusBadRequest)
-			return
-		}
-		m.mu.Lock()
-		m.texts[req.Model] += len(req.Input)
-		m.mu.Unlock()
-		type item struct {
-			Object    string    `json:"object"`
-			Index     int       `json:"index"`
-			Embedding []float32 `json:"embedding"`
-		}
-		data := make([]item, len(req.Input))
-		for i, text := range req.Input {
-			v := make([]float32, dims)
-			v[map[string]int{"model-a": 0, "model-b": 1}[req.Model]] = 1
-			h := sha256.Sum256([]byte(text))
-			for k := 2; k < dims; k++ {
-				v[k] = float32(bin.LittleEndian.Uint16(h[(2*k)%30:])) / math.MaxUint16 / 10
-			}
-			data[i] = item{"embedding", i, v}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data, "model": req.Model,
-			"usage": map[string]int{"prompt_tokens": 1, "total_tokens": 1}})
-	}))
-	t.Cleanup(m.srv.Close)
-	return m
-}
-
-func (m *modelServer) embedded(model string) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.texts[model]
+// modelVector says which model made it: component 0 for model-a, 1 for
+// model-b, the rest from the text.
+func modelVector(model, text string, dims int) []float32 {
+	v := testenv.TextVector(text, dims)
+	v[0], v[1] = 0, 0
+	v[map[string]int{"model-a": 0, "model-b": 1}[model]] = 1
+	return v
 }
 
 // TestSameDimensionModelChangeNeverMixes: the installation runs model-a;
@@ -389,8 +341,8 @@ func (m *modelServer) embedded(model string) int {
 // other, never both.
 func TestSameDimensionModelChangeNeverMixes(t *testing.T) {
 	t.Parallel()
-	m := newModelServer(t, 64)
-	s := newStack(t, "PROTOSTAR_EMBED_PROVIDER=openai", "PROTOSTAR_EMBED_MODEL=model-a", "PROTOSTAR_OPENAI_BASE_URL="+m.srv.URL+"/v1",
+	m := testenv.NewEmbedder(t, 0, modelVector)
+	s := newStack(t, "PROTOSTAR_EMBED_PROVIDER=openai", "PROTOSTAR_EMBED_MODEL=model-a", "PROTOSTAR_OPENAI_BASE_URL="+m.URL,
 		"PROTOSTAR_OPENAI_REQUESTS_PER_SECOND=1000")
 	p := s.start("all", "PROTOSTAR_EMBED_MODEL=model-b")
 	conn := s.dbConn()
@@ -398,8 +350,8 @@ func TestSameDimensionModelChangeNeverMixes(t *testing.T) {
 		return p.logged("PROTOSTAR_EMBED_* does not match the active embedding space")
 	})
 	p.uploadReady(keyA, []string{"same/0.md", "same/1.md"}, func(i int) []byte { return spaceDoc(i, 0) })
-	if m.embedded("model-b") != 0 || m.embedded("model-a") == 0 {
-		t.Fatalf("texts embedded: model-a %d, model-b %d; want only model-a, the active space's", m.embedded("model-a"), m.embedded("model-b"))
+	if m.Texts("model-b") != 0 || m.Texts("model-a") == 0 {
+		t.Fatalf("texts embedded: model-a %d, model-b %d; want only model-a, the active space's", m.Texts("model-a"), m.Texts("model-b"))
 	}
 	s.admin("embeddings", "create", "--provider", "openai", "--model", "model-b", "--dimensions", "64")
 	p.uploadReady(keyA, []string{"same/2.md"}, func(int) []byte { return spaceDoc(2, 0) })
