@@ -42,7 +42,7 @@ func main() {
 	}
 }
 
-var figureNames = []string{"queue", "ingest", "cache", "search", "memory"}
+var figureNames = []string{"queue", "ingest", "cache", "search", "embeddings", "memory"}
 
 // bench is one run: the harness, the scale, and the main environment that
 // the ingest, cache and search figures share.
@@ -55,6 +55,8 @@ type bench struct {
 	serve  *proc
 	worker *proc
 	prof   *profiler // nil unless -profile
+
+	searchLoad *searchWorkload // the search corpus, once the search figure loaded it
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -136,7 +138,7 @@ func (b *bench) figures(ctx context.Context, want map[string]bool) ([]Result, er
 			return st.results, err
 		}
 	}
-	if want["ingest"] || want["cache"] || want["search"] {
+	if want["ingest"] || want["cache"] || want["search"] || want["embeddings"] {
 		if err := b.startMain(ctx); err != nil {
 			return st.results, err
 		}
@@ -151,6 +153,11 @@ func (b *bench) figures(ctx context.Context, want map[string]bool) ([]Result, er
 	}
 	if want["search"] {
 		if err := st.run(ctx, "search", b.searchFigure); err != nil {
+			return st.results, err
+		}
+	}
+	if want["embeddings"] {
+		if err := st.run(ctx, "embeddings", b.embeddingsFigure); err != nil {
 			return st.results, err
 		}
 	}

@@ -30,6 +30,7 @@ func (b *bench) searchFigure(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.searchLoad = w
 	runs := []*searchRun{
 		{name: "vector/raw", fn: w.rawVector}, {name: "vector/api", fn: b.apiSearch(w.qs, "vector")},
 		{name: "keyword/raw", fn: w.rawKeyword}, {name: "keyword/api", fn: b.apiSearch(w.qs, "keyword")},
@@ -54,6 +55,9 @@ type searchWorkload struct {
 	vecs  [][]float32
 	terms []protostar.KeywordQuery
 	space protostar.EmbeddingSpace // the active one, searched by the raw queries
+	// loadRate is the chunks per second the corpus was loaded at: chunked,
+	// embedded, written with COPY and indexed, as ingest would.
+	loadRate float64
 }
 
 // searchSetup loads the corpus and prepares the queries.
@@ -71,8 +75,10 @@ func (b *bench) searchSetup(ctx context.Context) (*searchWorkload, error) {
 	if err := db.DB.RecountTermStats(ctx, benchTenant); err != nil {
 		return nil, err
 	}
-	b.logger.Info("search corpus loaded", "chunks", b.s.SearchChunks, "documents", docs, "seconds", time.Since(start).Round(time.Second).Seconds())
-	w := &searchWorkload{db: db, docs: docs, qs: queries(seedSearch, seedQueries, docs, b.s.RecallQueries)}
+	loaded := time.Since(start)
+	b.logger.Info("search corpus loaded", "chunks", b.s.SearchChunks, "documents", docs, "seconds", loaded.Round(time.Second).Seconds())
+	w := &searchWorkload{db: db, docs: docs, qs: queries(seedSearch, seedQueries, docs, b.s.RecallQueries),
+		loadRate: float64(b.s.SearchChunks) / loaded.Seconds()}
 	emb, err := hashembed.New(embedDims)
 	if err != nil {
 		return nil, err
@@ -403,11 +409,11 @@ func loadSearchCorpus(ctx context.Context, db *database, target, perDoc int) (in
 	return docs, nil
 }
 
-// dropSearchIndexes drops the vector and keyword indexes of chunks and
-// returns their definitions.
+// dropSearchIndexes drops the vector index of the first embedding space
+// and the keyword index of chunks and returns their definitions.
 func dropSearchIndexes(ctx context.Context, db *database) (map[string]string, error) {
 	rows, err := db.DB.Pool().Query(ctx, `SELECT indexname, indexdef FROM pg_indexes
-		WHERE tablename = 'chunks' AND indexname IN ('chunks_embedding', 'chunks_keywords')`)
+		WHERE indexname IN ('chunk_embeddings_space_1', 'chunks_keywords')`)
 	if err != nil {
 		return nil, err
 	}
@@ -417,7 +423,7 @@ func dropSearchIndexes(ctx context.Context, db *database) (map[string]string, er
 		return nil, err
 	}
 	if len(defs) != 2 {
-		return nil, fmt.Errorf("chunks indexes not found: %v", defs)
+		return nil, fmt.Errorf("search indexes not found: %v", defs)
 	}
 	for name := range defs {
 		if err := db.exec(ctx, `DROP INDEX `+name); err != nil {
