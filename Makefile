@@ -17,13 +17,17 @@ FAULTS_SCALE ?= full
 BENCH_SCALE ?= default
 BENCH_OUT   ?= bench/results.json
 BENCH_ARGS  ?=
+# The development set of `make eval` (not in the repository: CC BY-ND) and
+# extra flags for `protostar eval retrieval`.
+EVAL_DATA  ?= ../shared/data/korquad-v1-dev-a.json
+EVAL_ARGS  ?=
 # Dev defaults for `make run`; override on the command line or in the environment.
 DEMO_KEY   ?= demo-key-0123456789abcdef
 export PROTOSTAR_API_KEYS ?= demo:$(DEMO_KEY)
 export PROTOSTAR_HTTP_ADDR ?= 127.0.0.1:8080
 export OTEL_TRACES_EXPORTER ?= none
 
-.PHONY: help build stack stack-down run test test-unit fuzz bench test-faults lint clean
+.PHONY: help build stack stack-down run test test-unit fuzz bench eval test-faults lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -68,6 +72,9 @@ fuzz: ## run each fuzz target for FUZZTIME executions (default 200000x); longer 
 
 bench: stack ## benchmarks on the stack, BENCH_SCALE=small|default|large → table + bench/results.json (docs/benchmarks.md)
 	$(STACK_ENV); go run ./bench -scale $(BENCH_SCALE) -out $(BENCH_OUT) $(BENCH_ARGS)
+
+eval: stack build ## retrieval quality on EVAL_DATA (SQuAD format): R@1/5/10, MRR@10, queries/s per mode beside a BM25 reference (docs/benchmarks.md)
+	$(STACK_ENV); bash scripts/eval.sh $(BIN) $(EVAL_DATA) $(EVAL_ARGS)
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -35,6 +35,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	conc := cmd.fs.Int("concurrency", 4, "searches in flight")
 	maxQ := cmd.fs.Int("questions", 0, "ask at most this many questions, spread over the file (0: all)")
 	keep := cmd.fs.Bool("keep", false, "keep the scratch tenant and its documents")
+	settle := cmd.fs.Duration("settle", 7*time.Second,
+		"wait this long after ingest for the keyword statistics to be folded (the server's PROTOSTAR_TERM_STATS_INTERVAL and a bit)")
 	pos, err := cmd.parse(args, stdout)
 	if err != nil {
 		return err
@@ -55,7 +57,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	run := &evalRun{set: set, stderr: stderr, conc: *conc}
+	run := &evalRun{set: set, stderr: stderr, conc: *conc, settle: *settle}
 	rows, err := run.measure(ctx, c, strings.Split(*modes, ","), *keep)
 	if err != nil {
 		return err
@@ -166,6 +168,7 @@ type evalRun struct {
 	set    squadSet
 	stderr io.Writer
 	conc   int
+	settle time.Duration
 	docs   []string // document id per paragraph
 }
 
@@ -221,7 +224,7 @@ func (e *evalRun) reference() evalRow {
 }
 
 // ingest uploads every paragraph as a document and waits until all are
-// indexed, then a moment more for the keyword statistics to be folded.
+// indexed, then e.settle more for the keyword statistics to be folded.
 func (e *evalRun) ingest(ctx context.Context, c *client.Client) error {
 	dir, err := os.MkdirTemp("", "protostar-eval-")
 	if err != nil {
@@ -238,7 +241,24 @@ func (e *evalRun) ingest(ctx context.Context, c *client.Client) error {
 	}
 	start := time.Now()
 	fmt.Fprintf(e.stderr, "ingesting %d paragraphs\n", len(results))
-	for range ingestAll(ctx, c, results, true) {
+	// A shared object store under load refuses an upload now and then;
+	// those paragraphs are uploaded again, twice at most.
+	pending := results
+	for attempt := 0; attempt < 3 && len(pending) > 0; attempt++ {
+		for range ingestAll(ctx, c, pending, true) {
+		}
+		var failed []ingested
+		for _, r := range pending {
+			if r.Status != protostar.DocumentReady {
+				failed = append(failed, ingested{Key: r.Key, Path: r.Path})
+			}
+		}
+		for _, r := range pending {
+			if i := keyIndex(r.Key); r.Status == protostar.DocumentReady || attempt == 2 {
+				results[i] = r
+			}
+		}
+		pending = failed
 	}
 	e.docs = make([]string, len(results))
 	for i, r := range results {
@@ -248,8 +268,8 @@ func (e *evalRun) ingest(ctx context.Context, c *client.Client) error {
 		e.docs[i] = r.DocumentID
 	}
 	fmt.Fprintf(e.stderr, "ingested in %s\n", time.Since(start).Round(100*time.Millisecond))
-	select { // the outbox folds term statistics about every second
-	case <-time.After(3 * time.Second):
+	select {
+	case <-time.After(e.settle):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -302,6 +322,13 @@ func (e *evalRun) ask(ctx context.Context, c *client.Client, mode string) (evalR
 	row.Failures = failures
 	fmt.Fprintf(e.stderr, "%s: %d questions in %s\n", mode, len(ranks), time.Since(start).Round(100*time.Millisecond))
 	return row, nil
+}
+
+// keyIndex is the paragraph number in an eval document's key (p00042.md).
+func keyIndex(key string) int {
+	var i int
+	_, _ = fmt.Sscanf(key, "p%05d.md", &i)
+	return i
 }
 
 func cmpErr(first, err error) error {

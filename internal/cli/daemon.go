@@ -217,7 +217,7 @@ func newApp(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry) (*
 	// asynq's own deadline is only a backstop behind it.
 	a.queue = queue.NewClient(a.redis, cfg.JobMaxAttempts+3, cfg.JobTimeout+time.Minute)
 	a.outbox = outbox.New(logger, a.db, a.queue, a.objects, outbox.Config{Interval: cfg.DispatchInterval, StaleAfter: cfg.JobStaleAfter,
-		PurgeEvery: cfg.PurgeInterval})
+		PurgeEvery: cfg.PurgeInterval, FoldEvery: cfg.TermStatsInterval})
 	a.reg.MustRegister(outbox.NewBacklogCollector(logger, a.db, readinessEvery))
 	if a.sealer, err = webhook.NewSealer(cfg.SecretKey); err != nil {
 		a.close()

@@ -71,6 +71,7 @@ type Config struct {
 	DispatchInterval   time.Duration `env:"PROTOSTAR_DISPATCH_INTERVAL" envDefault:"1s"`
 	JobStaleAfter      time.Duration `env:"PROTOSTAR_JOB_STALE_AFTER" envDefault:"45s"`
 	PurgeInterval      time.Duration `env:"PROTOSTAR_PURGE_INTERVAL" envDefault:"30s"`
+	TermStatsInterval  time.Duration `env:"PROTOSTAR_TERM_STATS_INTERVAL" envDefault:"5s"`
 	ChunkMaxTokens     int           `env:"PROTOSTAR_CHUNK_MAX_TOKENS" envDefault:"512"`
 	ChunkOverlapTokens int           `env:"PROTOSTAR_CHUNK_OVERLAP_TOKENS" envDefault:"64"`
 	MigrateOnStart     bool          `env:"PROTOSTAR_MIGRATE_ON_START" envDefault:"false"`
@@ -204,6 +205,8 @@ func (c Config) Validate() error {
 	check(c.QueuePollInterval >= 5*time.Millisecond, "PROTOSTAR_QUEUE_POLL_INTERVAL", "must be at least 5ms")
 	check(c.DispatchInterval >= 100*time.Millisecond, "PROTOSTAR_DISPATCH_INTERVAL", "must be at least 100ms")
 	check(c.PurgeInterval >= time.Second, "PROTOSTAR_PURGE_INTERVAL", "must be at least 1s")
+	check(c.TermStatsInterval >= 100*time.Millisecond && c.TermStatsInterval <= time.Minute, "PROTOSTAR_TERM_STATS_INTERVAL",
+		"must be between 100ms and 1m")
 	check(c.JobStaleAfter >= 10*time.Second, "PROTOSTAR_JOB_STALE_AFTER", "must be at least 10s")
 	check(c.ChunkMaxTokens >= 32 && c.ChunkMaxTokens <= 8192, "PROTOSTAR_CHUNK_MAX_TOKENS", "must be between 32 and 8192")
 	check(c.TenantMaxChunks >= 0, "PROTOSTAR_TENANT_MAX_CHUNKS", "must be 0 (no quota) or more")

@@ -18,12 +18,11 @@ type searchFilter struct {
 
 type searchInput struct {
 	Body struct {
-		Query  string       `json:"query" minLength:"1" maxLength:"4096"`
-		TopK   int          `json:"top_k,omitempty" minimum:"1" maximum:"100" default:"10"`
-		Mode   string       `json:"mode,omitempty" enum:"hybrid,vector,keyword" default:"hybrid"`
-		Filter searchFilter `json:"filter,omitempty"`
-		// Explain adds to each result why it ranked where it did.
-		Explain bool `json:"explain,omitempty" doc:"Add an explain object to each result: its rank and score on each side, the fused score and the query terms it holds"`
+		Query   string       `json:"query" minLength:"1" maxLength:"4096"`
+		TopK    int          `json:"top_k,omitempty" minimum:"1" maximum:"100" default:"10"`
+		Mode    string       `json:"mode,omitempty" enum:"hybrid,vector,keyword" default:"hybrid"`
+		Filter  searchFilter `json:"filter,omitempty"`
+		Explain bool         `json:"explain,omitempty"`
 	}
 }
 
@@ -56,7 +55,7 @@ func (s *Server) registerSearch(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "search", Method: http.MethodPost, Path: "/v1/search", Tags: []string{"search"},
 		Summary:      "Search the tenant's documents",
-		Description:  "keyword ranks by BM25 over Korean syllable bigrams and stemmed English words; vector by cosine similarity; hybrid (default) fuses both with weighted reciprocal-rank fusion. Results hold each chunk once.",
+		Description:  "keyword ranks by BM25 over Korean syllable bigrams and stemmed English words; vector by cosine similarity; hybrid (default) fuses both with weighted reciprocal-rank fusion. Results hold each chunk once. With explain, each result says its rank and score on each side, the score it was ordered by and the query terms it holds.",
 		Errors:       []int{400, 401, 413, 415, 429},
 		MaxBodyBytes: s.maxBodyBytes(),
 	}, func(ctx context.Context, in *searchInput) (*searchOutput, error) {

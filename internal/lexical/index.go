@@ -12,6 +12,7 @@ import (
 // scripts pass through unchanged. Ingest stores these terms and search
 // builds its queries from them, so both sides always agree.
 func EachIndexTerm(s string, fn func(term string)) {
+	var stems map[string]string // a text repeats its words: stem each once
 	EachTerm(s, func(t string) {
 		if !isASCIIWord(t) {
 			fn(t)
@@ -21,10 +22,18 @@ func EachIndexTerm(s string, fn func(term string)) {
 			return
 		}
 		if len(t) <= 2 {
-			fn(t) // Stem returns short words as they are, without allocating
+			fn(t) // Stem returns short words as they are
 			return
 		}
-		fn(english.Stem(t, true))
+		stem, ok := stems[t]
+		if !ok {
+			if stems == nil {
+				stems = make(map[string]string)
+			}
+			stem = english.Stem(t, true)
+			stems[t] = stem
+		}
+		fn(stem)
 	})
 }
 

@@ -1,6 +1,7 @@
 package lexical
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -26,5 +27,14 @@ func TestIndexTerms(t *testing.T) {
 				t.Errorf("IndexTerms(%q) (-want +got):\n%s", tt.in, diff)
 			}
 		})
+	}
+}
+
+func BenchmarkEachIndexTerm(b *testing.B) {
+	text := strings.Repeat("우리는 데이터베이스를 PostgreSQL에서 튜닝했다. The index and the query cache are fast. ", 30)
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		EachIndexTerm(text, func(string) {})
 	}
 }

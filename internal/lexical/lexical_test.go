@@ -77,7 +77,7 @@ func FuzzTerms(f *testing.F) {
 	f.Add("데이터베이스를 PostgreSQL에서")
 	f.Add("\xff\xfe invalid")
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, term := range Terms(s) {
+		for _, term := range append(Terms(s), IndexTerms(s)...) {
 			if term == "" || len(term) > MaxTermBytes+3 {
 				t.Fatalf("bad term %q", term)
 			}

@@ -51,6 +51,7 @@ type Config struct {
 	LostAfter  time.Duration // a dispatched job nobody started this long is re-sent; default 15m
 	BatchSize  int           // jobs per dispatch round; default 500
 	PurgeEvery time.Duration // how often stale chunk rows are purged; default 30s
+	FoldEvery  time.Duration // how often keyword statistics changes are folded; default 5s
 }
 
 // Outbox dispatches jobs.
@@ -74,6 +75,7 @@ func New(logger *slog.Logger, store Store, queue Queue, objects Objects, cfg Con
 	cfg.LostAfter = cmp.Or(cfg.LostAfter, 15*time.Minute)
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 500)
 	cfg.PurgeEvery = cmp.Or(cfg.PurgeEvery, 30*time.Second)
+	cfg.FoldEvery = cmp.Or(cfg.FoldEvery, 5*time.Second)
 	return &Outbox{store: store, queue: queue, objects: objects, cfg: cfg, logger: logger.With("component", "outbox"), healthy: true}
 }
 
@@ -118,7 +120,7 @@ func (o *Outbox) Stop() {
 func (o *Outbox) loop(ctx context.Context) {
 	tick := time.NewTicker(o.cfg.Interval)
 	defer tick.Stop()
-	var lastReap, lastPurge time.Time
+	var lastReap, lastPurge, lastFold time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -127,9 +129,13 @@ func (o *Outbox) loop(ctx context.Context) {
 		}
 		o.dispatchAll(ctx)
 		// Keyword ranking's statistics follow activations and deletions
-		// within a tick or two (see postgres.FoldTermStats).
-		if _, err := o.store.FoldTermStats(ctx); err != nil {
-			o.logErr("fold term statistics", err)
+		// within FoldEvery and a tick (see postgres.FoldTermStats); folding
+		// a few seconds of ingest at once counts each term once for all.
+		if time.Since(lastFold) >= o.cfg.FoldEvery {
+			lastFold = time.Now()
+			if _, err := o.store.FoldTermStats(ctx); err != nil {
+				o.logErr("fold term statistics", err)
+			}
 		}
 		if time.Since(lastReap) >= o.cfg.StaleAfter/3 {
 			lastReap = time.Now()

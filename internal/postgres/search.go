@@ -106,7 +106,8 @@ func efSearch(vec []float32, k int) (ef int, sparse bool) {
 //
 // Candidates come from the keyword index, rarest terms first, MaxScore
 // style: a round ranks every chunk holding one of the rarest terms by its
-// full score over all query terms. A chunk holding none of them can score
+// full score over all query terms (later rounds only the chunks that
+// earlier ones did not rank). A chunk holding none of them can score
 // at most the sum of the other terms' bounds (idf·(k1+1) each); once the
 // k-th best score reaches that sum, no chunk outside the candidates can
 // enter the top k and the result is exact. Otherwise the next rarer terms
@@ -142,10 +143,16 @@ func (db *DB) KeywordSearch(ctx context.Context, tenantID string, q protostar.Ke
 		if p.cum[e-1] > keywordBudget {
 			return db.boundedRound(ctx, tenantID, p, done, hits, f, k)
 		}
-		if hits, err = db.keywordRound(ctx, tenantID, p, strings.Join(p.terms[:e], " | "), 0, f, k); err != nil {
+		// Holders of the terms before done are ranked already.
+		cands := "(" + strings.Join(p.terms[done:e], " | ") + ")"
+		if done > 0 {
+			cands += " & !(" + strings.Join(p.terms[:done], " | ") + ")"
+		}
+		more, err := db.keywordRound(ctx, tenantID, p, cands, 0, f, k)
+		if err != nil {
 			return nil, err
 		}
-		done = e
+		hits, done = mergeHits(k, hits, more), e
 		if p.exact(done, hits, k) {
 			break
 		}
@@ -175,16 +182,17 @@ func (db *DB) boundedRound(ctx context.Context, tenantID string, p keywordPlan, 
 	return hits, nil
 }
 
-// keywordBudget bounds the candidates a keyword search scores in one
-// round: scoring one takes about 15 µs of Postgres time (reading its
-// keywords, picking the query's lexemes and their positions), so 4,000
-// cost about 60 ms on one core.
-const keywordBudget = 4000
+// keywordBudget bounds the candidates a keyword search scores: scoring
+// one takes about 15 µs of Postgres time (reading its keywords, picking
+// the query's lexemes and their positions), so 800 cost about 12 ms of
+// one core, about what p99 ≤ 100 ms at 16 concurrent searches on two
+// cores allows. On the development set (878 chunks) it never binds.
+const keywordBudget = 800
 
 // keywordFirstRound bounds the candidates of the first round, which
 // usually decides: the k-th best holder of the rarest terms tends to
 // outscore whatever only the common ones could add.
-const keywordFirstRound = 500
+const keywordFirstRound = 150
 
 // keywordPlan is a keyword query ordered for MaxScore: its terms, rarest
 // first, with their weights (query weight × idf) and

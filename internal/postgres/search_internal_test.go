@@ -1,7 +1,10 @@
 package postgres
 
 import (
+	"slices"
 	"testing"
+
+	"github.com/protostar/protostar"
 )
 
 func TestEfSearchTellsSparseQueries(t *testing.T) {
@@ -30,5 +33,36 @@ func TestEfSearchTellsSparseQueries(t *testing.T) {
 		if got, sparse := efSearch(tt.vec, tt.k); got != tt.want || sparse != tt.wantSparse {
 			t.Errorf("%s: efSearch = %d, %v; want %d, %v", tt.name, got, sparse, tt.want, tt.wantSparse)
 		}
+	}
+}
+
+func TestKeywordPlanOrdersRarestFirst(t *testing.T) {
+	t.Parallel()
+	q := protostar.KeywordQuery{Terms: []string{"common", "rare", "new", "mid"}, Weights: []float64{1, 1, 2, 1},
+		BM25: protostar.BM25{K1: 1.2, B: 0.75}}
+	mid := int64(keywordFirstRound / 2)
+	st := termStats{chunks: 10000, avgLen: 100, df: []int64{9000, 3, 0, mid}}
+	p := planKeyword(q, st)
+	if want := []string{"new", "rare", "mid", "common"}; !slices.Equal(p.terms, want) {
+		t.Fatalf("terms = %q, want %q (a term the statistics do not know yet counts as rare)", p.terms, want)
+	}
+	if want := []int64{1, 4, 4 + mid, 9004 + mid}; !slices.Equal(p.cum, want) {
+		t.Fatalf("cumulative postings = %v, want %v", p.cum, want)
+	}
+	if p.weights[0] <= p.weights[1] || p.weights[1] <= p.weights[2] || p.weights[2] <= p.weights[3] {
+		t.Fatalf("weights = %v, want falling with document frequency (and doubled for a repeated term)", p.weights)
+	}
+	// The first round takes every term within keywordFirstRound postings,
+	// the next at least doubles them.
+	if e := p.nextRound(0); e != 3 {
+		t.Errorf("first round takes %d terms, want 3", e)
+	}
+	if e := p.nextRound(3); e != 4 {
+		t.Errorf("second round takes %d terms, want 4", e)
+	}
+	hit := func(score float64) []protostar.SearchHit { return []protostar.SearchHit{{Score: score}} }
+	rest := p.bounds[3]
+	if p.exact(3, hit(rest-0.01), 1) || !p.exact(3, hit(rest), 1) || p.exact(3, nil, 1) {
+		t.Errorf("exact: the k-th score must reach the bound of the terms not ranked (%v)", rest)
 	}
 }

@@ -22,8 +22,9 @@ const foldBatch = 200
 //
 // Statistics are exact once every change is folded: search sees a version
 // as soon as it is activated and its terms counted from the next fold, so
-// they lag by the outbox interval plus one fold (about a second), never by
-// more than the changes of that window.
+// they lag by the fold interval plus one outbox tick (PROTOSTAR_TERM_STATS_
+// INTERVAL, 5 s, and PROTOSTAR_DISPATCH_INTERVAL, 1 s), never by more
+// than the changes of that window; the purge folds first too.
 func (db *DB) FoldTermStats(ctx context.Context) (int, error) {
 	rows, err := db.pool.Query(ctx, `SELECT DISTINCT tenant_id FROM (SELECT tenant_id FROM term_stat_changes ORDER BY id LIMIT 1000) x`)
 	if err != nil {
