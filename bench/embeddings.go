@@ -71,7 +71,7 @@ func (b *bench) reportEmbeddings(w *searchWorkload, rest, during loadResult, wri
 	rate := float64(written) / took.Seconds()
 	params := map[string]any{"chunks": b.s.SearchChunks, "backfill_rate_limit": backfillRate, "backfill_seconds": round(took.Seconds()),
 		"backfilled_during_measurement": written,
-		"new_space": "hash-v1, 256 dimensions, beside the active 384", "concurrency": b.s.SearchConcurrency,
+		"new_space":                     "hash-v1, 256 dimensions, beside the active 384", "concurrency": b.s.SearchConcurrency,
 		"search": "vector mode through the API", "at_rest": rest.describe(), "during_backfill": during.describe(),
 		"load_method": "the search corpus load: chunk, embed, COPY and index the same chunks in the bench process"}
 	p99Rest, p99During := ms(rest.lat.quantile(0.99)), ms(during.lat.quantile(0.99))
