@@ -82,14 +82,23 @@ func lockLiveSpaces(ctx context.Context, tx pgx.Tx) ([]int64, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
-// chunkIDs returns, per set, the ids of its rows by ordinal.
+// chunkIDs returns, per set, the ids of its rows by ordinal. It reads only
+// the ordinals the sets hold (by the unique index), not the rows earlier
+// batches of the same version wrote.
 func chunkIDs(ctx context.Context, tx pgx.Tx, sets []SetRows) ([]map[int]int64, error) {
 	docs, versions := make([]string, len(sets)), make([]int, len(sets))
+	lo, hi := make([]int, len(sets)), make([]int, len(sets))
 	for i, sr := range sets {
-		docs[i], versions[i] = sr.Set.DocumentID, sr.Set.Version
+		docs[i], versions[i], lo[i], hi[i] = sr.Set.DocumentID, sr.Set.Version, 0, -1
+		for j, r := range sr.Rows {
+			if j == 0 || r.Ordinal < lo[i] {
+				lo[i] = r.Ordinal
+			}
+			hi[i] = max(hi[i], r.Ordinal)
+		}
 	}
-	rows, err := tx.Query(ctx, `SELECT u.i, c.ordinal, c.id FROM unnest($1::uuid[], $2::int[]) WITH ORDINALITY u(doc, ver, i)
-		JOIN chunks c ON c.document_id = u.doc AND c.version = u.ver`, docs, versions)
+	rows, err := tx.Query(ctx, `SELECT u.i, c.ordinal, c.id FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) WITH ORDINALITY u(doc, ver, lo, hi, i)
+		JOIN chunks c ON c.document_id = u.doc AND c.version = u.ver AND c.ordinal BETWEEN u.lo AND u.hi`, docs, versions, lo, hi)
 	if err != nil {
 		return nil, err
 	}
