@@ -12,19 +12,19 @@ type Chunk struct {
 	Text        string
 	Hash        []byte // content hash of what was embedded
 	Tokens      int
-	Embedding   []float32
-	Terms       string // space-joined index terms for keyword search (lexical.EachIndexTerm)
-	TermCount   int    // how many terms Terms holds: the chunk's length for BM25
+	// Embeddings holds the chunk's vector in each embedding space it is
+	// written to, by space id.
+	Embeddings map[int64][]float32
+	Terms      string // space-joined index terms for keyword search (lexical.EachIndexTerm)
+	TermCount  int    // how many terms Terms holds: the chunk's length for BM25
 }
 
 // ChunkSet names the document version a batch of chunks belongs to and the
-// embedder that produced their vectors.
+// job attempt that writes it.
 type ChunkSet struct {
 	TenantID   string
 	DocumentID string
 	Version    int
-	Model      string
-	Dims       int
 	// JobID and Attempt name the job attempt that writes the rows. Its
 	// writes commit only while that attempt still holds the job, so a
 	// worker presumed dead and replaced cannot add or delete rows under
@@ -61,3 +61,8 @@ type ObjectInfo struct {
 // ErrJobNotClaimable is returned when a worker tries to start a job that is
 // finished or that another live worker is running.
 var ErrJobNotClaimable = errors.New("job is not claimable")
+
+// ErrSpacesChanged is returned by a chunk write that lacks the vectors of
+// an embedding space created since the writer listed the live spaces: the
+// writer embeds for the spaces it missed and writes again.
+var ErrSpacesChanged = errors.New("embedding spaces changed")

@@ -12,6 +12,9 @@ const (
 	// JobTenantDelete removes a deleted tenant's data. It belongs to the
 	// platform (its TenantID is empty) and runs on the ingest queue.
 	JobTenantDelete = "tenant_delete"
+	// JobEmbedBackfill embeds a tenant's chunks into an embedding space
+	// (params: {"space": id}); it runs on the ingest queue.
+	JobEmbedBackfill = "embed_backfill"
 )
 
 // Job statuses.

@@ -102,6 +102,9 @@ func (p BM25) MaxTF() float64 { return p.K1 + 1 }
 // the rerank stage reordered them.
 type SearchResult struct {
 	Hits []SearchHit
+	// Space is the embedding space the vector side read (0 in keyword
+	// mode): one space per search, never two.
+	Space int64
 	// Rerank is "" without a rerank stage, "reranked" when the reranker
 	// ordered the hits, and "unavailable" when it failed or timed out and
 	// the hits keep the fused order.

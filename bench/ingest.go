@@ -191,10 +191,11 @@ func (b *bench) ingestNaive(ctx context.Context, c ingestCorpus) (yardstick, err
 				if path == nil {
 					path = []string{}
 				}
-				_, err = tx.Exec(ctx, `INSERT INTO chunks (tenant_id, document_id, version, ordinal, heading_path, text,
-						content_hash, tokens, embedding, embed_model, embed_dim, terms, term_count)
-					VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-					tenant, ids[i], r.Ordinal, path, r.Text, r.Hash, r.Tokens, pgvector.NewVector(vecs[0]), emb.Model(), embedDims, r.Terms, r.TermCount)
+				_, err = tx.Exec(ctx, `WITH c AS (INSERT INTO chunks (tenant_id, document_id, version, ordinal, heading_path, text,
+						content_hash, tokens, terms, term_count)
+					VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $9, $10) RETURNING id)
+					INSERT INTO chunk_embeddings (space_id, chunk_id, embedding) SELECT $11, id, $8 FROM c`,
+					tenant, ids[i], r.Ordinal, path, r.Text, r.Hash, r.Tokens, pgvector.NewVector(vecs[0]), r.Terms, r.TermCount, benchSpace)
 				if err != nil {
 					return fmt.Errorf("insert chunk %d of %s: %w", j, key, err)
 				}
@@ -249,7 +250,7 @@ func (b *bench) ingestLimit(ctx context.Context, c ingestCorpus) (yardstick, err
 		cpu := startCPU(ctx, b.main, nil)
 		start := time.Now()
 		err := forEach(ctx, len(groups), len(groups), func(ctx context.Context, i int) error {
-			_, err := copyRows(ctx, b.main, emb.Model(), groups[i])
+			_, err := copyRows(ctx, b.main, groups[i])
 			return err
 		})
 		if err != nil {
@@ -271,7 +272,7 @@ func (b *bench) ingestLimit(ctx context.Context, c ingestCorpus) (yardstick, err
 		groups := splitByRows(prepared, bestStreams)
 		start := time.Now()
 		err := forEach(ctx, len(groups), len(groups), func(ctx context.Context, i int) error {
-			_, err := copyRows(ctx, b.main, emb.Model(), groups[i])
+			_, err := copyRows(ctx, b.main, groups[i])
 			return err
 		})
 		noHNSW = float64(total) / time.Since(start).Seconds()

@@ -42,7 +42,7 @@ func main() {
 	}
 }
 
-var figureNames = []string{"queue", "ingest", "cache", "search", "tracing", "memory"}
+var figureNames = []string{"queue", "ingest", "cache", "search", "tracing", "embeddings", "memory"}
 
 // bench is one run: the harness, the scale, and the main environment that
 // the ingest, cache and search figures share.
@@ -137,7 +137,7 @@ func (b *bench) figures(ctx context.Context, want map[string]bool) ([]Result, er
 			return st.results, err
 		}
 	}
-	if want["ingest"] || want["cache"] || want["search"] || want["tracing"] {
+	if want["ingest"] || want["cache"] || want["search"] || want["tracing"] || want["embeddings"] {
 		if err := b.startMain(ctx); err != nil {
 			return st.results, err
 		}
@@ -157,6 +157,11 @@ func (b *bench) figures(ctx context.Context, want map[string]bool) ([]Result, er
 	}
 	if want["tracing"] {
 		if err := st.run(ctx, "tracing", b.tracingFigure); err != nil {
+			return st.results, err
+		}
+	}
+	if want["embeddings"] {
+		if err := st.run(ctx, "embeddings", b.embeddingsFigure); err != nil {
 			return st.results, err
 		}
 	}

@@ -57,10 +57,15 @@ func prepareDocument(ctx context.Context, emb *hashembed.Embedder, data []byte) 
 		return nil, err
 	}
 	for i := range rows {
-		rows[i].Embedding = vecs[i]
+		rows[i].Embeddings = map[int64][]float32{benchSpace: vecs[i]}
 	}
 	return rows, nil
 }
+
+// benchSpace is the embedding space a freshly migrated database starts
+// with (the hash embedder's): the bench's vectors are written to it and
+// searched in it.
+const benchSpace int64 = 1
 
 // docRows is a document's chunk rows with the ids they are written under.
 type docRows struct {
@@ -72,15 +77,10 @@ type docRows struct {
 // copyRows writes the rows of docs as version 1 of each document with one
 // COPY statement, as postgres.CopyChunkSets does, and returns the number of
 // rows.
-func copyRows(ctx context.Context, db *database, model string, docs []docRows) (int64, error) {
+func copyRows(ctx context.Context, db *database, docs []docRows) (int64, error) {
 	sets := make([]postgres.SetRows, len(docs))
 	for i, d := range docs {
-		dims := 0
-		if len(d.Rows) > 0 {
-			dims = len(d.Rows[0].Embedding)
-		}
-		sets[i] = postgres.SetRows{Rows: d.Rows, Set: protostar.ChunkSet{TenantID: d.TenantID, DocumentID: d.DocumentID,
-			Version: 1, Model: model, Dims: dims}}
+		sets[i] = postgres.SetRows{Rows: d.Rows, Set: protostar.ChunkSet{TenantID: d.TenantID, DocumentID: d.DocumentID, Version: 1}}
 	}
 	return db.DB.CopyChunkSets(ctx, sets)
 }

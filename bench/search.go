@@ -54,6 +54,10 @@ type searchWorkload struct {
 	qs    []string
 	vecs  [][]float32
 	terms []protostar.KeywordQuery
+	space protostar.EmbeddingSpace // the active one, searched by the raw queries
+	// loadRate is the chunks per second the corpus was loaded at: chunked,
+	// embedded, written with COPY and indexed, as ingest would.
+	loadRate float64
 }
 
 // searchSetup loads the corpus and prepares the queries.
@@ -71,13 +75,18 @@ func (b *bench) searchSetup(ctx context.Context) (*searchWorkload, error) {
 	if err := db.DB.RecountTermStats(ctx, benchTenant); err != nil {
 		return nil, err
 	}
-	b.logger.Info("search corpus loaded", "chunks", b.s.SearchChunks, "documents", docs, "seconds", time.Since(start).Round(time.Second).Seconds())
-	w := &searchWorkload{db: db, docs: docs, qs: queries(seedSearch, seedQueries, docs, b.s.RecallQueries)}
+	loaded := time.Since(start)
+	b.logger.Info("search corpus loaded", "chunks", b.s.SearchChunks, "documents", docs, "seconds", loaded.Round(time.Second).Seconds())
+	w := &searchWorkload{db: db, docs: docs, qs: queries(seedSearch, seedQueries, docs, b.s.RecallQueries),
+		loadRate: float64(b.s.SearchChunks) / loaded.Seconds()}
 	emb, err := hashembed.New(embedDims)
 	if err != nil {
 		return nil, err
 	}
 	if w.vecs, err = emb.Embed(ctx, w.qs); err != nil {
+		return nil, err
+	}
+	if w.space, err = db.DB.ActiveSpace(ctx, benchTenant); err != nil {
 		return nil, err
 	}
 	w.terms = make([]protostar.KeywordQuery, len(w.qs))
@@ -88,7 +97,7 @@ func (b *bench) searchSetup(ctx context.Context) (*searchWorkload, error) {
 }
 
 func (w *searchWorkload) rawVector(ctx context.Context, i int) error {
-	hits, err := w.db.DB.VectorSearch(ctx, benchTenant, w.vecs[i%len(w.qs)], protostar.SearchFilter{}, topK)
+	hits, err := w.db.DB.VectorSearch(ctx, w.space, benchTenant, w.vecs[i%len(w.qs)], protostar.SearchFilter{}, topK)
 	if err == nil && len(hits) != topK {
 		err = fmt.Errorf("raw vector search returned %d hits", len(hits))
 	}
@@ -114,7 +123,7 @@ func (w *searchWorkload) rawHybrid(ctx context.Context, i int) error {
 		vErr, kErr   error
 	)
 	wg.Go(func() {
-		vHits, vErr = w.db.DB.VectorSearch(ctx, benchTenant, w.vecs[i%len(w.qs)], protostar.SearchFilter{}, 3*topK)
+		vHits, vErr = w.db.DB.VectorSearch(ctx, w.space, benchTenant, w.vecs[i%len(w.qs)], protostar.SearchFilter{}, 3*topK)
 	})
 	wg.Go(func() {
 		kHits, kErr = w.db.DB.KeywordSearch(ctx, benchTenant, w.terms[i%len(w.qs)], protostar.SearchFilter{}, 3*topK)
@@ -269,9 +278,10 @@ func (b *bench) recall(ctx context.Context, qs []string) (float64, map[string]an
 			if _, err := tx.Exec(ctx, `SET LOCAL enable_indexscan = off`); err != nil {
 				return err
 			}
-			rows, err := tx.Query(ctx, `SELECT c.id, c.embedding <=> $2 FROM chunks c JOIN documents d ON d.id = c.document_id
-				WHERE c.tenant_id = $1 AND d.deleted_at IS NULL AND c.version = d.indexed_version
-				ORDER BY c.embedding <=> $2 LIMIT $3`, benchTenant, pgvector.NewVector(vec[0]), topK)
+			rows, err := tx.Query(ctx, `SELECT c.id, e.embedding <=> $2 FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id
+				JOIN documents d ON d.id = c.document_id
+				WHERE e.space_id = $4 AND c.tenant_id = $1 AND d.deleted_at IS NULL AND c.version = d.indexed_version
+				ORDER BY e.embedding <=> $2 LIMIT $3`, benchTenant, pgvector.NewVector(vec[0]), topK, benchSpace)
 			if err != nil {
 				return err
 			}
@@ -404,11 +414,11 @@ func loadSearchCorpus(ctx context.Context, db *database, target, perDoc int) (in
 	return docs, nil
 }
 
-// dropSearchIndexes drops the vector and keyword indexes of chunks and
-// returns their definitions.
+// dropSearchIndexes drops the vector index of the first embedding space
+// and the keyword index of chunks and returns their definitions.
 func dropSearchIndexes(ctx context.Context, db *database) (map[string]string, error) {
 	rows, err := db.DB.Pool().Query(ctx, `SELECT indexname, indexdef FROM pg_indexes
-		WHERE tablename = 'chunks' AND indexname IN ('chunks_embedding', 'chunks_keywords')`)
+		WHERE indexname IN ('chunk_embeddings_space_1', 'chunks_keywords')`)
 	if err != nil {
 		return nil, err
 	}
@@ -418,7 +428,7 @@ func dropSearchIndexes(ctx context.Context, db *database) (map[string]string, er
 		return nil, err
 	}
 	if len(defs) != 2 {
-		return nil, fmt.Errorf("chunks indexes not found: %v", defs)
+		return nil, fmt.Errorf("search indexes not found: %v", defs)
 	}
 	for name := range defs {
 		if err := db.exec(ctx, `DROP INDEX `+name); err != nil {
@@ -496,7 +506,7 @@ func writeBatch(ctx context.Context, db *database, model string, batch []docRows
 	for i := range batch {
 		batch[i].DocumentID = ids[i]
 	}
-	_, err = copyRows(ctx, db, model, batch)
+	_, err = copyRows(ctx, db, batch)
 	return err
 }
 

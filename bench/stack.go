@@ -210,7 +210,7 @@ func (d *database) exec(ctx context.Context, sql string, args ...any) error {
 // reset empties the chunks table (and so its indexes) and checkpoints, so
 // that every measured write starts from the same state.
 func (d *database) reset(ctx context.Context) error {
-	if err := d.exec(ctx, `TRUNCATE chunks`); err != nil {
+	if err := d.exec(ctx, `TRUNCATE chunks, chunk_embeddings`); err != nil {
 		return err
 	}
 	return d.exec(ctx, `CHECKPOINT`)

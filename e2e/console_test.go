@@ -99,7 +99,7 @@ func TestConsole(t *testing.T) {
 	b.shot("search-explain")
 
 	// 5. Ask: the answer streams in, with citations linked to chunks.
-	b.run("ask", chromedp.SendKeys("#question", "백업은 언제 받나요?", chromedp.ByID), chromedp.Click("#ask", chromedp.ByID),
+	b.run("ask", chromedp.SendKeys("#question", "백업은 몇 시에 받나요?", chromedp.ByID), chromedp.Click("#ask", chromedp.ByID),
 		chromedp.WaitVisible("#citations li a", chromedp.ByQuery))
 	if b.text("#answer-text") == "" {
 		t.Errorf("the streamed answer is empty")

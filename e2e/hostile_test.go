@@ -281,8 +281,11 @@ func snapshot(t *testing.T, s *stack, tenant string) stateSnapshot {
 	snap := stateSnapshot{Tables: map[string]string{}, Objects: map[string]string{}}
 	for _, tb := range tables {
 		where := ""
-		if tenant != "" && tb.ByTenant {
+		switch {
+		case tenant != "" && tb.ByTenant:
 			where = "WHERE r.tenant_id = $1"
+		case tenant != "" && tb.Name == "chunk_embeddings": // a tenant's through its chunks
+			where = "WHERE r.chunk_id IN (SELECT id FROM chunks WHERE tenant_id = $1)"
 		}
 		q := fmt.Sprintf(`SELECT count(*) || ' rows ' || coalesce(md5(string_agg(r::text, E'\n' ORDER BY r::text)), '')
 			FROM %s r %s`, pgx.Identifier{tb.Name}.Sanitize(), where)

@@ -221,10 +221,13 @@ func TestTenantIsolationProbe(t *testing.T) {
 	covered := 0
 	for _, op := range ops {
 		name := op.method + " " + op.path + " (" + op.OperationID + ")"
-		if op.path == "/v1/tenants" || strings.HasPrefix(op.path, "/v1/tenants/") {
+		if op.path == "/v1/tenants" || strings.HasPrefix(op.path, "/v1/tenants/") || strings.HasPrefix(op.path, "/v1/embedding-spaces") {
 			// Platform keys only: a tenant key is refused whatever it names.
 			covered++
 			target := strings.Replace(op.path, "{id}", "acme", 1)
+			if strings.HasPrefix(op.path, "/v1/embedding-spaces") {
+				target = strings.Replace(op.path, "{id}", "1", 1)
+			}
 			if code, body := p.do(op.method, target, keyB, map[string]any{"id": "acme"}); code != http.StatusForbidden {
 				t.Errorf("tenant B %s: %d %s, want 403", name, code, short(body))
 			}

@@ -51,6 +51,7 @@ type accepted struct {
 }
 
 type searchResults struct {
+	Space   int64 `json:"embedding_space"`
 	Results []struct {
 		ChunkID     int64    `json:"chunk_id"`
 		DocumentID  string   `json:"document_id"`

@@ -99,7 +99,7 @@ func scenarioObjectChanged(t *testing.T, sc scale, _ *rand.Rand, fig *figure) {
 	failedB := c.requireGone(t, jobsB)
 	v.otherNotReady -= failedB // (b)'s documents are failed, as they must be
 	fig.add("(a) overwritten before processing: %d/%d index the new content; (b) deleted: %d/%d jobs failed after 1 attempt naming the missing object; (c) overwritten mid-read with %d jobs running (%d requests to the embedder): %d documents mixing versions; %s",
-		len(docsA), n, failedB, len(jobsB), running, emb.requests.Load(), mixed, v)
+		len(docsA), n, failedB, len(jobsB), running, emb.Requests.Load(), mixed, v)
 	requireClean(t, v)
 }
 

@@ -36,7 +36,7 @@ func scenarioJobTimeout(t *testing.T, _ scale, _ *rand.Rand, fig *figure) {
 	}
 	s := states[jobs[0]]
 	fig.add("job ended %s after %d attempts (max 4) in %s: %q; %d embedding requests",
-		s.status, s.attempts, time.Since(began).Round(time.Second), s.err, emb.requests.Load())
+		s.status, s.attempts, time.Since(began).Round(time.Second), s.err, emb.Requests.Load())
 	if s.status != "failed" || s.attempts != 4 || !strings.Contains(s.err, "PROTOSTAR_JOB_TIMEOUT") {
 		t.Errorf("job %s after %d attempts with %q; want failed after 4, naming PROTOSTAR_JOB_TIMEOUT", s.status, s.attempts, s.err)
 	}

@@ -31,6 +31,8 @@ Server commands (configured by PROTOSTAR_* environment variables, see README):
                         manage run-time tenants, directly on the database
   keys create [--tenant ID | --platform] [--name N] [--expires 720h] | list [--tenant ID] | revoke ID [--tenant ID]
                         manage API keys (shown once; stored as SHA-256), directly on the database
+  embeddings list | create | backfill | status | compare | activate | rollback | retire
+                        change the embedding model with zero downtime (docs/embedding-models.md)
 
 Client commands (talk to a running API; PROTOSTAR_URL, PROTOSTAR_API_KEY):
   ingest PATH...        upload Markdown files or folders and wait for them
@@ -69,6 +71,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runOpenAPI(rest, stdout)
 	case "tenants", "keys":
 		err = runAccounts(ctx, cmd, rest, stdout, stderr)
+	case "embeddings":
+		err = runEmbeddings(ctx, rest, stdout, stderr)
 	default:
 		if client, ok := clientCommands[cmd]; ok {
 			err = client(ctx, rest, stdout, stderr)

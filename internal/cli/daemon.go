@@ -24,6 +24,7 @@ import (
 	"github.com/protostar/protostar/internal/answer"
 	"github.com/protostar/protostar/internal/config"
 	"github.com/protostar/protostar/internal/console"
+	"github.com/protostar/protostar/internal/embedspace"
 	"github.com/protostar/protostar/internal/httpapi"
 	"github.com/protostar/protostar/internal/ingest"
 	"github.com/protostar/protostar/internal/outbox"
@@ -56,7 +57,7 @@ type app struct {
 	tel     *telemetry.Telemetry
 	tracer  trace.Tracer
 	reg     *prometheus.Registry
-	embed   embedder
+	spaces  *embedspace.Registry // embedding spaces and their embedders
 	gen     generator
 
 	api       *httpapi.Server
@@ -108,7 +109,7 @@ func runServer(ctx context.Context, role string, args []string, stderr io.Writer
 		return err
 	}
 	defer a.close()
-	logger.Info("starting protostar", "http_addr", cfg.HTTPAddr, "embed", a.embed.Model(), "generate", a.gen.Model())
+	logger.Info("starting protostar", "http_addr", cfg.HTTPAddr, "embed", cfg.EmbedSpec().Fingerprint(), "generate", a.gen.Model())
 	lc := &lifecycle{logger: logger}
 	defer lc.stopAll()
 	srvErr := make(chan error, 1)
@@ -217,10 +218,12 @@ func newApp(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry) (*
 		a.close()
 		return nil, err
 	}
-	if a.embed, a.gen, err = newProviders(cfg, logger, tel); err != nil {
+	factory, gen, err := newProviders(cfg, logger, tel)
+	if err != nil {
 		a.close()
 		return nil, err
 	}
+	a.gen, a.spaces = gen, embedspace.NewRegistry(logger, a.db, factory)
 	// The runner times an attempt out itself (and records it as failed);
 	// asynq's own deadline is only a backstop behind it.
 	a.queue = queue.NewClient(a.redis, cfg.JobMaxAttempts+3, cfg.JobTimeout+time.Minute)
@@ -290,7 +293,8 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 			}
 			return nil
 		}}), readinessEvery)
-	searcher := search.New(a.db, a.embed, a.searchConfig())
+	a.checkSpaces(context.Background())
+	searcher := search.New(a.db, a.spaces, a.searchConfig())
 	summaries, answers := a.summaryRequester(), answer.New(searcher, a.gen, a.db, a.cache)
 	api := httpapi.New(a.logger, httpapi.Deps{
 		Store:      a.db,
@@ -305,6 +309,7 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		Limiter:    redis.NewRateLimiter(a.kv, "protostar:rate:"),
 		BucketSync: a.bucketSyncDeps(),
 		Accounts:   a.db,
+		Spaces:     a.db,
 		Registry:   a.reg,
 		Tracing:    a.tel,
 		Ready:      a.ready,
@@ -410,10 +415,7 @@ func (a *app) shutdownHTTP(srv *http.Server) {
 // The returned stop stops consuming and waits for the running jobs of every
 // queue at once.
 func (a *app) startWorkers(ctx context.Context) (stop func(), err error) {
-	dims, err := a.db.IndexDims(ctx)
-	if err != nil {
-		return nil, err
-	}
+	a.checkSpaces(ctx)
 	runner := worker.NewRunner(a.logger, a.db, worker.RunnerConfig{StaleAfter: a.cfg.JobStaleAfter, Timeout: a.cfg.JobTimeout,
 		Tracer: a.tracer}, worker.NewMetrics(a.reg))
 	queues, err := config.ParseQueues(a.cfg.WorkerQueues)
@@ -428,9 +430,9 @@ func (a *app) startWorkers(ctx context.Context) (stop func(), err error) {
 		switch q {
 		case queue.QueueIngest:
 			served[queue.QueueLegacyIngest] = 1 // what an older API still enqueues during an upgrade
-			ing, err := ingest.New(a.logger, a.db, a.objects, a.embed, runner, ingest.Config{
+			ing, err := ingest.New(a.logger, a.db, a.objects, a.spaces, runner, ingest.Config{
 				MaxTokens: a.cfg.ChunkMaxTokens, OverlapTokens: a.cfg.ChunkOverlapTokens,
-				BatchSize: a.cfg.EmbedBatchSize * 4, IndexDims: dims, MaxChunks: a.cfg.MaxChunksPerDoc, Tracer: a.tracer,
+				BatchSize: a.cfg.EmbedBatchSize * 4, MaxChunks: a.cfg.MaxChunksPerDoc, Tracer: a.tracer,
 			})
 			if err != nil {
 				stopConsumers(consumers)
@@ -439,6 +441,8 @@ func (a *app) startWorkers(ctx context.Context) (stop func(), err error) {
 			handlers[protostar.JobIngest] = ing.Handle
 			handlers[protostar.JobTenantDelete] = purge.New(a.logger, a.db, a.cache, runner, 0).Handle
 			handlers[protostar.JobSync] = a.reconciler(runner).Handle
+			handlers[protostar.JobEmbedBackfill] = embedspace.NewBackfill(a.logger, a.db, a.spaces, runner,
+				embedspace.BackfillConfig{Rate: a.cfg.BackfillRate, BatchSize: a.cfg.EmbedBatchSize}).Handle
 		case queue.QueueSummary:
 			handlers[protostar.JobSummary] = a.summaryHandler(runner).Handle
 			concurrency = a.cfg.SummaryConcurrency
@@ -452,13 +456,24 @@ func (a *app) startWorkers(ctx context.Context) (stop func(), err error) {
 			return nil, err
 		}
 		consumers = append(consumers, c)
-		a.logger.Info("workers started", "queue", q, "concurrency", concurrency, "index_dims", dims)
+		a.logger.Info("workers started", "queue", q, "concurrency", concurrency)
 	}
 	a.consuming.Store(true)
 	return func() {
 		a.consuming.Store(false)
 		stopConsumers(consumers)
 	}, nil
+}
+
+// checkSpaces warns when PROTOSTAR_EMBED_* differs from the active
+// embedding space (see embedspace.Registry.CheckConfig); the process then
+// embeds with the space's settings.
+func (a *app) checkSpaces(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := a.spaces.CheckConfig(ctx, a.cfg.EmbedSpec()); err != nil {
+		a.logger.Warn("could not read the active embedding space", "error", err)
+	}
 }
 
 // stopConsumers stops every consumer at once, each waiting for its running

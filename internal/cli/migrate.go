@@ -70,7 +70,7 @@ func migrateOnStart(ctx context.Context, cfg config.Config, logger *slog.Logger)
 // openMigrator returns a migrator once Postgres answers (waiting with
 // backoff for PROTOSTAR_DATABASE_WAIT_TIMEOUT); the caller closes it.
 func openMigrator(ctx context.Context, cfg config.Config, logger *slog.Logger) (*postgres.Migrator, error) {
-	m, err := postgres.NewMigrator(logger, cfg.DatabaseURL, cfg.EmbedDimensions)
+	m, err := postgres.NewMigrator(logger, cfg.DatabaseURL, cfg.EmbedSpec())
 	if err != nil {
 		return nil, err
 	}

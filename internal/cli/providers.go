@@ -9,6 +9,7 @@ import (
 
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/config"
+	"github.com/protostar/protostar/internal/embedspace"
 	"github.com/protostar/protostar/internal/extractive"
 	"github.com/protostar/protostar/internal/hashembed"
 	"github.com/protostar/protostar/internal/openai"
@@ -16,13 +17,6 @@ import (
 	"github.com/protostar/protostar/internal/search"
 	"github.com/protostar/protostar/internal/telemetry"
 )
-
-// embedder is satisfied by every embedding provider.
-type embedder interface {
-	Embed(ctx context.Context, texts []string) ([][]float32, error)
-	Model() string
-	Dimensions() int
-}
 
 // generator is satisfied by every text-generation provider.
 type generator interface {
@@ -32,9 +26,11 @@ type generator interface {
 	PromptVersion() string
 }
 
-// newProviders picks the configured embedding and generation providers;
-// the offline ones (hash, extractive) need no model or network.
-func newProviders(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry) (embedder, generator, error) {
+// newProviders returns the factory of embedders (one per embedding space,
+// built from the space's settings with this process's endpoint and key)
+// and the configured generation provider; the offline ones (hash,
+// extractive) need no model or network.
+func newProviders(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry) (embedspace.Factory, generator, error) {
 	oc := openai.Config{
 		// Each provider call is a client span of the job or request.
 		HTTPClient: &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport,
@@ -43,25 +39,32 @@ func newProviders(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemet
 		Dimensions: cfg.EmbedDimensions, OmitDimensions: !cfg.EmbedSendDimensions, ChatModel: cfg.ChatModel, BatchSize: cfg.EmbedBatchSize,
 		RequestsPerSecond: cfg.OpenAIRateLimit,
 	}
+	factory := func(spec protostar.SpaceSpec) (protostar.Embedder, error) {
+		switch spec.Provider {
+		case "openai":
+			c := oc
+			c.EmbedModel, c.Dimensions, c.OmitDimensions = spec.Model, spec.Dimensions, !spec.SendDimensions
+			return openai.NewEmbedder(logger, c)
+		case "hash":
+			return hashembed.New(spec.Dimensions)
+		}
+		return nil, protostar.Errorf(protostar.EINVALID, "unknown embedding provider %q", spec.Provider)
+	}
+	// The configured spec must at least make an embedder: a typo fails the
+	// start, not the first ingest.
+	if _, err := factory(cfg.EmbedSpec()); err != nil {
+		return nil, nil, err
+	}
 	var (
-		e   embedder
 		g   generator
 		err error
 	)
-	if cfg.EmbedProvider == "openai" {
-		e, err = openai.NewEmbedder(logger, oc)
-	} else {
-		e, err = hashembed.New(cfg.EmbedDimensions)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
 	if cfg.GenerateProvider == "openai" {
 		g, err = openai.NewGenerator(logger, oc)
 	} else {
 		g = extractive.New()
 	}
-	return e, g, err
+	return factory, g, err
 }
 
 // searchConfig is the search service's ranking and rerank settings.

@@ -87,6 +87,10 @@ type Config struct {
 	EmbedModel      string `env:"PROTOSTAR_EMBED_MODEL" envDefault:"text-embedding-3-small"`
 	EmbedDimensions int    `env:"PROTOSTAR_EMBED_DIMENSIONS" envDefault:"384"`
 	EmbedBatchSize  int    `env:"PROTOSTAR_EMBED_BATCH_SIZE" envDefault:"64"`
+	// BackfillRate bounds the chunks per second one worker process embeds
+	// for embedding-space backfills, so live ingest and search keep their
+	// latency (and the provider its rate limit).
+	BackfillRate float64 `env:"PROTOSTAR_BACKFILL_RATE" envDefault:"200"`
 	// EmbedSendDimensions sends `dimensions` to an openai embedder; models
 	// with a fixed size may reject it.
 	EmbedSendDimensions bool `env:"PROTOSTAR_EMBED_SEND_DIMENSIONS" envDefault:"true"`
@@ -216,6 +220,7 @@ func (c Config) Validate() error {
 	check(oneOf(c.EmbedProvider, "hash", "openai"), "PROTOSTAR_EMBED_PROVIDER", "must be hash or openai, got %q", c.EmbedProvider)
 	check(c.EmbedDimensions >= 8 && c.EmbedDimensions <= 2000, "PROTOSTAR_EMBED_DIMENSIONS", "must be between 8 and 2000 (pgvector's HNSW limit)")
 	check(c.EmbedBatchSize >= 1 && c.EmbedBatchSize <= 2048, "PROTOSTAR_EMBED_BATCH_SIZE", "must be between 1 and 2048")
+	check(c.BackfillRate > 0, "PROTOSTAR_BACKFILL_RATE", "must be above 0 (chunks per second)")
 	check(oneOf(c.GenerateProvider, "extractive", "openai"), "PROTOSTAR_GENERATE_PROVIDER", "must be extractive or openai, got %q", c.GenerateProvider)
 	if c.EmbedProvider == "openai" || c.GenerateProvider == "openai" {
 		u, err := url.Parse(c.OpenAIBaseURL)
@@ -330,4 +335,15 @@ func ParseQueues(s string) ([]string, error) {
 		return nil, errors.New("name at least one queue: ingest, summary")
 	}
 	return out, nil
+}
+
+// EmbedSpec is the embedding space PROTOSTAR_EMBED_* describe: the one a
+// new installation starts with. Once spaces exist, the active space's
+// settings win (see docs/embedding-models.md).
+func (c Config) EmbedSpec() protostar.SpaceSpec {
+	model := c.EmbedModel
+	if c.EmbedProvider == "hash" {
+		model = "hash-v1"
+	}
+	return protostar.SpaceSpec{Provider: c.EmbedProvider, Model: model, Dimensions: c.EmbedDimensions, SendDimensions: c.EmbedSendDimensions}
 }

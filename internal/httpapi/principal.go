@@ -90,13 +90,14 @@ func (s *Server) principalOf(ctx context.Context, hash []byte, stored bool) (Pri
 // Route scopes: who may call a /v1 route.
 const (
 	scopeTenant   = iota // acts for one tenant
-	scopePlatform        // platform keys only (tenant management)
+	scopePlatform        // platform keys only (tenants, embedding spaces)
 	scopeEither          // a tenant key for its tenant, a platform key for a named tenant or for the platform
 )
 
 func routeScope(path string) int {
 	switch {
-	case path == "/v1/tenants" || strings.HasPrefix(path, "/v1/tenants/"):
+	case path == "/v1/tenants" || strings.HasPrefix(path, "/v1/tenants/"),
+		path == "/v1/embedding-spaces" || strings.HasPrefix(path, "/v1/embedding-spaces/"):
 		return scopePlatform
 	case path == "/v1/keys" || strings.HasPrefix(path, "/v1/keys/"),
 		path == "/v1/jobs" || strings.HasPrefix(path, "/v1/jobs/"): // the platform's own jobs: tenant deletions
@@ -113,7 +114,7 @@ func (s *Server) actingTenant(r *http.Request, p Principal) (string, error) {
 	scope := routeScope(r.URL.Path)
 	switch {
 	case scope == scopePlatform && !p.Platform:
-		return "", protostar.Errorf(protostar.EFORBIDDEN, "only a platform key may manage tenants")
+		return "", protostar.Errorf(protostar.EFORBIDDEN, "only a platform key may manage tenants and embedding spaces")
 	case !p.Platform && named != "":
 		return "", protostar.Errorf(protostar.EFORBIDDEN, "the %s header is for platform keys; this key acts only for its own tenant", TenantHeader)
 	case !p.Platform:

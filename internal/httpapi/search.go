@@ -30,6 +30,7 @@ type searchInput struct {
 type searchOutput struct {
 	Body struct {
 		Results []protostar.SearchHit `json:"results"`
+		Space   int64                 `json:"embedding_space,omitempty" doc:"The embedding space the vector side searched (absent in keyword mode); see /v1/embedding-spaces"`
 		Rerank  string                `json:"rerank,omitempty" enum:"reranked,unavailable" doc:"With a rerank stage configured: reranked, or unavailable when the reranker failed and the results keep the fused order"`
 	}
 }
@@ -74,7 +75,7 @@ func (s *Server) registerSearch(api huma.API) {
 			return nil, s.problem(ctx, err)
 		}
 		out := &searchOutput{}
-		out.Body.Results, out.Body.Rerank = nonNilSlice(res.Hits), res.Rerank
+		out.Body.Results, out.Body.Rerank, out.Body.Space = nonNilSlice(res.Hits), res.Rerank, res.Space
 		return out, nil
 	})
 }

@@ -89,9 +89,10 @@ type Deps struct {
 	Summaries  Summaries
 	Answers    Answerer
 	Webhooks   WebhookDeps
-	Lookup     KeyLookup     // stored keys and run-time tenants; nil: PROTOSTAR_API_KEYS only
-	Accounts   Accounts      // tenant and key management; nil: no such routes
-	Limiter    SharedLimiter // rate-limit buckets shared by replicas; nil: per process
+	Lookup     KeyLookup       // stored keys and run-time tenants; nil: PROTOSTAR_API_KEYS only
+	Accounts   Accounts        // tenant and key management; nil: no such routes
+	Spaces     EmbeddingSpaces // embedding spaces (platform); nil: no such routes
+	Limiter    SharedLimiter   // rate-limit buckets shared by replicas; nil: per process
 	BucketSync BucketSyncDeps
 	Ready      *Checker // serves /readyz; the caller starts and stops it
 	Registry   *prometheus.Registry
@@ -161,6 +162,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	s.registerAnswers(api)
 	s.registerWebhooks(api)
 	s.registerAccounts(api)
+	s.registerSpaces(api)
 	s.registerBucketSync(api)
 	documentValidationAs400(api.OpenAPI())
 	describeAPI(api.OpenAPI())

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -46,7 +47,7 @@ type batcher struct {
 // embedding) and the text it embeds for it (see embedText): the row's hash
 // and keyword terms are of that text.
 func ChunkRow(c markdown.Chunk, ordinal int) (protostar.Chunk, string) {
-	text := embedText(c)
+	text := EmbedText(c.HeadingPath, c.Text)
 	hash := sha256.Sum256([]byte(text))
 	var terms strings.Builder
 	terms.Grow(len(text) + len(text)/2)
@@ -143,58 +144,103 @@ func (b *batcher) write(ctx context.Context) {
 	}
 }
 
-// flush reuses embeddings of unchanged chunks, embeds the others and
-// writes the batch.
+// flush gives every row a vector in every live embedding space — reused
+// from the active version's unchanged chunks or embedded — and writes the
+// batch. A space created meanwhile makes the write fail with
+// protostar.ErrSpacesChanged; the batch then gets that space's vectors
+// and is written again.
 func (b *batcher) flush(ctx context.Context, bt *batch) error {
-	hashes := make([][]byte, len(bt.rows))
-	for i, r := range bt.rows {
-		hashes[i] = r.Hash
+	for try := 1; ; try++ {
+		spaces, err := b.svc.spaces.Live(ctx)
+		if err != nil {
+			return fmt.Errorf("list embedding spaces: %w", err)
+		}
+		computed := make([]bool, len(bt.rows))
+		for _, sp := range spaces {
+			if err := b.fill(ctx, bt, sp, computed); err != nil {
+				return err
+			}
+		}
+		copyCtx, span := b.svc.cfg.Tracer.Start(ctx, "copy chunks", trace.WithAttributes(attribute.Int("protostar.chunks", len(bt.rows)),
+			attribute.Int("protostar.embedding_spaces", len(spaces))))
+		err = b.svc.store.CopyChunks(copyCtx, b.set, bt.rows)
+		telemetry.End(span, err)
+		if errors.Is(err, protostar.ErrSpacesChanged) && try < 3 {
+			continue
+		}
+		if err == nil {
+			for _, c := range computed {
+				if c {
+					b.res.ChunksEmbedded++
+				} else {
+					b.res.ChunksReused++
+				}
+			}
+		}
+		return err
 	}
-	reuse, err := b.svc.store.ReusableEmbeddings(ctx, b.doc.ID, b.doc.IndexedVersion, b.set.Model, hashes)
+}
+
+// fill sets the vectors in space sp of the batch's rows that lack one:
+// reused by content hash from the active version, or embedded with the
+// space's embedder. computed marks the rows it embedded.
+func (b *batcher) fill(ctx context.Context, bt *batch, sp protostar.SpaceEmbedder, computed []bool) error {
+	id := sp.Space.ID
+	var hashes [][]byte
+	for _, r := range bt.rows {
+		if _, ok := r.Embeddings[id]; !ok {
+			hashes = append(hashes, r.Hash)
+		}
+	}
+	if len(hashes) == 0 {
+		return nil
+	}
+	reuse, err := b.svc.store.ReusableEmbeddings(ctx, b.doc.ID, b.doc.IndexedVersion, id, hashes)
 	if err != nil {
 		return err
 	}
 	var (
 		missing []int
 		texts   []string
+		chars   int
 	)
 	for i := range bt.rows {
-		if v, ok := reuse[string(bt.rows[i].Hash)]; ok {
-			bt.rows[i].Embedding = v
-			b.res.ChunksReused++
+		r := &bt.rows[i]
+		if _, ok := r.Embeddings[id]; ok {
+			continue
+		}
+		if r.Embeddings == nil {
+			r.Embeddings = map[int64][]float32{}
+		}
+		if v, ok := reuse[string(r.Hash)]; ok {
+			r.Embeddings[id] = v
 			continue
 		}
 		missing = append(missing, i)
 		texts = append(texts, bt.texts[i])
+		chars += len(bt.texts[i])
 	}
-	if len(texts) > 0 {
-		chars := 0
-		for _, t := range texts {
-			chars += len(t)
-		}
-		embedCtx, span := b.svc.cfg.Tracer.Start(ctx, "embed batch", trace.WithAttributes(
-			attribute.String("protostar.embed.model", b.set.Model), attribute.Int("protostar.embed.batch_size", len(texts)),
-			attribute.Int("protostar.embed.bytes", chars)))
-		vecs, err := b.svc.embedder.Embed(embedCtx, texts)
-		telemetry.End(span, err)
-		if err != nil {
-			return fmt.Errorf("embed %d chunks: %w", len(texts), err)
-		}
-		if len(vecs) != len(texts) {
-			return fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
-		}
-		for k, i := range missing {
-			if len(vecs[k]) != b.set.Dims {
-				return protostar.Errorf(protostar.EINVALID, "embedder %s returned a %d-dimensional vector, the index holds %d",
-					b.set.Model, len(vecs[k]), b.set.Dims)
-			}
-			bt.rows[i].Embedding = vecs[k]
-		}
-		b.res.ChunksEmbedded += len(texts)
+	if len(texts) == 0 {
+		return nil
 	}
-	copyCtx, span := b.svc.cfg.Tracer.Start(ctx, "copy chunks", trace.WithAttributes(attribute.Int("protostar.chunks", len(bt.rows)),
-		attribute.Int("protostar.chunks_reused", len(bt.rows)-len(texts))))
-	err = b.svc.store.CopyChunks(copyCtx, b.set, bt.rows)
+	embedCtx, span := b.svc.cfg.Tracer.Start(ctx, "embed batch", trace.WithAttributes(
+		attribute.String("protostar.embed.model", sp.Embedder.Model()), attribute.Int64("protostar.embed.space", id),
+		attribute.Int("protostar.embed.batch_size", len(texts)), attribute.Int("protostar.embed.bytes", chars)))
+	vecs, err := sp.Embedder.Embed(embedCtx, texts)
 	telemetry.End(span, err)
-	return err
+	if err != nil {
+		return fmt.Errorf("embed %d chunks for space %d: %w", len(texts), id, err)
+	}
+	if len(vecs) != len(texts) {
+		return fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
+	}
+	for k, i := range missing {
+		if len(vecs[k]) != sp.Space.Dimensions {
+			return protostar.Errorf(protostar.EINVALID, "embedder %s returned a %d-dimensional vector, space %d holds %d",
+				sp.Embedder.Model(), len(vecs[k]), id, sp.Space.Dimensions)
+		}
+		bt.rows[i].Embeddings[id] = vecs[k]
+		computed[i] = true
+	}
+	return nil
 }

@@ -25,8 +25,16 @@ type copyStore struct {
 	failAt int
 }
 
-func (s *copyStore) ReusableEmbeddings(context.Context, string, int, string, [][]byte) (map[string][]float32, error) {
+func (s *copyStore) ReusableEmbeddings(context.Context, string, int, int64, [][]byte) (map[string][]float32, error) {
 	return nil, nil
+}
+
+// oneSpace is a single live embedding space (id 1) of the hash embedder.
+type oneSpace struct{ emb *hashembed.Embedder }
+
+func (s oneSpace) Live(context.Context) ([]protostar.SpaceEmbedder, error) {
+	return []protostar.SpaceEmbedder{{Space: protostar.EmbeddingSpace{ID: 1, SpaceSpec: protostar.SpaceSpec{Provider: "hash",
+		Model: s.emb.Model(), Dimensions: s.emb.Dimensions()}, State: protostar.SpaceActive}, Embedder: s.emb}}, nil
 }
 
 func (s *copyStore) CopyChunks(_ context.Context, _ protostar.ChunkSet, rows []protostar.Chunk) error {
@@ -43,12 +51,12 @@ func (s *copyStore) CopyChunks(_ context.Context, _ protostar.ChunkSet, rows []p
 func newTestBatcher(t *testing.T, store Store) *batcher {
 	t.Helper()
 	emb, _ := hashembed.New(8)
-	svc, err := New(slog.New(slog.DiscardHandler), store, nil, emb, nil, Config{IndexDims: 8})
+	svc, err := New(slog.New(slog.DiscardHandler), store, nil, oneSpace{emb}, nil, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return newBatcher(context.Background(), svc, protostar.Document{ID: "d"},
-		protostar.ChunkSet{DocumentID: "d", Version: 1, Model: emb.Model(), Dims: 8}, 3)
+		protostar.ChunkSet{DocumentID: "d", Version: 1}, 3)
 }
 
 func TestBatcherWritesEveryChunkInOrder(t *testing.T) {
@@ -69,7 +77,7 @@ func TestBatcherWritesEveryChunkInOrder(t *testing.T) {
 		t.Fatalf("result %+v after %d copies of %d rows", res, store.calls, len(store.rows))
 	}
 	for i, r := range store.rows {
-		if r.Ordinal != i || r.Text != "chunk "+strconv.Itoa(i) || len(r.Embedding) != 8 || len(r.Hash) != 32 || r.Terms == "" {
+		if r.Ordinal != i || r.Text != "chunk "+strconv.Itoa(i) || len(r.Embeddings[1]) != 8 || len(r.Hash) != 32 || r.Terms == "" {
 			t.Fatalf("row %d = %+v", i, r)
 		}
 	}

@@ -44,8 +44,8 @@ func BenchmarkIngest(b *testing.B) {
 		b.Fatal(err)
 	}
 	emb, _ := hashembed.New(dims)
-	svc, err := ingest.New(logger, db, store, emb, worker.NewRunner(logger, db, worker.RunnerConfig{StaleAfter: time.Minute}, nil),
-		ingest.Config{MaxTokens: 512, OverlapTokens: 64, BatchSize: 256, IndexDims: dims})
+	svc, err := ingest.New(logger, db, store, spacesOf(db, emb), worker.NewRunner(logger, db, worker.RunnerConfig{StaleAfter: time.Minute}, nil),
+		ingest.Config{MaxTokens: 512, OverlapTokens: 64, BatchSize: 256})
 	if err != nil {
 		b.Fatal(err)
 	}

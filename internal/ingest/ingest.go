@@ -35,7 +35,11 @@ type Store interface {
 	MarkIndexing(ctx context.Context, documentID string, version int) error
 	CancelJob(ctx context.Context, id, reason string) error
 	DeleteVersion(ctx context.Context, set protostar.ChunkSet) error
-	ReusableEmbeddings(ctx context.Context, documentID string, version int, model string, hashes [][]byte) (map[string][]float32, error)
+	// ReusableEmbeddings returns the vectors in space of that version's
+	// chunks with any of hashes, by hash.
+	ReusableEmbeddings(ctx context.Context, documentID string, version int, space int64, hashes [][]byte) (map[string][]float32, error)
+	// CopyChunks fails with protostar.ErrSpacesChanged when a row lacks a
+	// vector of a live space.
 	CopyChunks(ctx context.Context, set protostar.ChunkSet, rows []protostar.Chunk) error
 	// ActivateVersion swaps the job's version in; false means superseded.
 	ActivateVersion(ctx context.Context, j protostar.Job, ix protostar.Indexed) (bool, error)
@@ -48,11 +52,10 @@ type Objects interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, protostar.ObjectInfo, error)
 }
 
-// Embedder turns texts into vectors of Dimensions() floats.
-type Embedder interface {
-	Embed(ctx context.Context, texts []string) ([][]float32, error)
-	Model() string
-	Dimensions() int
+// Spaces lists the embedding spaces chunk writes fill, with the embedder
+// of each (built from the space's settings).
+type Spaces interface {
+	Live(ctx context.Context) ([]protostar.SpaceEmbedder, error)
 }
 
 // Config tunes ingestion.
@@ -60,35 +63,29 @@ type Config struct {
 	MaxTokens     int          // chunk token budget
 	OverlapTokens int          // overlap between consecutive chunks of a section
 	BatchSize     int          // chunks embedded and written per batch; default 256
-	IndexDims     int          // dimension of the vector index, from the schema
 	MaxChunks     int          // chunks one document may have (PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT); 0: no limit
 	Tracer        trace.Tracer // nil: no spans
 }
 
 // Service ingests documents.
 type Service struct {
-	store    Store
-	objects  Objects
-	embedder Embedder
-	runner   *worker.Runner
-	cfg      Config
-	tokens   *markdown.TokenCache // shared by every document's chunker
-	logger   *slog.Logger
+	store   Store
+	objects Objects
+	spaces  Spaces
+	runner  *worker.Runner
+	cfg     Config
+	tokens  *markdown.TokenCache // shared by every document's chunker
+	logger  *slog.Logger
 }
 
-// New returns an ingest service. It refuses an embedder whose dimension
-// differs from the index's, since every write would fail.
-func New(logger *slog.Logger, store Store, objects Objects, embedder Embedder, runner *worker.Runner, cfg Config) (*Service, error) {
+// New returns an ingest service that writes every chunk's vector in each
+// live embedding space of spaces.
+func New(logger *slog.Logger, store Store, objects Objects, spaces Spaces, runner *worker.Runner, cfg Config) (*Service, error) {
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 256)
 	if cfg.Tracer == nil {
 		cfg.Tracer = noop.NewTracerProvider().Tracer("")
 	}
-	if cfg.IndexDims != 0 && cfg.IndexDims != embedder.Dimensions() {
-		return nil, protostar.Errorf(protostar.EINVALID,
-			"embedder %s produces %d-dimensional vectors but the chunk index holds %d dimensions; set PROTOSTAR_EMBED_DIMENSIONS=%d or migrate a new database",
-			embedder.Model(), embedder.Dimensions(), cfg.IndexDims, cfg.IndexDims)
-	}
-	return &Service{store: store, objects: objects, embedder: embedder, runner: runner, cfg: cfg,
+	return &Service{store: store, objects: objects, spaces: spaces, runner: runner, cfg: cfg,
 		tokens: markdown.NewTokenCache(), logger: logger.With("component", "ingest")}, nil
 }
 
@@ -149,8 +146,7 @@ func (s *Service) index(ctx context.Context, j protostar.Job, doc protostar.Docu
 		span.SetAttributes(attribute.Int64("protostar.bytes_read", ix.Size), attribute.Int("protostar.chunks", ix.Chunks))
 		telemetry.End(span, err)
 	}()
-	set := protostar.ChunkSet{TenantID: doc.TenantID, DocumentID: doc.ID, Version: j.Version,
-		Model: s.embedder.Model(), Dims: s.embedder.Dimensions(), JobID: j.ID, Attempt: j.Attempts}
+	set := protostar.ChunkSet{TenantID: doc.TenantID, DocumentID: doc.ID, Version: j.Version, JobID: j.ID, Attempt: j.Attempts}
 	// Rows of this version left by a crashed or replaced earlier attempt.
 	if err := s.store.DeleteVersion(ctx, set); err != nil {
 		return protostar.Indexed{}, err
@@ -225,13 +221,13 @@ const chunkerVersion = 2
 // (2: English words stemmed, stop words left out, term counts for BM25).
 const termsVersion = 2
 
-// fingerprint names what besides an object's bytes decides its chunks and
-// vectors. The ETag shortcut (an unchanged object keeps its version) holds
-// only while it is the same: after a change of embedding model or chunk
-// settings the object is indexed again.
+// fingerprint names what besides an object's bytes decides its chunks.
+// The ETag shortcut (an unchanged object keeps its version) holds only
+// while it is the same: after a change of chunk settings the object is
+// indexed again. Embedding models are not in it: a new model is an
+// embedding space, filled by a backfill, not by indexing objects again.
 func (s *Service) fingerprint() string {
-	return fmt.Sprintf("embed=%s/%d chunk=v%d/%d/%d terms=v%d", s.embedder.Model(), s.embedder.Dimensions(),
-		chunkerVersion, s.cfg.MaxTokens, s.cfg.OverlapTokens, termsVersion)
+	return fmt.Sprintf("chunk=v%d/%d/%d terms=v%d", chunkerVersion, s.cfg.MaxTokens, s.cfg.OverlapTokens, termsVersion)
 }
 
 // jobParams are an ingest job's parameters.
@@ -274,11 +270,13 @@ func estimateTotal(done int, read, size int64) int {
 	return max(done, int(float64(done)*float64(size)/float64(read)))
 }
 
-// embedText is what the embedder sees: the breadcrumbs give a chunk the
-// context of its section.
-func embedText(c markdown.Chunk) string {
-	if len(c.HeadingPath) == 0 {
-		return c.Text
+// EmbedText is what the embedder sees of a chunk with the given heading
+// path and text: the breadcrumbs give a chunk the context of its section.
+// A chunk's content hash is of this text, and a backfill embeds it again
+// from the stored row.
+func EmbedText(headingPath []string, text string) string {
+	if len(headingPath) == 0 {
+		return text
 	}
-	return strings.Join(c.HeadingPath, " > ") + "\n" + c.Text
+	return strings.Join(headingPath, " > ") + "\n" + text
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/protostar/protostar"
+	"github.com/protostar/protostar/internal/embedspace"
 	"github.com/protostar/protostar/internal/hashembed"
 	"github.com/protostar/protostar/internal/ingest"
 	"github.com/protostar/protostar/internal/postgres"
@@ -34,7 +35,7 @@ func setup(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	emb, _ := hashembed.New(16)
-	svc, err := ingest.New(logger, db, store, emb, worker.NewRunner(logger, db, worker.RunnerConfig{StaleAfter: time.Minute}, nil), ingest.Config{MaxTokens: 64, OverlapTokens: 8, IndexDims: 16})
+	svc, err := ingest.New(logger, db, store, spacesOf(db, emb), worker.NewRunner(logger, db, worker.RunnerConfig{StaleAfter: time.Minute}, nil), ingest.Config{MaxTokens: 64, OverlapTokens: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,17 +119,13 @@ func TestSupersededAndDeletedJobsAreCanceled(t *testing.T) {
 	}
 }
 
-func TestEmbedderDimensionMismatchIsAClearError(t *testing.T) {
-	t.Parallel()
-	emb, _ := hashembed.New(32)
-	_, err := ingest.New(slog.New(slog.DiscardHandler), nil, nil, emb, nil, ingest.Config{IndexDims: 16})
-	if protostar.ErrorCode(err) != protostar.EINVALID || !strings.Contains(err.Error(), "PROTOSTAR_EMBED_DIMENSIONS=16") {
-		t.Fatalf("err = %v", err)
-	}
+// spacesOf gives every embedding space of db the embedder emb.
+func spacesOf(db *postgres.DB, emb protostar.Embedder) *embedspace.Registry {
+	return embedspace.NewRegistry(slog.New(slog.DiscardHandler), db, func(protostar.SpaceSpec) (protostar.Embedder, error) { return emb, nil })
 }
 
 // panickyEmbedder panics, as a bug in a provider adapter might.
-type panickyEmbedder struct{ ingest.Embedder }
+type panickyEmbedder struct{ protostar.Embedder }
 
 func (panickyEmbedder) Embed(context.Context, []string) ([][]float32, error) { panic("nil map") }
 
@@ -140,8 +137,8 @@ func TestBatchWriterPanicFailsTheAttempt(t *testing.T) {
 	f := setup(t)
 	logger := slog.New(slog.DiscardHandler)
 	emb, _ := hashembed.New(16)
-	svc, err := ingest.New(logger, f.db, f.store, panickyEmbedder{emb}, worker.NewRunner(logger, f.db, worker.RunnerConfig{StaleAfter: time.Minute}, nil),
-		ingest.Config{MaxTokens: 64, OverlapTokens: 8, IndexDims: 16})
+	svc, err := ingest.New(logger, f.db, f.store, spacesOf(f.db, panickyEmbedder{emb}), worker.NewRunner(logger, f.db, worker.RunnerConfig{StaleAfter: time.Minute}, nil),
+		ingest.Config{MaxTokens: 64, OverlapTokens: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,8 +237,8 @@ func TestChunkCapFailsAtOnce(t *testing.T) {
 	f := setup(t)
 	logger := slog.New(slog.DiscardHandler)
 	emb, _ := hashembed.New(16)
-	svc, err := ingest.New(logger, f.db, f.store, emb, worker.NewRunner(logger, f.db, worker.RunnerConfig{StaleAfter: time.Minute}, nil),
-		ingest.Config{MaxTokens: 64, OverlapTokens: 8, IndexDims: 16, MaxChunks: 5})
+	svc, err := ingest.New(logger, f.db, f.store, spacesOf(f.db, emb), worker.NewRunner(logger, f.db, worker.RunnerConfig{StaleAfter: time.Minute}, nil),
+		ingest.Config{MaxTokens: 64, OverlapTokens: 8, MaxChunks: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,8 +270,8 @@ func TestSettingsChangeDefeatsTheETagShortcut(t *testing.T) {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	emb, _ := hashembed.New(16)
-	svc, err := ingest.New(logger, f.db, f.store, emb, worker.NewRunner(logger, f.db, worker.RunnerConfig{StaleAfter: time.Minute}, nil),
-		ingest.Config{MaxTokens: 128, OverlapTokens: 8, IndexDims: 16})
+	svc, err := ingest.New(logger, f.db, f.store, spacesOf(f.db, emb), worker.NewRunner(logger, f.db, worker.RunnerConfig{StaleAfter: time.Minute}, nil),
+		ingest.Config{MaxTokens: 128, OverlapTokens: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,19 +13,109 @@ import (
 )
 
 var chunkCopyColumns = []string{"tenant_id", "document_id", "version", "ordinal", "heading_path", "text",
-	"content_hash", "tokens", "embedding", "embed_model", "embed_dim", "terms", "term_count"}
+	"content_hash", "tokens", "terms", "term_count"}
 
 // CopyChunks writes a batch of chunk rows of one document version with
-// COPY, fenced by the set's job attempt (see writeFenced).
+// COPY, and their vectors in every live embedding space, fenced by the
+// set's job attempt (see writeFenced). Every row must hold a vector for
+// every live space: if a space was created since the caller listed them,
+// nothing is written and the error wraps protostar.ErrSpacesChanged.
+// Vectors for spaces retired meanwhile are left out.
 func (db *DB) CopyChunks(ctx context.Context, set protostar.ChunkSet, rows []protostar.Chunk) error {
-	err := db.writeFenced(ctx, set, "copy chunks", func(tx pgx.Tx) error {
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"chunks"}, chunkCopyColumns, chunkSource([]SetRows{{Set: set, Rows: rows}}))
-		return err
+	err := db.writeFenced(ctx, set.JobID, set.Attempt, "copy chunks", func(tx pgx.Tx) error {
+		return copyChunkRows(ctx, tx, []SetRows{{Set: set, Rows: rows}})
 	})
 	if err != nil {
 		return fmt.Errorf("copy %d chunks of %s v%d: %w", len(rows), set.DocumentID, set.Version, err)
 	}
 	return nil
+}
+
+// copyChunkRows writes the rows of sets and their vectors in one
+// transaction. The shared spaces lock makes CreateSpace wait for it, so a
+// write either commits before a space exists (and its backfill sees the
+// rows) or sees the space among the live ones.
+func copyChunkRows(ctx context.Context, tx pgx.Tx, sets []SetRows) error {
+	live, err := lockLiveSpaces(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, sr := range sets {
+		for _, r := range sr.Rows {
+			for _, sp := range live {
+				if _, ok := r.Embeddings[sp]; !ok {
+					return fmt.Errorf("chunk %d has no vector in space %d: %w", r.Ordinal, sp, protostar.ErrSpacesChanged)
+				}
+			}
+		}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"chunks"}, chunkCopyColumns, chunkSource(sets)); err != nil {
+		return err
+	}
+	ids, err := chunkIDs(ctx, tx, sets)
+	if err != nil {
+		return err
+	}
+	var vecs [][]any
+	for i, sr := range sets {
+		for _, r := range sr.Rows {
+			for _, sp := range live {
+				vecs = append(vecs, []any{sp, ids[i][r.Ordinal], pgvector.NewVector(r.Embeddings[sp])})
+			}
+		}
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"chunk_embeddings"}, []string{"space_id", "chunk_id", "embedding"}, pgx.CopyFromRows(vecs))
+	return err
+}
+
+// lockLiveSpaces takes the spaces lock shared and returns the ids of the
+// spaces chunk writes must fill, locking their rows against retirement
+// until the transaction ends.
+func lockLiveSpaces(ctx context.Context, tx pgx.Tx) ([]int64, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(`+spacesLockKey+`)`); err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `SELECT id FROM embedding_spaces WHERE state <> 'retired' ORDER BY id FOR SHARE`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// chunkIDs returns, per set, the ids of its rows by ordinal. It reads only
+// the ordinals the sets hold (by the unique index), not the rows earlier
+// batches of the same version wrote.
+func chunkIDs(ctx context.Context, tx pgx.Tx, sets []SetRows) ([]map[int]int64, error) {
+	docs, versions := make([]string, len(sets)), make([]int, len(sets))
+	lo, hi := make([]int, len(sets)), make([]int, len(sets))
+	for i, sr := range sets {
+		docs[i], versions[i], lo[i], hi[i] = sr.Set.DocumentID, sr.Set.Version, 0, -1
+		for j, r := range sr.Rows {
+			if j == 0 || r.Ordinal < lo[i] {
+				lo[i] = r.Ordinal
+			}
+			hi[i] = max(hi[i], r.Ordinal)
+		}
+	}
+	rows, err := tx.Query(ctx, `SELECT u.i, c.ordinal, c.id FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) WITH ORDINALITY u(doc, ver, lo, hi, i)
+		JOIN chunks c ON c.document_id = u.doc AND c.version = u.ver AND c.ordinal BETWEEN u.lo AND u.hi`, docs, versions, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[int]int64, len(sets))
+	for i := range out {
+		out[i] = map[int]int64{}
+	}
+	var (
+		i       int64
+		ordinal int
+		id      int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&i, &ordinal, &id}, func() error {
+		out[i-1][ordinal] = id
+		return nil
+	})
+	return out, err
 }
 
 // writeFenced runs write in a transaction that commits only if the set's
@@ -35,16 +125,16 @@ func (db *DB) CopyChunks(ctx context.Context, set protostar.ChunkSet, rows []pro
 // (and the newer attempt's DeleteVersion then removes what it wrote). The
 // lock is held only between the check and the commit: a worker frozen
 // mid-write blocks no claim and no reaper.
-func (db *DB) writeFenced(ctx context.Context, set protostar.ChunkSet, op string, write func(pgx.Tx) error) error {
-	if set.JobID == "" {
+func (db *DB) writeFenced(ctx context.Context, jobID string, attempt int, op string, write func(pgx.Tx) error) error {
+	if jobID == "" {
 		return fmt.Errorf("%s: no job attempt to fence the write", op)
 	}
 	holds := func(tx pgx.Tx, lock string) error {
 		var one int
 		err := tx.QueryRow(ctx, `SELECT 1 FROM jobs WHERE id = $1 AND status = 'running' AND attempts = $2`+lock,
-			set.JobID, set.Attempt).Scan(&one)
+			jobID, attempt).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%s for job %s attempt %d: %w", op, set.JobID, set.Attempt, protostar.ErrJobNotClaimable)
+			return fmt.Errorf("%s for job %s attempt %d: %w", op, jobID, attempt, protostar.ErrJobNotClaimable)
 		}
 		return err
 	}
@@ -66,12 +156,17 @@ type SetRows struct {
 	Rows []protostar.Chunk
 }
 
-// CopyChunkSets writes the rows of several document versions with one COPY
-// and returns how many rows it wrote. It is not fenced by a job: the
-// benchmark's yardstick loads corpora with it.
+// CopyChunkSets writes the rows of several document versions and their
+// vectors (as CopyChunks does) in one transaction and returns how many
+// rows it wrote. It is not fenced by a job: the benchmark's yardstick
+// loads corpora with it.
 func (db *DB) CopyChunkSets(ctx context.Context, sets []SetRows) (int64, error) {
-	n, err := db.pool.CopyFrom(ctx, pgx.Identifier{"chunks"}, chunkCopyColumns, chunkSource(sets))
-	return n, translate(err, "copy chunks")
+	var n int64
+	for _, sr := range sets {
+		n += int64(len(sr.Rows))
+	}
+	err := db.inTx(ctx, "copy chunk sets", func(tx pgx.Tx) error { return copyChunkRows(ctx, tx, sets) })
+	return n, err
 }
 
 // chunkSource yields the COPY rows of sets in order.
@@ -91,7 +186,7 @@ func chunkSource(sets []SetRows) pgx.CopyFromSource {
 			path = []string{} // text[] NOT NULL: no headings is an empty path
 		}
 		return []any{set.TenantID, set.DocumentID, set.Version, c.Ordinal, path, c.Text, c.Hash,
-			c.Tokens, pgvector.NewVector(c.Embedding), set.Model, set.Dims, c.Terms, c.TermCount}, nil
+			c.Tokens, c.Terms, c.TermCount}, nil
 	})
 }
 
@@ -100,25 +195,31 @@ func chunkSource(sets []SetRows) pgx.CopyFromSource {
 // fenced like CopyChunks, so a replaced attempt cannot delete the rows of
 // the attempt that replaced it.
 func (db *DB) DeleteVersion(ctx context.Context, set protostar.ChunkSet) error {
-	return db.writeFenced(ctx, set, "delete chunk version", func(tx pgx.Tx) error {
+	return db.writeFenced(ctx, set.JobID, set.Attempt, "delete chunk version", func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1 AND version = $2`, set.DocumentID, set.Version)
 		return err
 	})
 }
 
-// ReusableEmbeddings returns, by content hash, the vectors that version of
-// the document already has for any of hashes, embedded by model.
-func (db *DB) ReusableEmbeddings(ctx context.Context, documentID string, version int, model string, hashes [][]byte) (map[string][]float32, error) {
+// ReusableEmbeddings returns, by content hash, the vectors in space that
+// version of the document already has for any of hashes.
+func (db *DB) ReusableEmbeddings(ctx context.Context, documentID string, version int, space int64, hashes [][]byte) (map[string][]float32, error) {
 	out := make(map[string][]float32)
 	if version == 0 || len(hashes) == 0 {
 		return out, nil
 	}
-	rows, err := db.pool.Query(ctx, `SELECT DISTINCT ON (content_hash) content_hash, embedding FROM chunks
-		WHERE document_id = $1 AND version = $2 AND embed_model = $3 AND content_hash = ANY($4)`,
-		documentID, version, model, hashes)
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT ON (c.content_hash) c.content_hash, e.embedding
+		FROM chunks c JOIN chunk_embeddings e ON e.chunk_id = c.id AND e.space_id = $3
+		WHERE c.document_id = $1 AND c.version = $2 AND c.content_hash = ANY($4)`,
+		documentID, version, space, hashes)
 	if err != nil {
 		return nil, translate(err, "load reusable embeddings")
 	}
+	return collectVectors(rows, out)
+}
+
+// collectVectors adds the (hash, vector) rows to out.
+func collectVectors(rows pgx.Rows, out map[string][]float32) (map[string][]float32, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var (
@@ -131,15 +232,6 @@ func (db *DB) ReusableEmbeddings(ctx context.Context, documentID string, version
 		out[string(h)] = v.Slice()
 	}
 	return out, translate(rows.Err(), "load reusable embeddings")
-}
-
-// IndexDims returns the dimension of the chunks.embedding column, fixed
-// when the schema was migrated.
-func (db *DB) IndexDims(ctx context.Context) (int, error) {
-	var dims int
-	err := db.pool.QueryRow(ctx, `SELECT atttypmod FROM pg_attribute
-		WHERE attrelid = 'chunks'::regclass AND attname = 'embedding'`).Scan(&dims)
-	return dims, translate(err, "read index dimension")
 }
 
 // ActivateVersion makes the job's version the one search sees, in one

@@ -28,7 +28,7 @@ func takeOver(t *testing.T, db *postgres.DB, j protostar.Job) protostar.Job {
 func chunkRows(n int) []protostar.Chunk {
 	rows := make([]protostar.Chunk, n)
 	for i := range rows {
-		rows[i] = protostar.Chunk{Ordinal: i, Text: "t", Hash: []byte{byte(i)}, Embedding: []float32{1, 0, 0, 0}, Terms: "t"}
+		rows[i] = protostar.Chunk{Ordinal: i, Text: "t", Hash: []byte{byte(i)}, Embeddings: map[int64][]float32{1: {1, 0, 0, 0}}, Terms: "t"}
 	}
 	return rows
 }
@@ -44,7 +44,7 @@ func TestReplacedAttemptCannotWrite(t *testing.T) {
 	ctx := context.Background()
 	d, j1 := submitStarted(t, db, "a", "frozen.md")
 	set := func(j protostar.Job) protostar.ChunkSet {
-		return protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: j.Version, Model: "test", Dims: dims,
+		return protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: j.Version,
 			JobID: j.ID, Attempt: j.Attempts}
 	}
 	if err := db.CopyChunks(ctx, set(j1), chunkRows(1)); err != nil {
@@ -83,8 +83,7 @@ func TestClaimDuringCopyRollsTheCopyBack(t *testing.T) {
 	ctx := context.Background()
 	d, j1 := submitStarted(t, db, "a", "race.md")
 	hook.fn = func() { takeOver(t, db, j1) }
-	err := db.CopyChunks(ctx, protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: j1.Version, Model: "test",
-		Dims: dims, JobID: j1.ID, Attempt: j1.Attempts}, chunkRows(2))
+	err := db.CopyChunks(ctx, protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: j1.Version, JobID: j1.ID, Attempt: j1.Attempts}, chunkRows(2))
 	if !errors.Is(err, protostar.ErrJobNotClaimable) {
 		t.Fatalf("CopyChunks of the replaced attempt = %v, want not claimable", err)
 	}

@@ -186,8 +186,8 @@ func indexDocConcurrently(t *testing.T, db *postgres.DB, tenant, key, text strin
 		t.Error(err)
 		return
 	}
-	set := protostar.ChunkSet{TenantID: tenant, DocumentID: d.ID, Version: j.Version, Model: "test", Dims: dims, JobID: j.ID, Attempt: j.Attempts}
-	row := protostar.Chunk{Text: text, Hash: []byte{1}, Embedding: []float32{1, 0, 0, 0}, Terms: joinTerms(text),
+	set := protostar.ChunkSet{TenantID: tenant, DocumentID: d.ID, Version: j.Version, JobID: j.ID, Attempt: j.Attempts}
+	row := protostar.Chunk{Text: text, Hash: []byte{1}, Embeddings: map[int64][]float32{1: []float32{1, 0, 0, 0}}, Terms: joinTerms(text),
 		TermCount: len(lexical.IndexTerms(text))}
 	if err := db.CopyChunks(ctx, set, []protostar.Chunk{row}); err != nil {
 		t.Error(err)

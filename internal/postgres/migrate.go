@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/protostar/protostar"
 )
 
 //go:embed migrations/*.sql
@@ -26,10 +28,10 @@ type Migrator struct {
 	provider *goose.Provider
 }
 
-// NewMigrator prepares migrations for the database at dsn. dims is the
-// embedding dimension the chunks table is created with; it is read only by
-// the migration that creates that table.
-func NewMigrator(logger *slog.Logger, dsn string, dims int) (*Migrator, error) {
+// NewMigrator prepares migrations for the database at dsn. initial is the
+// embedding space a new database starts with (PROTOSTAR_EMBED_*); only the
+// migrations that create the chunks table and the first space read it.
+func NewMigrator(logger *slog.Logger, dsn string, initial protostar.SpaceSpec) (*Migrator, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
@@ -45,7 +47,7 @@ func NewMigrator(logger *slog.Logger, dsn string, dims int) (*Migrator, error) {
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, db, sub,
 		goose.WithSessionLocker(locker),
-		goose.WithGoMigrations(chunksMigration(dims)),
+		goose.WithGoMigrations(chunksMigration(initial.Dimensions), spacesMigration(initial)),
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithSlog(logger.With("component", "migrate")),
 	)
@@ -61,6 +63,15 @@ func (m *Migrator) Up(ctx context.Context) ([]*goose.MigrationResult, error) {
 	res, err := m.provider.Up(ctx)
 	if err != nil {
 		return res, fmt.Errorf("migrate up: %w", err)
+	}
+	return res, nil
+}
+
+// UpTo applies pending migrations up to and including version.
+func (m *Migrator) UpTo(ctx context.Context, version int64) ([]*goose.MigrationResult, error) {
+	res, err := m.provider.UpTo(ctx, version)
+	if err != nil {
+		return res, fmt.Errorf("migrate up to %d: %w", version, err)
 	}
 	return res, nil
 }

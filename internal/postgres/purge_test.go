@@ -51,8 +51,8 @@ func TestPurgeRacesActivation(t *testing.T) {
 	if j2, err = db.StartJob(ctx, j2.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 2, Model: "test", Dims: dims, JobID: j2.ID, Attempt: j2.Attempts}
-	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Ordinal: 0, Text: "new", Hash: []byte{9}, Embedding: []float32{1, 1, 1, 1}, Terms: "new"}}); err != nil {
+	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 2, JobID: j2.ID, Attempt: j2.Attempts}
+	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Ordinal: 0, Text: "new", Hash: []byte{9}, Embeddings: map[int64][]float32{1: []float32{1, 1, 1, 1}}, Terms: "new"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Pool().Exec(ctx, `UPDATE documents SET purge_pending = true WHERE id = $1`, d.ID); err != nil {
@@ -118,8 +118,8 @@ func TestReaperFlagsPurge(t *testing.T) {
 	if j, err = db.StartJob(ctx, j.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: j.Version, Model: "test", Dims: dims, JobID: j.ID, Attempt: j.Attempts}
-	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Hash: []byte{1}, Embedding: []float32{1, 0, 0, 0}}}); err != nil {
+	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: j.Version, JobID: j.ID, Attempt: j.Attempts}
+	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Hash: []byte{1}, Embeddings: map[int64][]float32{1: []float32{1, 0, 0, 0}}}}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(20 * time.Millisecond)
@@ -275,8 +275,8 @@ func startVersion(t *testing.T, db *postgres.DB, tenant, key string) protostar.J
 	t.Helper()
 	ctx := context.Background()
 	d, j := submitStarted(t, db, tenant, key)
-	set := protostar.ChunkSet{TenantID: tenant, DocumentID: d.ID, Version: j.Version, Model: "test", Dims: dims, JobID: j.ID, Attempt: j.Attempts}
-	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Text: "partial", Hash: []byte{7}, Embedding: []float32{1, 0, 0, 0}}}); err != nil {
+	set := protostar.ChunkSet{TenantID: tenant, DocumentID: d.ID, Version: j.Version, JobID: j.ID, Attempt: j.Attempts}
+	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Text: "partial", Hash: []byte{7}, Embeddings: map[int64][]float32{1: []float32{1, 0, 0, 0}}}}); err != nil {
 		t.Fatal(err)
 	}
 	return j

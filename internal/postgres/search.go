@@ -32,7 +32,15 @@ const searchFilterSQL = `c.tenant_id = $1 AND d.deleted_at IS NULL AND c.version
 // index, turning every search into a scan of all the tenant's chunks. The
 // settings and the query go to the server as one pipelined batch, so the
 // search costs one round trip.
-func (db *DB) VectorSearch(ctx context.Context, tenantID string, vec []float32, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error) {
+//
+// Only the space's vectors are read, through the space's own partial
+// expression index: its id and dimension are written into the statement
+// (they are numbers from the database, never client input), since a
+// partial index is used only when its predicate is provable at planning.
+func (db *DB) VectorSearch(ctx context.Context, space protostar.EmbeddingSpace, tenantID string, vec []float32, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error) {
+	if len(vec) != space.Dimensions {
+		return nil, fmt.Errorf("vector search: a %d-dimensional query in %d-dimensional space %d", len(vec), space.Dimensions, space.ID)
+	}
 	args, err := filterArgs(tenantID, pgvector.NewVector(vec), f, k)
 	if err != nil {
 		return nil, err
@@ -47,13 +55,14 @@ func (db *DB) VectorSearch(ctx context.Context, tenantID string, vec []float32, 
 	b.Queue(`SELECT set_config('plan_cache_mode', 'force_custom_plan', true),
 		set_config('hnsw.iterative_scan', 'relaxed_order', true),
 		set_config('hnsw.ef_search', least($3::int, greatest($1::int, CASE WHEN $2::bool THEN
-			(SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass)::int / 100 ELSE 0 END))::text, true)`,
-		ef, sparse, maxEfSearch)
+			coalesce((SELECT reltuples FROM pg_class WHERE oid = to_regclass($4)), 0)::int / 100 ELSE 0 END))::text, true)`,
+		ef, sparse, maxEfSearch, spaceIndexName(space.ID))
+	dist := spaceVectorExpr("e.", space.Dimensions) + " <=> " + strings.Replace(spaceVectorExpr("", space.Dimensions), "(embedding::", "($2::vector::", 1)
 	b.Queue(`WITH hits AS MATERIALIZED (
-			SELECT c.id, c.document_id, d.key, c.heading_path, c.text, c.embedding <=> $2 AS distance
-			FROM chunks c JOIN documents d ON d.id = c.document_id
-			WHERE `+searchFilterSQL+`
-			ORDER BY c.embedding <=> $2 LIMIT $6)
+			SELECT c.id, c.document_id, d.key, c.heading_path, c.text, `+dist+` AS distance
+			FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id JOIN documents d ON d.id = c.document_id
+			WHERE e.space_id = `+strconv.FormatInt(space.ID, 10)+` AND `+searchFilterSQL+`
+			ORDER BY `+dist+` LIMIT $6)
 		SELECT id, document_id, key, heading_path, text, 1 - distance FROM hits ORDER BY distance LIMIT $6`, args...).
 		Query(func(rows pgx.Rows) error {
 			hits, err = collectHits(rows)

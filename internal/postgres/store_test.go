@@ -31,9 +31,9 @@ func indexDoc(t *testing.T, db *postgres.DB, tenant, key string, meta string, te
 	rows := make([]protostar.Chunk, len(texts))
 	for i, text := range texts {
 		rows[i] = protostar.Chunk{Ordinal: i, HeadingPath: []string{key}, Text: text, Hash: []byte{byte(i)},
-			Embedding: []float32{1, float32(i), 0.5, 0.25}, Terms: joinTerms(text), TermCount: len(lexical.IndexTerms(text))}
+			Embeddings: map[int64][]float32{1: []float32{1, float32(i), 0.5, 0.25}}, Terms: joinTerms(text), TermCount: len(lexical.IndexTerms(text))}
 	}
-	set := protostar.ChunkSet{TenantID: tenant, DocumentID: d.ID, Version: j.Version, Model: "test", Dims: dims, JobID: j.ID, Attempt: j.Attempts}
+	set := protostar.ChunkSet{TenantID: tenant, DocumentID: d.ID, Version: j.Version, JobID: j.ID, Attempt: j.Attempts}
 	if err := db.CopyChunks(ctx, set, rows); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestSearchIsTenantScopedAndFiltersAreParameters(t *testing.T) {
 	if err != nil || len(hits) != 1 || hits[0].DocumentID != a.ID {
 		t.Fatalf("keyword hits for the stem = %+v, %v", hits, err)
 	}
-	vhits, err := db.VectorSearch(ctx, "a", vec, protostar.SearchFilter{}, 10)
+	vhits, err := db.VectorSearch(ctx, space1(t, db), "a", vec, protostar.SearchFilter{}, 10)
 	if err != nil || len(vhits) != 2 {
 		t.Fatalf("vector hits = %+v, %v", vhits, err)
 	}
@@ -99,15 +99,15 @@ func TestSearchIsTenantScopedAndFiltersAreParameters(t *testing.T) {
 		{Metadata: map[string]string{"team": "infra\"}' OR tenant_id <> 'a"}},
 	}
 	for _, f := range injections {
-		hits, err := db.VectorSearch(ctx, "a", vec, f, 10)
+		hits, err := db.VectorSearch(ctx, space1(t, db), "a", vec, f, 10)
 		if err != nil || len(hits) != 0 {
 			t.Errorf("filter %+v: %d hits, %v; want none", f, len(hits), err)
 		}
 	}
-	if hits, _ := db.VectorSearch(ctx, "a", vec, protostar.SearchFilter{Metadata: map[string]string{"team": "infra"}, KeyPrefix: "docs/"}, 10); len(hits) != 2 {
+	if hits, _ := db.VectorSearch(ctx, space1(t, db), "a", vec, protostar.SearchFilter{Metadata: map[string]string{"team": "infra"}, KeyPrefix: "docs/"}, 10); len(hits) != 2 {
 		t.Errorf("matching filter found %d hits, want 2", len(hits))
 	}
-	if _, err := db.VectorSearch(ctx, "a", vec, protostar.SearchFilter{DocumentIDs: []string{"1; DROP TABLE chunks"}}, 10); protostar.ErrorCode(err) != protostar.EINVALID {
+	if _, err := db.VectorSearch(ctx, space1(t, db), "a", vec, protostar.SearchFilter{DocumentIDs: []string{"1; DROP TABLE chunks"}}, 10); protostar.ErrorCode(err) != protostar.EINVALID {
 		t.Errorf("bad document id filter: %v, want invalid", err)
 	}
 }
@@ -125,12 +125,12 @@ func TestVersionsSwapAtomically(t *testing.T) {
 	if j2, err = db.StartJob(ctx, j2.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 2, Model: "test", Dims: dims, JobID: j2.ID, Attempt: j2.Attempts}
-	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Ordinal: 0, Text: "new text", Hash: []byte{9}, Embedding: []float32{1, 1, 1, 1}, Terms: "new text"}}); err != nil {
+	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 2, JobID: j2.ID, Attempt: j2.Attempts}
+	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Ordinal: 0, Text: "new text", Hash: []byte{9}, Embeddings: map[int64][]float32{1: []float32{1, 1, 1, 1}}, Terms: "new text"}}); err != nil {
 		t.Fatal(err)
 	}
 	count := func() int {
-		hits, err := db.VectorSearch(ctx, "a", []float32{1, 1, 1, 1}, protostar.SearchFilter{}, 10)
+		hits, err := db.VectorSearch(ctx, space1(t, db), "a", []float32{1, 1, 1, 1}, protostar.SearchFilter{}, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +148,7 @@ func TestVersionsSwapAtomically(t *testing.T) {
 	if n, err := db.PurgeStale(ctx, 100); err != nil || n != 2 {
 		t.Fatalf("purged %d, %v; want the 2 old rows", n, err)
 	}
-	reuse, err := db.ReusableEmbeddings(ctx, d.ID, 2, "test", [][]byte{{9}, {7}})
+	reuse, err := db.ReusableEmbeddings(ctx, d.ID, 2, 1, [][]byte{{9}, {7}})
 	if err != nil || len(reuse) != 1 {
 		t.Fatalf("reusable = %v, %v", reuse, err)
 	}
@@ -205,8 +205,8 @@ func TestPurgeAfterFailedFirstVersion(t *testing.T) {
 	if j, err = db.StartJob(ctx, j.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 1, Model: "test", Dims: dims, JobID: j.ID, Attempt: j.Attempts}
-	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Hash: []byte{1}, Embedding: []float32{1, 0, 0, 0}}}); err != nil {
+	set := protostar.ChunkSet{TenantID: "a", DocumentID: d.ID, Version: 1, JobID: j.ID, Attempt: j.Attempts}
+	if err := db.CopyChunks(ctx, set, []protostar.Chunk{{Hash: []byte{1}, Embeddings: map[int64][]float32{1: []float32{1, 0, 0, 0}}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.FailJob(ctx, j, "object vanished"); err != nil {
@@ -252,4 +252,14 @@ func TestJobBacklog(t *testing.T) {
 			t.Errorf("backlog row %+v, want 1 ingest job submitted just now", b)
 		}
 	}
+}
+
+// space1 is the space a fresh test database starts with.
+func space1(t *testing.T, db *postgres.DB) protostar.EmbeddingSpace {
+	t.Helper()
+	s, err := db.Space(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

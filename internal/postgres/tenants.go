@@ -174,7 +174,7 @@ func (db *DB) RetireTenantDocuments(ctx context.Context, tenantID string) (left 
 }
 
 // tenantTables hold rows of a tenant, in an order the foreign keys allow.
-var tenantTables = []string{"term_stat_changes", "term_stats", "tenant_term_stats", "chunks", "summaries", "section_summary_users", "section_summaries", "corpus_versions",
+var tenantTables = []string{"tenant_spaces", "term_stat_changes", "term_stats", "tenant_term_stats", "chunks", "summaries", "section_summary_users", "section_summaries", "corpus_versions",
 	"webhook_attempts", "webhook_deliveries", "webhook_endpoints", "webhook_events", "s3_events", "s3_key_sequencers",
 	"jobs", "documents", "api_keys", "console_sessions"}
 

@@ -13,7 +13,7 @@ import (
 // twoSides returns fixed vector hits and keyword hits.
 type twoSides struct{ vec, kw []protostar.SearchHit }
 
-func (s twoSides) VectorSearch(context.Context, string, []float32, protostar.SearchFilter, int) ([]protostar.SearchHit, error) {
+func (s twoSides) VectorSearch(context.Context, protostar.EmbeddingSpace, string, []float32, protostar.SearchFilter, int) ([]protostar.SearchHit, error) {
 	return append([]protostar.SearchHit(nil), s.vec...), nil
 }
 
@@ -40,7 +40,7 @@ func TestHybridExplainsBothSides(t *testing.T) {
 		kw: []protostar.SearchHit{{ChunkID: 1, Score: 7.5, Text: "데이터베이스 indexes",
 			Explain: &protostar.SearchExplain{KeywordScore: 7.5, MatchedTerms: []string{"데이", "index"}}}},
 	}
-	svc := search.New(store, unitEmbedder{}, search.Config{VectorWeight: 0.5, KeywordWeight: 1})
+	svc := search.New(store, fixedSpace{unitEmbedder{}}, search.Config{VectorWeight: 0.5, KeywordWeight: 1})
 	res, err := svc.Search(context.Background(), protostar.SearchQuery{TenantID: "t", Query: "데이터 indexing", Explain: true})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestZeroVectorWeightAsksVectorsOnlyToFill(t *testing.T) {
 		embeds int
 	}{{2, []int64{1, 2}, 0}, {3, []int64{1, 2, 3}, 1}} {
 		embeds := 0
-		svc := search.New(twoSides{vec: vec, kw: kw}, countingEmbedder{&embeds}, search.Config{VectorWeight: 0, KeywordWeight: 1})
+		svc := search.New(twoSides{vec: vec, kw: kw}, fixedSpace{countingEmbedder{&embeds}}, search.Config{VectorWeight: 0, KeywordWeight: 1})
 		res, err := svc.Search(context.Background(), protostar.SearchQuery{TenantID: "t", Query: "q", TopK: tt.topK})
 		if err != nil {
 			t.Fatal(err)
@@ -95,3 +95,23 @@ func TestZeroVectorWeightAsksVectorsOnlyToFill(t *testing.T) {
 		}
 	}
 }
+
+// fixedSpace is one embedding space whose queries e embeds.
+type fixedSpace struct {
+	e interface {
+		Embed(context.Context, []string) ([][]float32, error)
+	}
+}
+
+func (f fixedSpace) ForTenant(context.Context, string) (protostar.SpaceEmbedder, error) {
+	return protostar.SpaceEmbedder{Space: protostar.EmbeddingSpace{ID: 1, SpaceSpec: protostar.SpaceSpec{Dimensions: 1}}, Embedder: f}, nil
+}
+
+func (f fixedSpace) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if f.e == nil {
+		return [][]float32{{1}}, nil
+	}
+	return f.e.Embed(ctx, texts)
+}
+func (fixedSpace) Model() string   { return "fixed" }
+func (fixedSpace) Dimensions() int { return 1 }

@@ -10,7 +10,7 @@ import (
 // panickyStore panics in the keyword half, as a bug in a store might.
 type panickyStore struct{}
 
-func (panickyStore) VectorSearch(context.Context, string, []float32, protostar.SearchFilter, int) ([]protostar.SearchHit, error) {
+func (panickyStore) VectorSearch(context.Context, protostar.EmbeddingSpace, string, []float32, protostar.SearchFilter, int) ([]protostar.SearchHit, error) {
 	return nil, nil
 }
 
@@ -19,6 +19,13 @@ func (panickyStore) KeywordSearch(context.Context, string, protostar.KeywordQuer
 }
 
 type oneVector struct{}
+
+func (oneVector) ForTenant(context.Context, string) (protostar.SpaceEmbedder, error) {
+	return protostar.SpaceEmbedder{Space: protostar.EmbeddingSpace{ID: 1, SpaceSpec: protostar.SpaceSpec{Dimensions: 1}}, Embedder: oneVector{}}, nil
+}
+
+func (oneVector) Model() string   { return "one" }
+func (oneVector) Dimensions() int { return 1 }
 
 func (oneVector) Embed(_ context.Context, texts []string) ([][]float32, error) {
 	return [][]float32{{1}}, nil

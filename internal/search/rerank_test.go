@@ -19,7 +19,7 @@ import (
 // listStore answers every keyword search with its hits, in order.
 type listStore struct{ hits []protostar.SearchHit }
 
-func (s listStore) VectorSearch(context.Context, string, []float32, protostar.SearchFilter, int) ([]protostar.SearchHit, error) {
+func (s listStore) VectorSearch(context.Context, protostar.EmbeddingSpace, string, []float32, protostar.SearchFilter, int) ([]protostar.SearchHit, error) {
 	return nil, nil
 }
 
@@ -80,7 +80,7 @@ func TestRerankStage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			svc := search.New(store, nil, search.Config{RerankTopN: 3,
+			svc := search.New(store, fixedSpace{}, search.Config{RerankTopN: 3,
 				Reranker: rerank.New(rerank.Config{URL: reranker(t, tt.down), Timeout: time.Second}, nil)})
 			res, err := svc.Search(context.Background(), protostar.SearchQuery{TenantID: "t", Query: "relevant",
 				Mode: protostar.SearchKeyword, TopK: 4, Explain: true})
@@ -104,7 +104,7 @@ func TestRerankStage(t *testing.T) {
 func TestExplainOnlyWhenAsked(t *testing.T) {
 	t.Parallel()
 	store := listStore{hits: []protostar.SearchHit{{ChunkID: 1, Text: "데이터베이스 튜닝"}, {ChunkID: 2, Text: "other"}}}
-	svc := search.New(store, nil, search.Config{})
+	svc := search.New(store, fixedSpace{}, search.Config{})
 	for _, explain := range []bool{false, true} {
 		res, err := svc.Search(context.Background(), protostar.SearchQuery{TenantID: "t", Query: "데이터베이스",
 			Mode: protostar.SearchKeyword, Explain: explain})

@@ -23,13 +23,16 @@ import (
 // own chunks of active document versions. KeywordSearch fills each hit's
 // Explain with its keyword score and matched terms.
 type Store interface {
-	VectorSearch(ctx context.Context, tenantID string, vec []float32, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error)
+	// VectorSearch reads only the given embedding space's vectors.
+	VectorSearch(ctx context.Context, space protostar.EmbeddingSpace, tenantID string, vec []float32, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error)
 	KeywordSearch(ctx context.Context, tenantID string, q protostar.KeywordQuery, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error)
 }
 
-// Embedder embeds the query; it must be the one that embedded the chunks.
-type Embedder interface {
-	Embed(ctx context.Context, texts []string) ([][]float32, error)
+// Spaces gives a tenant's active embedding space and its embedder: the
+// query is embedded by the model that embedded the vectors it is compared
+// with, and scores of two spaces are never fused.
+type Spaces interface {
+	ForTenant(ctx context.Context, tenantID string) (protostar.SpaceEmbedder, error)
 }
 
 // Limits of a query.
@@ -58,14 +61,14 @@ type Config struct {
 
 // Service runs searches.
 type Service struct {
-	store    Store
-	embedder Embedder
-	cfg      Config
-	logger   *slog.Logger
+	store  Store
+	spaces Spaces
+	cfg    Config
+	logger *slog.Logger
 }
 
 // New returns a search service.
-func New(store Store, embedder Embedder, cfg Config) *Service {
+func New(store Store, spaces Spaces, cfg Config) *Service {
 	cfg.BM25.K1 = cmp.Or(cfg.BM25.K1, protostar.DefaultBM25K1)
 	if cfg.BM25.B == 0 {
 		cfg.BM25.B = protostar.DefaultBM25B
@@ -75,7 +78,7 @@ func New(store Store, embedder Embedder, cfg Config) *Service {
 	}
 	cfg.RerankTopN = cmp.Or(cfg.RerankTopN, 50)
 	logger := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
-	return &Service{store: store, embedder: embedder, cfg: cfg, logger: logger.With("component", "search")}
+	return &Service{store: store, spaces: spaces, cfg: cfg, logger: logger.With("component", "search")}
 }
 
 // Validate normalises q in place and reports bad input as EINVALID.
@@ -106,16 +109,23 @@ func (s *Service) Search(ctx context.Context, q protostar.SearchQuery) (protosta
 		k = max(k, min(s.cfg.RerankTopN, MaxTopK))
 	}
 	var (
-		hits []protostar.SearchHit
-		err  error
+		hits  []protostar.SearchHit
+		space protostar.SpaceEmbedder
+		err   error
 	)
+	if q.Mode != protostar.SearchKeyword {
+		// Read once: a switch of spaces during the search does not mix them.
+		if space, err = s.spaces.ForTenant(ctx, q.TenantID); err != nil {
+			return protostar.SearchResult{}, fmt.Errorf("resolve the embedding space: %w", err)
+		}
+	}
 	switch q.Mode {
 	case protostar.SearchVector:
-		hits, err = s.vector(ctx, q, k)
+		hits, err = s.vector(ctx, space, q, k)
 	case protostar.SearchKeyword:
 		hits, err = s.keyword(ctx, q, k)
 	default:
-		hits, err = s.hybrid(ctx, q, k)
+		hits, err = s.hybrid(ctx, space, q, k)
 	}
 	if err != nil {
 		return protostar.SearchResult{}, err
@@ -125,16 +135,17 @@ func (s *Service) Search(ctx context.Context, q protostar.SearchQuery) (protosta
 		res = s.rerank(ctx, q, hits)
 	}
 	res.Hits = res.Hits[:min(q.TopK, len(res.Hits))]
+	res.Space = space.Space.ID
 	finishExplain(q, res.Hits)
 	return res, nil
 }
 
-func (s *Service) vector(ctx context.Context, q protostar.SearchQuery, k int) ([]protostar.SearchHit, error) {
-	vecs, err := s.embedder.Embed(ctx, []string{q.Query})
+func (s *Service) vector(ctx context.Context, space protostar.SpaceEmbedder, q protostar.SearchQuery, k int) ([]protostar.SearchHit, error) {
+	vecs, err := space.Embedder.Embed(ctx, []string{q.Query})
 	if err != nil {
 		return nil, fmt.Errorf("embed query: %w", err)
 	}
-	hits, err := s.store.VectorSearch(ctx, q.TenantID, vecs[0], q.Filter, k)
+	hits, err := s.store.VectorSearch(ctx, space.Space, q.TenantID, vecs[0], q.Filter, k)
 	for i := range hits {
 		hits[i].Explain = &protostar.SearchExplain{VectorRank: i + 1, VectorScore: hits[i].Score, FusedScore: hits[i].Score}
 	}
@@ -156,7 +167,7 @@ func (s *Service) keyword(ctx context.Context, q protostar.SearchQuery, k int) (
 // the other's hits (see Fuse), so it is asked only when the other side
 // found fewer than k: with the offline embedder's default weight, hybrid
 // costs what keyword search costs.
-func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery, k int) ([]protostar.SearchHit, error) {
+func (s *Service) hybrid(ctx context.Context, space protostar.SpaceEmbedder, q protostar.SearchQuery, k int) ([]protostar.SearchHit, error) {
 	n := min(k*hybridFactor, MaxTopK*hybridFactor)
 	weights := []float64{s.cfg.VectorWeight, s.cfg.KeywordWeight}
 	if s.cfg.VectorWeight == 0 {
@@ -164,7 +175,7 @@ func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery, k int) ([
 		if err != nil || len(kHits) >= k {
 			return Fuse(k, weights, nil, kHits), err
 		}
-		vHits, err := s.vector(ctx, q, n) // fewer than k: every keyword hit is in kHits
+		vHits, err := s.vector(ctx, space, q, n) // fewer than k: every keyword hit is in kHits
 		return Fuse(k, weights, vHits, kHits), err
 	}
 	var (
@@ -174,7 +185,7 @@ func (s *Service) hybrid(ctx context.Context, q protostar.SearchQuery, k int) ([
 	)
 	wg.Go(func() {
 		defer protostar.Recover(&vErr, "vector search")
-		vHits, vErr = s.vector(ctx, q, n)
+		vHits, vErr = s.vector(ctx, space, q, n)
 	})
 	wg.Go(func() {
 		defer protostar.Recover(&kErr, "keyword search")

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/postgres"
 )
 
@@ -14,7 +15,8 @@ import (
 // reach postgres.Open.
 func OpenMigrated(ctx context.Context, dsn string, dims int, maxConns int32, opts ...postgres.Option) (*postgres.DB, error) {
 	logger := slog.New(slog.DiscardHandler)
-	m, err := postgres.NewMigrator(logger, dsn, dims)
+	// The first embedding space is the offline hash embedder's.
+	m, err := postgres.NewMigrator(logger, dsn, protostar.SpaceSpec{Provider: "hash", Model: "hash-v1", Dimensions: dims})
 	if err != nil {
 		return nil, err
 	}

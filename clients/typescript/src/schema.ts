@@ -806,6 +806,11 @@ export interface components {
         };
         SearchOutputBody: {
             /**
+             * Format: int64
+             * @description The embedding space the vector side searched (absent in keyword mode); see /v1/embedding-spaces
+             */
+            embedding_space?: number;
+            /**
              * @description With a rerank stage configured: reranked, or unavailable when the reranker failed and the results keep the fused order
              * @enum {string}
              */

@@ -1,0 +1,117 @@
+package protostar
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Embedding space states. A space is written by ingest from its creation
+// until it is retired, and searched only while it is a tenant's active one.
+const (
+	// SpaceBuilding: created, being backfilled; written, not searched.
+	SpaceBuilding = "building"
+	// SpaceActive: the space every tenant without a space of its own
+	// searches. Exactly one space is active.
+	SpaceActive = "active"
+	// SpaceStandby: a former active space kept, and still written, for a
+	// rollback until it is retired.
+	SpaceStandby = "standby"
+	// SpaceRetired: its vectors and index are (being) dropped; nothing
+	// writes or reads it again.
+	SpaceRetired = "retired"
+)
+
+// HalfvecAbove is the dimension above which a space's index stores
+// half-precision vectors: pgvector's HNSW indexes vector up to 2,000
+// dimensions and halfvec up to 4,000.
+const HalfvecAbove = 2000
+
+// SpaceSpec is what decides an embedding space's vectors: two processes
+// with the same spec embed the same text to the same vector.
+type SpaceSpec struct {
+	Provider   string `json:"provider"` // hash or openai
+	Model      string `json:"model"`
+	Dimensions int    `json:"dimensions"`
+	// SendDimensions: the openai provider sends `dimensions` (a model that
+	// truncates its vectors on request gives different ones without it).
+	SendDimensions bool `json:"send_dimensions"`
+}
+
+// Fingerprint names the spec's settings that change vectors.
+func (s SpaceSpec) Fingerprint() string {
+	fp := fmt.Sprintf("%s/%s/%d", s.Provider, s.Model, s.Dimensions)
+	if s.Provider == "openai" && !s.SendDimensions {
+		fp += "/native"
+	}
+	return fp
+}
+
+// Validate reports a spec no space can be made of as EINVALID.
+func (s SpaceSpec) Validate() error {
+	switch {
+	case s.Provider != "hash" && s.Provider != "openai":
+		return Errorf(EINVALID, "provider must be hash or openai, got %q", s.Provider)
+	case s.Model == "":
+		return Errorf(EINVALID, "model must not be empty")
+	case s.Dimensions < 8 || s.Dimensions > 4000:
+		return Errorf(EINVALID, "dimensions must be between 8 and 4000 (pgvector's halfvec HNSW limit), got %d", s.Dimensions)
+	}
+	return nil
+}
+
+// EmbeddingSpace is one embedding model's vectors of every chunk, with its
+// own HNSW index. Chunk rows (text, terms) are shared by all spaces.
+type EmbeddingSpace struct {
+	ID int64 `json:"id"`
+	SpaceSpec
+	Fingerprint string     `json:"fingerprint"`
+	State       string     `json:"state"`
+	PreviousID  int64      `json:"previous_id,omitempty"` // the space a rollback returns to
+	CreatedAt   time.Time  `json:"created_at"`
+	ActivatedAt *time.Time `json:"activated_at,omitempty"`
+	RetiredAt   *time.Time `json:"retired_at,omitempty"`
+}
+
+// Live reports whether ingest writes the space.
+func (s EmbeddingSpace) Live() bool { return s.State != SpaceRetired }
+
+// SpaceCoverage is how much of one tenant's live chunks a space holds.
+type SpaceCoverage struct {
+	TenantID      string `json:"tenant_id"`
+	Chunks        int64  `json:"chunks"`         // chunks of active (and in-flight) versions
+	Embedded      int64  `json:"embedded"`       // of them, with a vector in the space
+	MissingTokens int64  `json:"missing_tokens"` // tokens of the rest: the provider cost of a backfill
+	// Backfill is the tenant's latest backfill job of the space, if any.
+	Backfill *Job `json:"backfill,omitempty"`
+}
+
+// SpaceBackfillResult is the result of a finished embed_backfill job.
+type SpaceBackfillResult struct {
+	Space    int64 `json:"space"`
+	Embedded int   `json:"chunks_embedded"` // vectors computed by the provider
+	Reused   int   `json:"chunks_reused"`   // vectors copied from equal chunks already in the space
+}
+
+// Embedder turns texts into vectors of Dimensions() floats, one per text
+// in order. Each provider (hash, openai) implements it.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+	Model() string
+	Dimensions() int
+}
+
+// SpaceEmbedder is an embedding space with the embedder that makes its
+// vectors, built from the space's own settings.
+type SpaceEmbedder struct {
+	Space    EmbeddingSpace
+	Embedder Embedder
+}
+
+// StoredChunk is a stored chunk as a backfill embeds it again.
+type StoredChunk struct {
+	ID          int64
+	Hash        []byte // content hash of its embedded text
+	HeadingPath []string
+	Text        string
+}
