@@ -144,22 +144,25 @@ func waitReady(ctx context.Context, db *database, tenant, prefix string, n int, 
 	return chunks, err
 }
 
+// naiveEmbedder is what the naive path embeds with: the offline hash
+// embedder, or protostar's openai provider against the simulated one.
+type naiveEmbedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+	Model() string
+}
+
 // ingestNaive is the original Python service's way: for each document read
 // the whole object, chunk it, embed one chunk per call and INSERT one row
 // per statement, then mark the document ready, in one transaction per
 // document (committing per row would only make it slower). Documents run
-// defaultWorkerConcurrency at a time, on the same chunker and embedder, in
-// the benchmark's process.
-func (b *bench) ingestNaive(ctx context.Context, c ingestCorpus) (yardstick, error) {
+// defaultWorkerConcurrency at a time, on the same chunker, in the
+// benchmark's process; it reads the corpus under prefix and writes as
+// tenant.
+func (b *bench) ingestNaive(ctx context.Context, c ingestCorpus, prefix, tenant string, emb naiveEmbedder) (yardstick, error) {
 	if err := b.main.reset(ctx); err != nil {
 		return yardstick{}, err
 	}
-	const tenant = "naive"
 	ids, err := insertDocuments(ctx, b.main, tenant, c.keys, nil, "pending")
-	if err != nil {
-		return yardstick{}, err
-	}
-	emb, err := hashembed.New(embedDims)
 	if err != nil {
 		return yardstick{}, err
 	}
@@ -167,7 +170,7 @@ func (b *bench) ingestNaive(ctx context.Context, c ingestCorpus) (yardstick, err
 	cpu := startCPU(ctx, b.main, nil)
 	start := time.Now()
 	err = forEach(ctx, len(c.keys), defaultWorkerConcurrency, func(ctx context.Context, i int) error {
-		key := "corpus/" + c.keys[i]
+		key := prefix + c.keys[i]
 		obj, err := b.h.s3.GetObject(ctx, b.h.bucket, protostar.ObjectKey(benchTenant, key), minio.GetObjectOptions{})
 		if err != nil {
 			return err
@@ -216,7 +219,7 @@ func (b *bench) ingestNaive(ctx context.Context, c ingestCorpus) (yardstick, err
 	b.logger.Info("naive run", "chunks", chunks.Load(), "seconds", round(elapsed.Seconds()), "chunks_per_s", round(rate))
 	return yardstick{rate: rate, params: map[string]any{
 		"documents": len(c.keys), "chunks": chunks.Load(), "seconds": round(elapsed.Seconds()),
-		"concurrency": defaultWorkerConcurrency, "cpu": cpuParams(used, int(chunks.Load())),
+		"concurrency": defaultWorkerConcurrency, "cpu": cpuParams(used, int(chunks.Load())), "embedder": emb.Model(),
 		"method": "per document: GetObject + ReadAll, chunk, Embed one text per call, one INSERT per row, " +
 			"one transaction per document; in the benchmark's process",
 	}}, nil

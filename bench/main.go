@@ -1,15 +1,15 @@
 // Command bench measures protostar end to end on the local stack (see
 // docs/benchmarks.md): ingest throughput against a naive and a COPY
 // yardstick, the worker's memory while streaming a huge object, search
-// latency and recall, queue pick-up latency, and cached summaries and
-// answers. It runs the real binary as separate `serve` and `worker`
+// latency and recall, queue pick-up latency, cached summaries and
+// answers, and ingestion against a simulated remote embedding provider. It runs the real binary as separate `serve` and `worker`
 // processes against a fresh database, a private Redis and a fresh bucket,
 // removes all of them at the end (also on failure or Ctrl-C), prints a
 // table and writes bench/results.json.
 //
 // Usage (from the repository root, with the stack's environment):
 //
-//	BENCH_SCALE=small|default|large go run ./bench [-out bench/results.json] [-only ingest,memory,search,queue,cache]
+//	BENCH_SCALE=small|default|large go run ./bench [-out bench/results.json] [-only ingest,provider,memory,search,queue,cache]
 //
 // Every figure is a ratio against a baseline measured in the same run, so
 // that a busy machine moves both. A figure that misses its target is
@@ -31,6 +31,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/protostar/protostar/internal/hashembed"
 )
 
 func main() {
@@ -42,13 +44,14 @@ func main() {
 	}
 }
 
-var figureNames = []string{"queue", "ingest", "cache", "search", "tracing", "embeddings", "memory"}
+var figureNames = []string{"queue", "ingest", "cache", "provider", "search", "tracing", "embeddings", "memory"}
 
 // bench is one run: the harness, the scale, and the main environment that
 // the ingest, cache and search figures share.
 type bench struct {
 	h      *harness
 	s      scale
+	sim    simConfig // the simulated embedding provider of the provider figure
 	logger *slog.Logger
 
 	main   *database
@@ -67,6 +70,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	verbose := fs.Bool("v", false, "log progress in detail")
 	logs := fs.String("logs", "", "keep the protostar processes' logs in this directory")
 	profile := fs.String("profile", "", "write CPU profiles of the ingest pipeline's worker and API to this directory")
+	sim := simConfig{Dims: embedDims, ModelName: simModel}
+	fs.DurationVar(&sim.Latency, "sim-latency", 40*time.Millisecond, "simulated provider: fixed cost of a request")
+	fs.DurationVar(&sim.PerToken, "sim-token-time", 10*time.Microsecond, "simulated provider: cost per input token")
+	fs.IntVar(&sim.RPM, "sim-rpm", 1500, "simulated provider: requests per minute")
+	fs.IntVar(&sim.TPM, "sim-tpm", 6_000_000, "simulated provider: tokens per minute")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,7 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer h.Close()
-	b := &bench{h: h, s: sc, logger: logger}
+	b := &bench{h: h, s: sc, sim: sim, logger: logger}
 	if *profile != "" {
 		if err := os.MkdirAll(*profile, 0o755); err != nil {
 			return err
@@ -137,7 +145,7 @@ func (b *bench) figures(ctx context.Context, want map[string]bool) ([]Result, er
 			return st.results, err
 		}
 	}
-	if want["ingest"] || want["cache"] || want["search"] || want["tracing"] || want["embeddings"] {
+	if want["ingest"] || want["cache"] || want["provider"] || want["search"] || want["tracing"] || want["embeddings"] {
 		if err := b.startMain(ctx); err != nil {
 			return st.results, err
 		}
@@ -149,6 +157,11 @@ func (b *bench) figures(ctx context.Context, want map[string]bool) ([]Result, er
 	}
 	if b.worker != nil {
 		b.worker.Stop()
+	}
+	if want["provider"] {
+		if err := st.run(ctx, "provider", b.providerFigure); err != nil {
+			return st.results, err
+		}
 	}
 	if want["search"] {
 		if err := st.run(ctx, "search", b.searchFigure); err != nil {
@@ -232,8 +245,11 @@ func (b *bench) ingestAndCache(ctx context.Context, st *steps, want map[string]b
 	b.worker.Stop()
 	var naive, limit yardstick
 	err = st.run(ctx, "ingest yardsticks", func(ctx context.Context) ([]Result, error) {
-		var err error
-		if naive, err = b.ingestNaive(ctx, corpus); err != nil {
+		emb, err := hashembed.New(embedDims)
+		if err != nil {
+			return nil, err
+		}
+		if naive, err = b.ingestNaive(ctx, corpus, "corpus/", "naive", emb); err != nil {
 			return nil, err
 		}
 		limit, err = b.ingestLimit(ctx, corpus)

@@ -9,7 +9,8 @@ import (
 type scale struct {
 	Name string
 
-	IngestDocs int // documents in the ingest corpus
+	IngestDocs        int // documents in the ingest corpus
+	ProviderNaiveDocs int // documents the naive path embeds through the simulated provider, one call per chunk
 
 	MemSmall, MemBig int64 // sizes of the two streamed objects
 
@@ -37,6 +38,7 @@ func scaleFor(name string) (scale, error) {
 	s := scale{
 		Name:              name,
 		IngestDocs:        1000,
+		ProviderNaiveDocs: 40,
 		MemSmall:          10 * mib,
 		MemBig:            1 * gib,
 		SearchChunks:      100_000,
@@ -55,6 +57,7 @@ func scaleFor(name string) (scale, error) {
 	case "small":
 		// CI size: the whole run stays under three minutes.
 		s.IngestDocs = 150
+		s.ProviderNaiveDocs = 8
 		s.MemBig = 128 * mib
 		s.SearchChunks = 10_000
 		s.SearchDuration = 5 * time.Second
