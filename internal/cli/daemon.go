@@ -218,7 +218,7 @@ func newApp(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry) (*
 		a.close()
 		return nil, err
 	}
-	factory, gen, err := newProviders(cfg, logger, tel)
+	factory, gen, err := newProviders(cfg, logger, tel, redis.NewRateLimiter(a.kv, "protostar:provider:"))
 	if err != nil {
 		a.close()
 		return nil, err

@@ -29,15 +29,16 @@ type generator interface {
 // newProviders returns the factory of embedders (one per embedding space,
 // built from the space's settings with this process's endpoint and key)
 // and the configured generation provider; the offline ones (hash,
-// extractive) need no model or network.
-func newProviders(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry) (embedspace.Factory, generator, error) {
+// extractive) need no model or network. The openai ones share their
+// request rate and 429 back-off with every process through shared (Redis).
+func newProviders(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry, shared openai.Shared) (embedspace.Factory, generator, error) {
 	oc := openai.Config{
 		// Each provider call is a client span of the job or request.
 		HTTPClient: &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport,
 			otelhttp.WithTracerProvider(tel.Provider), otelhttp.WithPropagators(tel.Propagator))},
 		BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, EmbedModel: cfg.EmbedModel,
 		Dimensions: cfg.EmbedDimensions, OmitDimensions: !cfg.EmbedSendDimensions, ChatModel: cfg.ChatModel, BatchSize: cfg.EmbedBatchSize,
-		RequestsPerSecond: cfg.OpenAIRateLimit,
+		RequestsPerSecond: cfg.OpenAIRateLimit, MaxConcurrency: cfg.OpenAIMaxConcurrency, Shared: shared,
 	}
 	factory := func(spec protostar.SpaceSpec) (protostar.Embedder, error) {
 		switch spec.Provider {

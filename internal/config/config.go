@@ -98,9 +98,15 @@ type Config struct {
 	GenerateProvider string `env:"PROTOSTAR_GENERATE_PROVIDER" envDefault:"extractive"`
 	ChatModel        string `env:"PROTOSTAR_CHAT_MODEL" envDefault:"gpt-4o-mini"`
 
-	OpenAIBaseURL   string  `env:"PROTOSTAR_OPENAI_BASE_URL" envDefault:"https://api.openai.com/v1"`
-	OpenAIAPIKey    string  `env:"PROTOSTAR_OPENAI_API_KEY" secret:"true"`
+	OpenAIBaseURL string `env:"PROTOSTAR_OPENAI_BASE_URL" envDefault:"https://api.openai.com/v1"`
+	OpenAIAPIKey  string `env:"PROTOSTAR_OPENAI_API_KEY" secret:"true"`
+	// OpenAIRateLimit is the request rate of every process together: the
+	// providers take it from a bucket in Redis (per process while Redis is
+	// down).
 	OpenAIRateLimit float64 `env:"PROTOSTAR_OPENAI_REQUESTS_PER_SECOND" envDefault:"10"`
+	// OpenAIMaxConcurrency bounds each provider's requests in flight per
+	// process; 429s narrow the bound adaptively below it.
+	OpenAIMaxConcurrency int `env:"PROTOSTAR_OPENAI_MAX_CONCURRENCY" envDefault:"64"`
 
 	CacheTTL time.Duration `env:"PROTOSTAR_CACHE_TTL" envDefault:"24h"`
 
@@ -226,6 +232,7 @@ func (c Config) Validate() error {
 		u, err := url.Parse(c.OpenAIBaseURL)
 		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", "PROTOSTAR_OPENAI_BASE_URL", "must be an http(s) URL ending in /v1")
 		check(c.OpenAIRateLimit > 0, "PROTOSTAR_OPENAI_REQUESTS_PER_SECOND", "must be positive")
+		check(c.OpenAIMaxConcurrency >= 1 && c.OpenAIMaxConcurrency <= 4096, "PROTOSTAR_OPENAI_MAX_CONCURRENCY", "must be between 1 and 4096")
 	}
 	check(c.CacheTTL >= time.Second, "PROTOSTAR_CACHE_TTL", "must be at least 1s")
 	check(c.SearchBM25K1 > 0 && c.SearchBM25K1 <= 10, "PROTOSTAR_SEARCH_BM25_K1", "must be above 0 and at most 10")

@@ -32,7 +32,7 @@ func NewEmbedder(logger *slog.Logger, cfg Config) (*Embedder, error) {
 		return nil, protostar.Errorf(protostar.EINVALID, "openai: embedding dimensions must be positive, got %d", cfg.Dimensions)
 	}
 	logger = logger.With("component", "openai_embedder", "model", cfg.EmbedModel)
-	return &Embedder{c: newClient(logger, cfg)}, nil
+	return &Embedder{c: newClient(logger, cfg, cfg.EmbedModel, initialEmbedWindow)}, nil
 }
 
 // Model returns the embedding model's name.

@@ -46,7 +46,7 @@ func NewGenerator(logger *slog.Logger, cfg Config) (*Generator, error) {
 	if cfg.ChatModel == "" {
 		return nil, protostar.Errorf(protostar.EINVALID, "openai: chat model must be set")
 	}
-	g := &Generator{c: newClient(logger.With("component", "openai_generator", "model", cfg.ChatModel), cfg)}
+	g := &Generator{c: newClient(logger.With("component", "openai_generator", "model", cfg.ChatModel), cfg, cfg.ChatModel, cfg.MaxConcurrency)}
 	if g.mapT, err = parsePrompt("summary_map"); err != nil {
 		return nil, err
 	}

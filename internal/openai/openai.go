@@ -20,7 +20,6 @@ import (
 	"time"
 
 	goopenai "github.com/sashabaranov/go-openai"
-	"golang.org/x/time/rate"
 
 	"github.com/protostar/protostar"
 )
@@ -33,6 +32,12 @@ const (
 	DefaultMaxAttempts       = 5
 	DefaultMaxElapsed        = 2 * time.Minute
 	DefaultTimeout           = 60 * time.Second
+	DefaultMaxConcurrency    = 64
+	// initialEmbedWindow is where an Embedder's concurrency window starts:
+	// a burst of batches at full concurrency against a provider at its
+	// limit would mostly come back 429. A Generator's starts at
+	// MaxConcurrency, so that answers never queue behind a cold window.
+	initialEmbedWindow = 4
 )
 
 // Config configures an Embedder or a Generator. Zero fields take the
@@ -75,12 +80,21 @@ type Config struct {
 	// HTTPClient sends the requests; nil means a new http.Client. Its own
 	// Timeout, if any, also applies (and would cut long streams).
 	HTTPClient *http.Client
+	// MaxConcurrency bounds the requests one Embedder or Generator has in
+	// flight. The bound adapts below it: every 429 halves it, and successes
+	// widen it again (see gate).
+	MaxConcurrency int
+	// Shared holds the request rate and the back-off after a 429 in common
+	// with every other process (Redis); nil keeps them per process.
+	// RequestsPerSecond is then the rate of all processes together.
+	Shared Shared
 }
 
 // String prints the configuration with the API key masked.
 func (c Config) String() string {
-	return fmt.Sprintf("openai.Config{BaseURL:%s APIKey:%s EmbedModel:%s Dimensions:%d OmitDimensions:%t ChatModel:%s BatchSize:%d RequestsPerSecond:%g MaxAttempts:%d MaxElapsed:%s Timeout:%s}",
-		c.BaseURL, maskKey(c.APIKey), c.EmbedModel, c.Dimensions, c.OmitDimensions, c.ChatModel, c.BatchSize, c.RequestsPerSecond, c.MaxAttempts, c.MaxElapsed, c.Timeout)
+	return fmt.Sprintf("openai.Config{BaseURL:%s APIKey:%s EmbedModel:%s Dimensions:%d OmitDimensions:%t ChatModel:%s BatchSize:%d RequestsPerSecond:%g MaxAttempts:%d MaxElapsed:%s Timeout:%s MaxConcurrency:%d Shared:%t}",
+		c.BaseURL, maskKey(c.APIKey), c.EmbedModel, c.Dimensions, c.OmitDimensions, c.ChatModel, c.BatchSize, c.RequestsPerSecond, c.MaxAttempts, c.MaxElapsed, c.Timeout,
+		c.MaxConcurrency, c.Shared != nil)
 }
 
 // LogValue logs the configuration with the API key masked.
@@ -97,6 +111,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("max_attempts", c.MaxAttempts),
 		slog.Duration("max_elapsed", c.MaxElapsed),
 		slog.Duration("timeout", c.Timeout),
+		slog.Int("max_concurrency", c.MaxConcurrency),
+		slog.Bool("shared_limits", c.Shared != nil),
 	)
 }
 
@@ -115,6 +131,7 @@ func (c Config) withDefaults() (Config, error) {
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
 	c.MaxElapsed = cmp.Or(c.MaxElapsed, DefaultMaxElapsed)
 	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.MaxConcurrency = cmp.Or(c.MaxConcurrency, DefaultMaxConcurrency)
 	switch {
 	case c.BatchSize < 1:
 		return c, protostar.Errorf(protostar.EINVALID, "openai: batch size must be positive, got %d", c.BatchSize)
@@ -126,6 +143,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, protostar.Errorf(protostar.EINVALID, "openai: max elapsed must be positive, got %s", c.MaxElapsed)
 	case c.Timeout < 0:
 		return c, protostar.Errorf(protostar.EINVALID, "openai: timeout must be positive, got %s", c.Timeout)
+	case c.MaxConcurrency < 1:
+		return c, protostar.Errorf(protostar.EINVALID, "openai: max concurrency must be positive, got %d", c.MaxConcurrency)
 	}
 	base, err := normalizeBaseURL(c.BaseURL)
 	if err != nil {
@@ -168,15 +187,18 @@ func normalizeBaseURL(raw string) (string, error) {
 }
 
 // client is what Embedder and Generator share: the go-openai client, the
-// throttle and the retry settings.
+// gate (throttle and adaptive concurrency) and the retry settings.
 type client struct {
-	api     *goopenai.Client
-	limiter *rate.Limiter
-	cfg     Config
-	logger  *slog.Logger
+	api    *goopenai.Client
+	gate   *gate
+	cfg    Config
+	logger *slog.Logger
 }
 
-func newClient(logger *slog.Logger, cfg Config) *client {
+// newClient returns a client whose gate is shared with every client of the
+// same endpoint, key and model (through cfg.Shared); its concurrency
+// window starts at window requests.
+func newClient(logger *slog.Logger, cfg Config, model string, window int) *client {
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = &http.Client{}
@@ -184,15 +206,11 @@ func newClient(logger *slog.Logger, cfg Config) *client {
 	oc := goopenai.DefaultConfig(cfg.APIKey)
 	oc.BaseURL = cfg.BaseURL
 	oc.HTTPClient = &doer{client: hc}
-	limit := rate.Limit(cfg.RequestsPerSecond)
-	if math.IsInf(cfg.RequestsPerSecond, 1) {
-		limit = rate.Inf
-	}
 	return &client{
-		api:     goopenai.NewClientWithConfig(oc),
-		limiter: rate.NewLimiter(limit, 1),
-		cfg:     cfg,
-		logger:  logger,
+		api:    goopenai.NewClientWithConfig(oc),
+		gate:   newGate(logger, cfg, model, window),
+		cfg:    cfg,
+		logger: logger,
 	}
 }
 

@@ -90,7 +90,8 @@ func (c *client) redactErr(err error) error {
 
 // call runs fn until it succeeds, fails permanently or the retry budget
 // (MaxAttempts, MaxElapsed, ctx) runs out. Every attempt first waits for
-// the throttle, then gets a context carrying a fresh *attempt. what names
+// the gate (hold, concurrency window, request rate), then gets a context
+// carrying a fresh *attempt, and tells the gate how it went. what names
 // the operation in errors and logs.
 //
 // The returned error is ctx's cause when ctx ended; a permanent
@@ -101,7 +102,8 @@ func call[T any](ctx context.Context, c *client, what string, fn func(ctx contex
 	op := func() (T, error) {
 		var zero T
 		attempts++
-		if err := c.limiter.Wait(ctx); err != nil {
+		t, err := c.gate.acquire(ctx)
+		if err != nil {
 			if ctx.Err() == nil { // the wait alone would outlast ctx's deadline
 				err = fmt.Errorf("throttled past the deadline: %w", context.DeadlineExceeded)
 			}
@@ -109,6 +111,8 @@ func call[T any](ctx context.Context, c *client, what string, fn func(ctx contex
 		}
 		a := &attempt{}
 		res, err := fn(context.WithValue(ctx, attemptKey{}, a))
+		wait, _ := retryAfter(a, time.Now())
+		t.done(a.status, wait)
 		if err != nil {
 			return zero, c.classify(ctx, what, a, err)
 		}
