@@ -27,6 +27,7 @@ import (
 	"github.com/protostar/protostar/internal/embedspace"
 	"github.com/protostar/protostar/internal/httpapi"
 	"github.com/protostar/protostar/internal/ingest"
+	"github.com/protostar/protostar/internal/openai"
 	"github.com/protostar/protostar/internal/outbox"
 	"github.com/protostar/protostar/internal/postgres"
 	"github.com/protostar/protostar/internal/purge"
@@ -218,7 +219,7 @@ func newApp(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry) (*
 		a.close()
 		return nil, err
 	}
-	factory, gen, err := newProviders(cfg, logger, tel, redis.NewRateLimiter(a.kv, "protostar:provider:"))
+	factory, gen, err := newProviders(cfg, logger, tel, redis.NewRateLimiter(a.kv, "protostar:provider:"), openai.NewMetrics(a.reg))
 	if err != nil {
 		a.close()
 		return nil, err

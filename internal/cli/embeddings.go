@@ -262,7 +262,7 @@ func (e *embeddings) registry(ctx context.Context) (*embedspace.Registry, error)
 	if err != nil {
 		return nil, err
 	}
-	factory, _, err := newProviders(e.cfg, e.logger, tel, nil) // compare runs a few queries: per-process limits
+	factory, _, err := newProviders(e.cfg, e.logger, tel, nil, nil) // compare runs a few queries: per-process limits
 	if err != nil {
 		return nil, err
 	}

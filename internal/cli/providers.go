@@ -31,14 +31,14 @@ type generator interface {
 // and the configured generation provider; the offline ones (hash,
 // extractive) need no model or network. The openai ones share their
 // request rate and 429 back-off with every process through shared (Redis).
-func newProviders(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry, shared openai.Shared) (embedspace.Factory, generator, error) {
+func newProviders(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry, shared openai.Shared, metrics *openai.Metrics) (embedspace.Factory, generator, error) {
 	oc := openai.Config{
 		// Each provider call is a client span of the job or request.
 		HTTPClient: &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport,
 			otelhttp.WithTracerProvider(tel.Provider), otelhttp.WithPropagators(tel.Propagator))},
 		BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, EmbedModel: cfg.EmbedModel,
 		Dimensions: cfg.EmbedDimensions, OmitDimensions: !cfg.EmbedSendDimensions, ChatModel: cfg.ChatModel, BatchSize: cfg.EmbedBatchSize,
-		RequestsPerSecond: cfg.OpenAIRateLimit, MaxConcurrency: cfg.OpenAIMaxConcurrency, Shared: shared,
+		RequestsPerSecond: cfg.OpenAIRateLimit, MaxConcurrency: cfg.OpenAIMaxConcurrency, Shared: shared, Metrics: metrics,
 	}
 	factory := func(spec protostar.SpaceSpec) (protostar.Embedder, error) {
 		switch spec.Provider {

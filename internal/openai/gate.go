@@ -57,12 +57,14 @@ const (
 // shared request rate (RequestsPerSecond for all processes together). While
 // the shared state is unreachable the hold and the rate are per process.
 type gate struct {
-	shared Shared // nil: per process only
-	bucket string
-	rps    float64 // +Inf: no pacing
-	local  *rate.Limiter
-	max    int
-	logger *slog.Logger
+	shared  Shared   // nil: per process only
+	metrics *Metrics // nil: none
+	model   string
+	bucket  string
+	rps     float64 // +Inf: no pacing
+	local   *rate.Limiter
+	max     int
+	logger  *slog.Logger
 
 	mu         sync.Mutex
 	window     float64
@@ -89,7 +91,7 @@ func newGate(logger *slog.Logger, cfg Config, model string, initial int) *gate {
 	if math.IsInf(cfg.RequestsPerSecond, 1) {
 		limit = rate.Inf
 	}
-	return &gate{shared: cfg.Shared, bucket: bucketName(cfg, model), rps: cfg.RequestsPerSecond,
+	return &gate{shared: cfg.Shared, metrics: cfg.Metrics, model: model, bucket: bucketName(cfg, model), rps: cfg.RequestsPerSecond,
 		local: rate.NewLimiter(limit, 1), max: cfg.MaxConcurrency, logger: logger,
 		window: float64(min(initial, cfg.MaxConcurrency)), slowStart: true, freed: make(chan struct{})}
 }
@@ -202,7 +204,12 @@ func (t *ticket) done(status int, retryAfter time.Duration) {
 		g.window = min(float64(g.max), g.window+1/g.window)
 	}
 	g.wake()
+	window := g.window
 	g.mu.Unlock()
+	if t.start.IsZero() {
+		return // never sent
+	}
+	g.metrics.observe(g.model, status, window)
 	if status == http.StatusTooManyRequests && g.useShared() {
 		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
 		defer cancel()

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/time/rate"
 )
 
@@ -154,6 +156,7 @@ func TestEmbedAdaptsToLimit(t *testing.T) {
 	cfg := f.config()
 	cfg.BatchSize = 1
 	cfg.MaxAttempts = 50
+	cfg.Metrics = NewMetrics(prometheus.NewRegistry())
 	e, err := NewEmbedder(testLogger(t), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -177,5 +180,15 @@ func TestEmbedAdaptsToLimit(t *testing.T) {
 	}
 	if n := throttled.Load(); n > int64(ok)/2 {
 		t.Errorf("%d responses were 429 for %d requests", n, ok)
+	}
+	reqs := cfg.Metrics.requests
+	if got, want := testutil.ToFloat64(reqs.WithLabelValues("embed-test", "ok")), float64(ok); got != want {
+		t.Errorf("metrics count %g ok requests, want %g", got, want)
+	}
+	if got, want := testutil.ToFloat64(reqs.WithLabelValues("embed-test", "throttled")), float64(throttled.Load()); got != want {
+		t.Errorf("metrics count %g throttled requests, want %g", got, want)
+	}
+	if got := testutil.ToFloat64(cfg.Metrics.window.WithLabelValues("embed-test")); got != e.c.gate.Window() {
+		t.Errorf("window gauge %g, gate's window %g", got, e.c.gate.Window())
 	}
 }

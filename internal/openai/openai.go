@@ -88,6 +88,9 @@ type Config struct {
 	// with every other process (Redis); nil keeps them per process.
 	// RequestsPerSecond is then the rate of all processes together.
 	Shared Shared
+	// Metrics records the requests' outcomes and the window; nil records
+	// nothing.
+	Metrics *Metrics
 }
 
 // String prints the configuration with the API key masked.
