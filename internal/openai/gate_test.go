@@ -78,21 +78,8 @@ func TestEmbedHoldsAfter429(t *testing.T) {
 	}
 	// The retry of the first call went out after the hold; a second
 	// caller arriving during another hold waits too.
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			if _, err := e.Embed(t.Context(), texts(2)); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	at := time.Unix(0, throttledAt.Load())
-	for i, r := range f.requests()[1:] {
-		if early := at.Add(hold - 20*time.Millisecond).Sub(r.At); early > 0 {
-			t.Errorf("request %d went out %s before the 429's Retry-After ended", i+1, early)
-		}
-	}
+	embedTogether(t, 2, e, e, e, e)
+	checkHeld(t, f, time.Unix(0, throttledAt.Load()).Add(hold-20*time.Millisecond))
 }
 
 // TestEmbedConcurrencyBound: however many callers, no more requests than
@@ -190,5 +177,16 @@ func TestEmbedAdaptsToLimit(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(cfg.Metrics.window.WithLabelValues("embed-test")); got != e.c.gate.Window() {
 		t.Errorf("window gauge %g, gate's window %g", got, e.c.gate.Window())
+	}
+}
+
+// checkHeld fails the test for every request after the first that reached
+// the fake before until.
+func checkHeld(t *testing.T, f *fake, until time.Time) {
+	t.Helper()
+	for i, r := range f.requests()[1:] {
+		if early := until.Sub(r.At); early > 0 {
+			t.Errorf("request %d went out %s before the 429's hold ended", i+1, early)
+		}
 	}
 }
