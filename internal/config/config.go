@@ -223,6 +223,20 @@ func (c Config) Validate() error {
 	check(c.StreamMaxLifetime >= time.Second, "PROTOSTAR_STREAM_MAX_LIFETIME", "must be at least 1s")
 	check(c.MaxChunksPerDoc >= 1, "PROTOSTAR_MAX_CHUNKS_PER_DOCUMENT", "must be at least 1")
 	check(c.ChunkOverlapTokens >= 0 && c.ChunkOverlapTokens < c.ChunkMaxTokens/2, "PROTOSTAR_CHUNK_OVERLAP_TOKENS", "must be at least 0 and below half of PROTOSTAR_CHUNK_MAX_TOKENS")
+	c.validateAI(check)
+	check(c.SecretKey == "" || len(c.SecretKey) >= 16, "PROTOSTAR_SECRET_KEY", "must be at least 16 characters")
+	check(len(c.WebhookRetrySchedule) <= 20 && !slices.ContainsFunc(c.WebhookRetrySchedule, func(d time.Duration) bool { return d < 0 }),
+		"PROTOSTAR_WEBHOOK_RETRY_SCHEDULE", "must be at most 20 waits, none negative")
+	check(c.WebhookTimeout >= time.Second && c.WebhookTimeout <= time.Minute, "PROTOSTAR_WEBHOOK_TIMEOUT", "must be between 1s and 1m")
+	check(c.WebhookDisableAfter >= time.Minute, "PROTOSTAR_WEBHOOK_DISABLE_AFTER", "must be at least 1m")
+	check(c.WebhookConcurrency >= 1 && c.WebhookConcurrency <= 256, "PROTOSTAR_WEBHOOK_CONCURRENCY", "must be between 1 and 256")
+	check(c.WebhooksPerTenant >= 1, "PROTOSTAR_WEBHOOKS_PER_TENANT", "must be at least 1")
+	check(c.WebhookSecretOverlap >= 0, "PROTOSTAR_WEBHOOK_SECRET_OVERLAP", "must not be negative")
+	return errors.Join(errs...)
+}
+
+// validateAI checks the settings of the AI providers and of search.
+func (c Config) validateAI(check func(ok bool, name, format string, args ...any)) {
 	check(oneOf(c.EmbedProvider, "hash", "openai"), "PROTOSTAR_EMBED_PROVIDER", "must be hash or openai, got %q", c.EmbedProvider)
 	check(c.EmbedDimensions >= 8 && c.EmbedDimensions <= 2000, "PROTOSTAR_EMBED_DIMENSIONS", "must be between 8 and 2000 (pgvector's HNSW limit)")
 	check(c.EmbedBatchSize >= 1 && c.EmbedBatchSize <= 2048, "PROTOSTAR_EMBED_BATCH_SIZE", "must be between 1 and 2048")
@@ -246,15 +260,6 @@ func (c Config) Validate() error {
 	}
 	check(c.RerankTopN >= 1 && c.RerankTopN <= 100, "PROTOSTAR_RERANK_TOP_N", "must be between 1 and 100")
 	check(c.RerankTimeout >= 10*time.Millisecond && c.RerankTimeout <= time.Minute, "PROTOSTAR_RERANK_TIMEOUT", "must be between 10ms and 1m")
-	check(c.SecretKey == "" || len(c.SecretKey) >= 16, "PROTOSTAR_SECRET_KEY", "must be at least 16 characters")
-	check(len(c.WebhookRetrySchedule) <= 20 && !slices.ContainsFunc(c.WebhookRetrySchedule, func(d time.Duration) bool { return d < 0 }),
-		"PROTOSTAR_WEBHOOK_RETRY_SCHEDULE", "must be at most 20 waits, none negative")
-	check(c.WebhookTimeout >= time.Second && c.WebhookTimeout <= time.Minute, "PROTOSTAR_WEBHOOK_TIMEOUT", "must be between 1s and 1m")
-	check(c.WebhookDisableAfter >= time.Minute, "PROTOSTAR_WEBHOOK_DISABLE_AFTER", "must be at least 1m")
-	check(c.WebhookConcurrency >= 1 && c.WebhookConcurrency <= 256, "PROTOSTAR_WEBHOOK_CONCURRENCY", "must be between 1 and 256")
-	check(c.WebhooksPerTenant >= 1, "PROTOSTAR_WEBHOOKS_PER_TENANT", "must be at least 1")
-	check(c.WebhookSecretOverlap >= 0, "PROTOSTAR_WEBHOOK_SECRET_OVERLAP", "must not be negative")
-	return errors.Join(errs...)
 }
 
 // Tenants parses APIKeys into a map from key to tenant; the tenant "*"
