@@ -1,16 +1,10 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,85 +12,15 @@ import (
 	"github.com/protostar/protostar/internal/testenv"
 )
 
-// privateMinIO is a MinIO server process owned by one test, for tests that
-// kill the store; the stack's shared MinIO must stay up.
-type privateMinIO struct {
-	cmd    *exec.Cmd
-	output *bytes.Buffer
-	cfg    Config
-}
-
-// startMinIO starts the stack's MinIO binary on a free loopback port with
-// its data in a temporary directory, waits until it is live, and stops it
-// when the test ends.
-func startMinIO(t *testing.T) *privateMinIO {
-	t.Helper()
-	bin := testenv.Env(t, "PROTOSTAR_STACK_MINIO_BIN")
-	addr := freeAddr(t)
-	dir := t.TempDir()
-	m := &privateMinIO{
-		output: new(bytes.Buffer),
-		cfg: Config{
-			Endpoint: addr, AccessKey: "crashtest", SecretKey: "crashtest-secret",
-			Bucket: testenv.Name("crash-"), CreateBucket: true,
-		},
-	}
-	m.cmd = exec.Command(bin, "server", filepath.Join(dir, "data"), "--address", addr, "--certs-dir", filepath.Join(dir, "certs"), "--quiet")
-	m.cmd.Env = append(os.Environ(),
-		"MINIO_ROOT_USER="+m.cfg.AccessKey,
-		"MINIO_ROOT_PASSWORD="+m.cfg.SecretKey,
-		"MINIO_BROWSER=off",
-		"MINIO_UPDATE=off",
-	)
-	m.cmd.Stdout, m.cmd.Stderr = m.output, m.output
-	if err := m.cmd.Start(); err != nil {
-		t.Fatalf("start minio: %v", err)
-	}
-	t.Cleanup(m.kill)
-
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/minio/health/live")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return m
-			}
-		}
-		if time.Now().After(deadline) {
-			m.kill()
-			t.Fatalf("minio on %s not live after 60 s; output:\n%s", addr, m.output)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// kill stops the process with SIGKILL, as a crash would, and reaps it.
-func (m *privateMinIO) kill() {
-	if m.cmd.ProcessState != nil {
-		return
-	}
-	_ = m.cmd.Process.Kill()
-	_ = m.cmd.Wait()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestReadFailsUnavailableWhenStoreDies kills MinIO while an object is being
 // streamed: the next reads must fail with ErrUnavailable, not end early
 // with io.EOF, and later calls must fail fast with ErrUnavailable too.
 func TestReadFailsUnavailableWhenStoreDies(t *testing.T) {
 	t.Parallel()
-	m := startMinIO(t)
-	s, err := New(testLogger(t), m.cfg)
+	m := testenv.NewMinIO(t) // a private one: the stack's must stay up
+	env := m.S3()
+	s, err := New(testLogger(t), Config{Endpoint: env.Endpoint, AccessKey: env.AccessKey, SecretKey: env.SecretKey,
+		Bucket: env.Bucket, CreateBucket: true})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -122,7 +46,7 @@ func TestReadFailsUnavailableWhenStoreDies(t *testing.T) {
 		t.Fatalf("read the first MiB: %v", err)
 	}
 
-	m.kill()
+	m.Kill()
 
 	n, err := io.Copy(io.Discard, rc)
 	got += n
@@ -149,6 +73,6 @@ func TestReadFailsUnavailableWhenStoreDies(t *testing.T) {
 		}
 	}
 	if t.Failed() {
-		fmt.Fprintf(t.Output(), "minio output:\n%s", m.output)
+		fmt.Fprintf(t.Output(), "minio output:\n%s", m.Tail(40))
 	}
 }
