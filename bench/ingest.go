@@ -82,10 +82,16 @@ type yardstick struct {
 // into an emptied chunks table; the clock runs from the first POST until
 // the last document is ready.
 func (b *bench) ingestPipeline(ctx context.Context, serve, worker *proc, c ingestCorpus, prefix string) (pipelineRun, error) {
-	if err := b.main.reset(ctx); err != nil {
+	return b.ingestPipelineOn(ctx, b.main, serve, worker, c, prefix)
+}
+
+// ingestPipelineOn is ingestPipeline on the database db that serve and
+// worker use.
+func (b *bench) ingestPipelineOn(ctx context.Context, db *database, serve, worker *proc, c ingestCorpus, prefix string) (pipelineRun, error) {
+	if err := db.reset(ctx); err != nil {
 		return pipelineRun{}, err
 	}
-	cpu := startCPU(ctx, b.main, map[string]*proc{"serve": serve, "worker": worker})
+	cpu := startCPU(ctx, db, map[string]*proc{"serve": serve, "worker": worker})
 	name := strings.Trim(prefix, "/")
 	b.prof.cpu(ctx, worker, "worker-"+name, 20*time.Second)
 	b.prof.cpu(ctx, serve, "serve-"+name, 20*time.Second)
@@ -98,14 +104,14 @@ func (b *bench) ingestPipeline(ctx context.Context, serve, worker *proc, c inges
 		return pipelineRun{}, err
 	}
 	posted := time.Since(start)
-	chunks, err := waitReady(ctx, b.main, benchTenant, prefix, len(c.keys), 30*time.Minute)
+	chunks, err := waitReady(ctx, db, benchTenant, prefix, len(c.keys), 30*time.Minute)
 	if err != nil {
 		return pipelineRun{}, fmt.Errorf("%w\nworker log:\n%s", err, worker.Tail(20))
 	}
 	elapsed := time.Since(start)
 	used := cpu.stop(ctx)
 	var stored int
-	if err := b.main.DB.Pool().QueryRow(ctx, `SELECT count(*) FROM chunks WHERE tenant_id = $1`, benchTenant).Scan(&stored); err != nil {
+	if err := db.DB.Pool().QueryRow(ctx, `SELECT count(*) FROM chunks WHERE tenant_id = $1`, benchTenant).Scan(&stored); err != nil {
 		return pipelineRun{}, err
 	}
 	if stored != chunks {

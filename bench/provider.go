@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
 
+	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/openai"
 )
 
@@ -29,15 +31,30 @@ func (b *bench) providerFigure(ctx context.Context) ([]Result, error) {
 	if err := b.h.upload(ctx, prefixed("provider/", corpus.keys), corpus.docs); err != nil {
 		return nil, err
 	}
-	worker, err := b.h.start(ctx, "worker", b.main, 0, b.providerEnv(sim)...)
+	// A database whose embedding space is the simulated model's, as an
+	// installation configured for it has: processes embed with the active
+	// space's settings, whatever their environment says.
+	db, err := b.h.newDatabaseSpace(ctx, protostar.SpaceSpec{Provider: "openai", Model: simModel, Dimensions: embedDims, SendDimensions: true})
+	if err != nil {
+		return nil, err
+	}
+	serve, err := b.h.start(ctx, "serve", db, 0, b.providerEnv(sim)...)
+	if err != nil {
+		return nil, err
+	}
+	defer serve.Stop()
+	worker, err := b.h.start(ctx, "worker", db, 0, b.providerEnv(sim)...)
 	if err != nil {
 		return nil, err
 	}
 	sim.Reset()
-	run, err := b.ingestPipeline(ctx, b.serve, worker, corpus, "provider/")
+	run, err := b.ingestPipelineOn(ctx, db, serve, worker, corpus, "provider/")
 	worker.Stop()
 	if err != nil {
 		return nil, err
+	}
+	if pipe := sim.Stats(); pipe.OK == 0 {
+		return nil, fmt.Errorf("the pipeline's worker sent the simulated provider no request")
 	}
 	pipe := sim.Stats()
 

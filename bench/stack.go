@@ -16,6 +16,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/postgres"
 	"github.com/protostar/protostar/internal/testenv"
 )
@@ -178,6 +179,12 @@ type database struct {
 
 // newDatabase creates and migrates a database, dropped in Close.
 func (h *harness) newDatabase(ctx context.Context, dims int) (*database, error) {
+	return h.newDatabaseSpace(ctx, protostar.SpaceSpec{Provider: "hash", Model: "hash-v1", Dimensions: dims})
+}
+
+// newDatabaseSpace is newDatabase with initial as its first embedding
+// space, the one its processes embed with.
+func (h *harness) newDatabaseSpace(ctx context.Context, initial protostar.SpaceSpec) (*database, error) {
 	dsn, drop, err := testenv.CreateDatabase(ctx, h.env.AdminDB, "bench_")
 	if err != nil {
 		return nil, err
@@ -193,7 +200,7 @@ func (h *harness) newDatabase(ctx context.Context, dims int) (*database, error) 
 		}
 		return drop(ctx)
 	})
-	if d.DB, err = testenv.OpenMigrated(ctx, dsn, dims, 10); err != nil {
+	if d.DB, err = testenv.OpenMigratedSpace(ctx, dsn, initial, 10); err != nil {
 		return nil, fmt.Errorf("database %s: %w", d.Name, err)
 	}
 	return d, nil

@@ -14,9 +14,15 @@ import (
 // given embedding dimension and returns a pool of maxConns on it. opts
 // reach postgres.Open.
 func OpenMigrated(ctx context.Context, dsn string, dims int, maxConns int32, opts ...postgres.Option) (*postgres.DB, error) {
-	logger := slog.New(slog.DiscardHandler)
 	// The first embedding space is the offline hash embedder's.
-	m, err := postgres.NewMigrator(logger, dsn, protostar.SpaceSpec{Provider: "hash", Model: "hash-v1", Dimensions: dims})
+	return OpenMigratedSpace(ctx, dsn, protostar.SpaceSpec{Provider: "hash", Model: "hash-v1", Dimensions: dims}, maxConns, opts...)
+}
+
+// OpenMigratedSpace is OpenMigrated with initial as the first embedding
+// space (the one a fresh installation's PROTOSTAR_EMBED_* describe).
+func OpenMigratedSpace(ctx context.Context, dsn string, initial protostar.SpaceSpec, maxConns int32, opts ...postgres.Option) (*postgres.DB, error) {
+	logger := slog.New(slog.DiscardHandler)
+	m, err := postgres.NewMigrator(logger, dsn, initial)
 	if err != nil {
 		return nil, err
 	}
