@@ -204,12 +204,15 @@ func (t *ticket) done(status int, retryAfter time.Duration) {
 		g.window = min(float64(g.max), g.window+1/g.window)
 	}
 	g.wake()
-	window := g.window
+	if !t.start.IsZero() {
+		// Under g.mu, so that the gauge ends at the window's last value
+		// when responses finish together.
+		g.metrics.observe(g.model, status, g.window)
+	}
 	g.mu.Unlock()
 	if t.start.IsZero() {
 		return // never sent
 	}
-	g.metrics.observe(g.model, status, window)
 	if status == http.StatusTooManyRequests && g.useShared() {
 		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
 		defer cancel()
