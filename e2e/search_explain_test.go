@@ -3,12 +3,12 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/protostar/protostar/internal/testenv"
 )
 
 // explained is a search answer with each hit's explain object.
@@ -45,30 +45,10 @@ func searchExplained(t *testing.T, p *proc, req map[string]any) explained {
 // and when it fails the fused order is kept and the answer says so.
 func TestSearchExplainAndRerank(t *testing.T) {
 	t.Parallel()
-	var down atomic.Bool
-	reranker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
-			http.Error(w, "model loading", http.StatusServiceUnavailable)
-			return
-		}
-		var req struct {
-			Documents []string `json:"documents"`
-		}
-		_ = json.NewDecoder(r.Body).Decode(&req)
-		type result struct {
-			Index int     `json:"index"`
-			Score float64 `json:"relevance_score"`
-		}
-		out := []result{}
-		for i, d := range req.Documents { // prefers the chunk about restores
-			out = append(out, result{i, float64(strings.Count(d, "restore"))})
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"results": out})
-	}))
-	defer reranker.Close()
+	reranker := testenv.NewReranker(t, "restore") // prefers the chunk about restores
 
 	s := newStack(t)
-	p := s.start("all", "PROTOSTAR_RERANK_URL="+reranker.URL+"/v1/rerank", "PROTOSTAR_RERANK_TIMEOUT=1s")
+	p := s.start("all", "PROTOSTAR_RERANK_URL="+reranker.URL, "PROTOSTAR_RERANK_TIMEOUT=1s")
 	for key, doc := range map[string]string{
 		"ops/backup.md":  "# 백업\n\n데이터베이스 백업은 매일 실행한다. backups of the indexes run nightly.\n",
 		"ops/restore.md": "# 복구\n\nrestore drills: we restore a database backup every quarter, and restore one after upgrades.\n",
@@ -104,7 +84,7 @@ func TestSearchExplainAndRerank(t *testing.T) {
 		}
 	}
 
-	down.Store(true)
+	reranker.Down.Store(true)
 	res = searchExplained(t, p, map[string]any{"query": "데이터베이스 backup index", "explain": true})
 	if res.Rerank != "unavailable" || len(res.Results) == 0 || res.Results[0].Explain.KeywordRank != 1 {
 		t.Fatalf("with the reranker down: %+v", res)

@@ -2,10 +2,6 @@ package search_test
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +10,7 @@ import (
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/rerank"
 	"github.com/protostar/protostar/internal/search"
+	"github.com/protostar/protostar/internal/testenv"
 )
 
 // listStore answers every keyword search with its hits, in order.
@@ -33,31 +30,13 @@ func (s listStore) KeywordSearch(_ context.Context, _ string, q protostar.Keywor
 	return out, nil
 }
 
-// reranker serves the Cohere/Jina rerank wire format; a document scores
-// higher the more often it contains "relevant". down makes it fail.
+// reranker is a rerank endpoint preferring documents that contain
+// "relevant"; down makes it fail.
 func reranker(t *testing.T, down bool) string {
 	t.Helper()
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down {
-			http.Error(w, "overloaded", http.StatusServiceUnavailable)
-			return
-		}
-		var req struct {
-			Documents []string `json:"documents"`
-		}
-		_ = json.NewDecoder(r.Body).Decode(&req)
-		type result struct {
-			Index int     `json:"index"`
-			Score float64 `json:"relevance_score"`
-		}
-		out := []result{}
-		for i, d := range req.Documents {
-			out = append(out, result{i, float64(strings.Count(d, "relevant"))})
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"results": out})
-	}))
-	t.Cleanup(s.Close)
-	return s.URL + "/v1/rerank"
+	r := testenv.NewReranker(t, "relevant")
+	r.Down.Store(down)
+	return r.URL
 }
 
 func TestRerankStage(t *testing.T) {
