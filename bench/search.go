@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime"
@@ -114,29 +115,37 @@ func (w *searchWorkload) rawKeyword(ctx context.Context, i int) error {
 	return err
 }
 
-// rawHybrid is hybrid as the service runs it: both queries at once for
-// 3×top_k, fused by reciprocal rank.
+// rawHybrid is hybrid as the service runs it (search.Service.hybrid):
+// with the offline embedder's vector weight 0, keyword search alone, and
+// the vectors only when it finds fewer than top_k; with a positive weight,
+// both queries at once for 3×top_k, fused by reciprocal rank.
 func (w *searchWorkload) rawHybrid(ctx context.Context, i int) error {
+	q, vec, terms := w.qs[i%len(w.qs)], w.vecs[i%len(w.qs)], w.terms[i%len(w.qs)]
+	weights := []float64{config.OfflineVectorWeight, 1}
 	var (
 		wg           sync.WaitGroup
 		vHits, kHits []protostar.SearchHit
 		vErr, kErr   error
 	)
-	wg.Go(func() {
-		vHits, vErr = w.db.DB.VectorSearch(ctx, w.space, benchTenant, w.vecs[i%len(w.qs)], protostar.SearchFilter{}, 3*topK)
-	})
-	wg.Go(func() {
-		kHits, kErr = w.db.DB.KeywordSearch(ctx, benchTenant, w.terms[i%len(w.qs)], protostar.SearchFilter{}, 3*topK)
-	})
-	wg.Wait()
-	if vErr != nil {
-		return vErr
+	if weights[0] == 0 {
+		kHits, kErr = w.db.DB.KeywordSearch(ctx, benchTenant, terms, protostar.SearchFilter{}, topK)
+		if kErr == nil && len(kHits) < topK {
+			vHits, vErr = w.db.DB.VectorSearch(ctx, w.space, benchTenant, vec, protostar.SearchFilter{}, 3*topK)
+		}
+	} else {
+		wg.Go(func() {
+			vHits, vErr = w.db.DB.VectorSearch(ctx, w.space, benchTenant, vec, protostar.SearchFilter{}, 3*topK)
+		})
+		wg.Go(func() {
+			kHits, kErr = w.db.DB.KeywordSearch(ctx, benchTenant, terms, protostar.SearchFilter{}, 3*topK)
+		})
+		wg.Wait()
 	}
-	if kErr != nil {
-		return kErr
+	if err := errors.Join(vErr, kErr); err != nil {
+		return err
 	}
-	if hits := search.Fuse(topK, []float64{config.OfflineVectorWeight, 1}, vHits, kHits); len(hits) == 0 {
-		return fmt.Errorf("raw hybrid search found nothing for %q", w.qs[i%len(w.qs)])
+	if hits := search.Fuse(topK, weights, vHits, kHits); len(hits) == 0 {
+		return fmt.Errorf("raw hybrid search found nothing for %q", q)
 	}
 	return nil
 }

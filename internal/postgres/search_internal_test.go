@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"math"
 	"slices"
 	"testing"
 
@@ -60,9 +61,41 @@ func TestKeywordPlanOrdersRarestFirst(t *testing.T) {
 	if e := p.nextRound(3); e != 4 {
 		t.Errorf("second round takes %d terms, want 4", e)
 	}
-	hit := func(score float64) []protostar.SearchHit { return []protostar.SearchHit{{Score: score}} }
+	hit := func(score float64) []scoredChunk { return []scoredChunk{{score: score}} }
 	rest := p.bounds[3]
 	if p.exact(3, hit(rest-0.01), 1) || !p.exact(3, hit(rest), 1) || p.exact(3, nil, 1) {
 		t.Errorf("exact: the k-th score must reach the bound of the terms not ranked (%v)", rest)
+	}
+}
+
+// TestScoreReadsFilteredTSVector checks the Go side of a keyword round:
+// the filtered tsvector's positions give each term's frequency, a term
+// stored without positions counts once, terms outside the query are
+// ignored, and the score is the BM25 sum over the terms held.
+func TestScoreReadsFilteredTSVector(t *testing.T) {
+	t.Parallel()
+	bm := protostar.BM25{K1: 1.2, B: 0.75}
+	q := protostar.KeywordQuery{Terms: []string{"백업", "index"}, Weights: []float64{1, 1}, BM25: bm}
+	p := planKeyword(q, termStats{chunks: 100, avgLen: 20, df: []int64{5, 50}})
+	tests := []struct {
+		vec     string
+		tf      map[string]int
+		matched []string
+	}{
+		{vec: "", tf: nil, matched: nil},
+		{vec: "'백업':1A,4A,9A", tf: map[string]int{"백업": 3}, matched: []string{"백업"}},
+		{vec: "'index':2A '백업':7A", tf: map[string]int{"백업": 1, "index": 1}, matched: []string{"백업", "index"}},
+		{vec: "'index' 'other':3A", tf: map[string]int{"index": 1}, matched: []string{"index"}},
+	}
+	for _, tt := range tests {
+		got := p.score(7, 30, tt.vec)
+		want := 0.0
+		for term, tf := range tt.tf {
+			i := p.index[term]
+			want += p.weights[i] * bm.TF(tf, 30, 20)
+		}
+		if math.Abs(got.score-want) > 1e-12 || !slices.Equal(got.matched, tt.matched) || got.id != 7 {
+			t.Errorf("score(%q) = %v %q, want %v %q", tt.vec, got.score, got.matched, want, tt.matched)
+		}
 	}
 }
