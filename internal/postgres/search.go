@@ -38,6 +38,20 @@ const searchFilterSQL = `c.tenant_id = $1 AND d.deleted_at IS NULL AND c.version
 // (they are numbers from the database, never client input), since a
 // partial index is used only when its predicate is provable at planning.
 func (db *DB) VectorSearch(ctx context.Context, space protostar.EmbeddingSpace, tenantID string, vec []float32, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error) {
+	ef, sparse := efSearch(vec, k)
+	return db.vectorSearch(ctx, space, tenantID, vec, f, k, ef, sparse)
+}
+
+// VectorSearchEf is VectorSearch with hnsw.ef_search set to ef (at most
+// pgvector's 1000) whatever the vector: the bench measures recall and
+// latency against it.
+func (db *DB) VectorSearchEf(ctx context.Context, space protostar.EmbeddingSpace, tenantID string, vec []float32, f protostar.SearchFilter, k, ef int) ([]protostar.SearchHit, error) {
+	return db.vectorSearch(ctx, space, tenantID, vec, f, k, ef, false)
+}
+
+// vectorSearch is VectorSearch with ef_search ef, or, if sparse, one
+// percent of the index's rows when that is more.
+func (db *DB) vectorSearch(ctx context.Context, space protostar.EmbeddingSpace, tenantID string, vec []float32, f protostar.SearchFilter, k, ef int, sparse bool) ([]protostar.SearchHit, error) {
 	if len(vec) != space.Dimensions {
 		return nil, fmt.Errorf("vector search: a %d-dimensional query in %d-dimensional space %d", len(vec), space.Dimensions, space.ID)
 	}
@@ -51,7 +65,6 @@ func (db *DB) VectorSearch(ctx context.Context, space protostar.EmbeddingSpace, 
 	// For a sparse query the candidate list grows with the index: one
 	// percent of the rows (reltuples, the planner's estimate), between the
 	// dense minimum and pgvector's maximum (see efSearch).
-	ef, sparse := efSearch(vec, k)
 	b.Queue(`SELECT set_config('plan_cache_mode', 'force_custom_plan', true),
 		set_config('hnsw.iterative_scan', 'relaxed_order', true),
 		set_config('hnsw.ef_search', least($3::int, greatest($1::int, CASE WHEN $2::bool THEN
