@@ -54,6 +54,8 @@ func (s SpaceSpec) Validate() error {
 		return Errorf(EINVALID, "provider must be hash or openai, got %q", s.Provider)
 	case s.Model == "":
 		return Errorf(EINVALID, "model must not be empty")
+	case s.Provider == "hash" && s.Model != "hash-v1" && s.Model != "hash-v2-dense": // package hashembed's models
+		return Errorf(EINVALID, "the hash provider's model must be hash-v1 or hash-v2-dense, got %q", s.Model)
 	case s.Dimensions < 8 || s.Dimensions > 4000:
 		return Errorf(EINVALID, "dimensions must be between 8 and 4000 (pgvector's halfvec HNSW limit), got %d", s.Dimensions)
 	}

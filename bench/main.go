@@ -11,6 +11,9 @@
 //
 //	BENCH_SCALE=small|default|large go run ./bench [-out bench/results.json] [-only ingest,provider,memory,search,queue,cache]
 //
+// -only dense runs the optional comparison of the offline embedder's
+// sparse and dense vectors for HNSW search (docs/benchmarks.md).
+//
 // Every figure is a ratio against a baseline measured in the same run, so
 // that a busy machine moves both. A figure that misses its target is
 // marked MISS; only errors make the command fail.
@@ -45,6 +48,10 @@ func main() {
 }
 
 var figureNames = []string{"queue", "ingest", "cache", "provider", "search", "tracing", "embeddings", "memory"}
+
+// optionalFigures run only when -only names them: measurements for a
+// decision, not for every run.
+var optionalFigures = []string{"dense"}
 
 // bench is one run: the harness, the scale, and the main environment that
 // the ingest, cache and search figures share.
@@ -85,8 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	want := map[string]bool{}
 	for f := range strings.SplitSeq(*only, ",") {
 		if f = strings.TrimSpace(f); f != "" {
-			if !slices.Contains(figureNames, f) {
-				return fmt.Errorf("-only: unknown figure %q (have %s)", f, strings.Join(figureNames, ", "))
+			if !slices.Contains(figureNames, f) && !slices.Contains(optionalFigures, f) {
+				return fmt.Errorf("-only: unknown figure %q (have %s)", f, strings.Join(append(figureNames, optionalFigures...), ", "))
 			}
 			want[f] = true
 		}
@@ -165,6 +172,11 @@ func (b *bench) figures(ctx context.Context, want map[string]bool) ([]Result, er
 	}
 	if want["search"] {
 		if err := st.run(ctx, "search", b.searchFigure); err != nil {
+			return st.results, err
+		}
+	}
+	if want["dense"] {
+		if err := st.run(ctx, "dense", b.denseFigure); err != nil {
 			return st.results, err
 		}
 	}

@@ -68,7 +68,11 @@ func (b *bench) searchSetup(ctx context.Context) (*searchWorkload, error) {
 		return nil, err
 	}
 	start := time.Now()
-	docs, err := loadSearchCorpus(ctx, db, b.s.SearchChunks, b.s.SearchDocChunks)
+	emb, err := hashembed.New(embedDims)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := loadSearchCorpus(ctx, db, emb, b.s.SearchChunks, b.s.SearchDocChunks)
 	if err != nil {
 		return nil, err
 	}
@@ -80,10 +84,6 @@ func (b *bench) searchSetup(ctx context.Context) (*searchWorkload, error) {
 	b.logger.Info("search corpus loaded", "chunks", b.s.SearchChunks, "documents", docs, "seconds", loaded.Round(time.Second).Seconds())
 	w := &searchWorkload{db: db, docs: docs, qs: queries(seedSearch, seedQueries, docs, b.s.RecallQueries),
 		loadRate: float64(b.s.SearchChunks) / loaded.Seconds()}
-	emb, err := hashembed.New(embedDims)
-	if err != nil {
-		return nil, err
-	}
 	if w.vecs, err = emb.Embed(ctx, w.qs); err != nil {
 		return nil, err
 	}
@@ -281,37 +281,11 @@ func (b *bench) recall(ctx context.Context, qs []string) (float64, map[string]an
 		if err != nil {
 			return err
 		}
-		exact := map[int64]bool{}
-		var kth float64
-		err = pgx.BeginFunc(ctx, b.main.DB.Pool(), func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SET LOCAL enable_indexscan = off`); err != nil {
-				return err
-			}
-			rows, err := tx.Query(ctx, `SELECT c.id, e.embedding <=> $2 FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id
-				JOIN documents d ON d.id = c.document_id
-				WHERE e.space_id = $4 AND c.tenant_id = $1 AND d.deleted_at IS NULL AND c.version = d.indexed_version
-				ORDER BY e.embedding <=> $2 LIMIT $3`, benchTenant, pgvector.NewVector(vec[0]), topK, benchSpace)
-			if err != nil {
-				return err
-			}
-			var (
-				id   int64
-				dist float64
-			)
-			_, err = pgx.ForEachRow(rows, []any{&id, &dist}, func() error {
-				exact[id], kth = true, dist
-				return nil
-			})
-			return err
-		})
+		exact, kth, err := exactTop(ctx, b.main, vec[0])
 		if err != nil {
-			return fmt.Errorf("exact scan: %w", err)
+			return err
 		}
-		for _, h := range out.Results {
-			if exact[h.ChunkID] || 1-h.Score <= kth+1e-6 {
-				found.Add(1)
-			}
-		}
+		found.Add(int64(recalled(out.Results, exact, kth)))
 		total.Add(int64(len(exact)))
 		return nil
 	})
@@ -321,6 +295,52 @@ func (b *bench) recall(ctx context.Context, qs []string) (float64, map[string]an
 	r := float64(found.Load()) / float64(max(total.Load(), 1))
 	return r, map[string]any{"recall_queries": len(qs), "recall_seconds": round(time.Since(start).Seconds()),
 		"recall_method": "vector-mode API top 10 vs exact scan (SET enable_indexscan = off), ties at the 10th distance count"}, nil
+}
+
+// exactTop returns the ids of the topK chunks nearest to vec in the bench
+// space by an exact scan (index scans disabled, so Postgres computes every
+// distance), and the topK-th distance.
+func exactTop(ctx context.Context, db *database, vec []float32) (map[int64]bool, float64, error) {
+	exact := map[int64]bool{}
+	var kth float64
+	err := pgx.BeginFunc(ctx, db.DB.Pool(), func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_indexscan = off`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT c.id, e.embedding <=> $2 FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id
+			JOIN documents d ON d.id = c.document_id
+			WHERE e.space_id = $4 AND c.tenant_id = $1 AND d.deleted_at IS NULL AND c.version = d.indexed_version
+			ORDER BY e.embedding <=> $2 LIMIT $3`, benchTenant, pgvector.NewVector(vec), topK, benchSpace)
+		if err != nil {
+			return err
+		}
+		var (
+			id   int64
+			dist float64
+		)
+		_, err = pgx.ForEachRow(rows, []any{&id, &dist}, func() error {
+			exact[id], kth = true, dist
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("exact scan: %w", err)
+	}
+	return exact, kth, nil
+}
+
+// recalled counts the hits in the exact top k or tied with its k-th
+// distance: the generated corpus has duplicate chunks, and which of
+// several equal-distance chunks comes first is arbitrary.
+func recalled(hits []protostar.SearchHit, exact map[int64]bool, kth float64) int {
+	n := 0
+	for _, h := range hits {
+		if exact[h.ChunkID] || 1-h.Score <= kth+1e-6 {
+			n++
+		}
+	}
+	return n
 }
 
 // loadResult is one load run.
@@ -403,17 +423,17 @@ func load(ctx context.Context, duration time.Duration, concurrency int, fn func(
 }
 
 // loadSearchCorpus fills the chunks table with about target chunks of
-// generated documents (perDoc chunks each on average) as ready documents
-// of the bench tenant, and returns the number of documents. The vector and
+// generated documents (perDoc chunks each on average), embedded by emb, as
+// ready documents of the bench tenant, and returns the number of documents. The vector and
 // keyword indexes are dropped for the load and rebuilt afterwards from
 // their own definitions, which is much faster than maintaining them row by
 // row.
-func loadSearchCorpus(ctx context.Context, db *database, target, perDoc int) (int, error) {
+func loadSearchCorpus(ctx context.Context, db *database, emb *hashembed.Embedder, target, perDoc int) (int, error) {
 	defs, err := dropSearchIndexes(ctx, db)
 	if err != nil {
 		return 0, err
 	}
-	docs, err := copySearchCorpus(ctx, db, target, perDoc)
+	docs, err := copySearchCorpus(ctx, db, emb, target, perDoc)
 	if err != nil {
 		return 0, err
 	}
@@ -450,11 +470,7 @@ func dropSearchIndexes(ctx context.Context, db *database) (map[string]string, er
 // copySearchCorpus writes about target chunks of generated documents, in
 // batches of documents from one stream per CPU, and returns how many
 // documents it wrote.
-func copySearchCorpus(ctx context.Context, db *database, target, perDoc int) (int, error) {
-	emb, err := hashembed.New(embedDims)
-	if err != nil {
-		return 0, err
-	}
+func copySearchCorpus(ctx context.Context, db *database, emb *hashembed.Embedder, target, perDoc int) (int, error) {
 	var left, docs, next atomic.Int64
 	left.Store(int64(target))
 	// take claims up to n of the chunks left to write.
@@ -472,7 +488,7 @@ func copySearchCorpus(ctx context.Context, db *database, target, perDoc int) (in
 	docBytes := perDoc * kib // a generated section yields about one chunk of ~1 KiB
 	const batchDocs = 20
 	streams := runtime.NumCPU()
-	err = forEach(ctx, streams, streams, func(ctx context.Context, _ int) error {
+	err := forEach(ctx, streams, streams, func(ctx context.Context, _ int) error {
 		for left.Load() > 0 {
 			var batch []docRows
 			var keys []string

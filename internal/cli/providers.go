@@ -47,7 +47,7 @@ func newProviders(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemet
 			c.EmbedModel, c.Dimensions, c.OmitDimensions = spec.Model, spec.Dimensions, !spec.SendDimensions
 			return openai.NewEmbedder(logger, c)
 		case "hash":
-			return hashembed.New(spec.Dimensions)
+			return hashembed.NewModel(spec.Model, spec.Dimensions)
 		}
 		return nil, protostar.Errorf(protostar.EINVALID, "unknown embedding provider %q", spec.Provider)
 	}

@@ -354,7 +354,9 @@ func ParseQueues(s string) ([]string, error) {
 // settings win (see docs/embedding-models.md).
 func (c Config) EmbedSpec() protostar.SpaceSpec {
 	model := c.EmbedModel
-	if c.EmbedProvider == "hash" {
+	// The hash provider's models are named hash-*; any other value (the
+	// default names an OpenAI model) means its default, hash-v1.
+	if c.EmbedProvider == "hash" && !strings.HasPrefix(model, "hash-") {
 		model = "hash-v1"
 	}
 	return protostar.SpaceSpec{Provider: c.EmbedProvider, Model: model, Dimensions: c.EmbedDimensions, SendDimensions: c.EmbedSendDimensions}

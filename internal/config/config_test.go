@@ -101,3 +101,18 @@ func TestParseQueues(t *testing.T) {
 		}
 	}
 }
+
+func TestEmbedSpecHashModel(t *testing.T) {
+	tests := []struct{ provider, model, want string }{
+		{"hash", "", "hash-v1"},
+		{"hash", "text-embedding-3-small", "hash-v1"}, // PROTOSTAR_EMBED_MODEL's default names an OpenAI model
+		{"hash", "hash-v2-dense", "hash-v2-dense"},
+		{"openai", "text-embedding-3-large", "text-embedding-3-large"},
+	}
+	for _, tt := range tests {
+		c := Config{EmbedProvider: tt.provider, EmbedModel: tt.model, EmbedDimensions: 384}
+		if got := c.EmbedSpec().Model; got != tt.want {
+			t.Errorf("EmbedSpec() with %s/%q: model %q, want %q", tt.provider, tt.model, got, tt.want)
+		}
+	}
+}

@@ -10,6 +10,15 @@
 // two embeddings is then a tf-weighted term-overlap score in which
 // 데이터베이스 and 데이터베이스를 share five of their bigrams.
 //
+// Two models share the terms and weights. hash-v1 (New) puts each term in
+// one bucket: a sparse vector. hash-v2-dense (NewModel(ModelDense, d))
+// projects each term onto a dense random ±1/√d vector drawn from its hash
+// (a signed random projection of the same feature vector, which keeps
+// inner products in expectation, Johnson–Lindenstrauss): every dimension
+// is set. The two never mix: spaces key on the model name. The dense one
+// was measured against hash-v1 for HNSW search (docs/benchmarks.md, dense
+// offline vectors) and is not the default.
+//
 // It needs no model weights, allocates only the output vectors and a little
 // scratch per call, and is deterministic across processes, runs and
 // machines: the hash is fixed and terms are summed in sorted hash order.
@@ -30,10 +39,17 @@ const (
 	MaxDimensions = 4096
 )
 
+// The models NewModel knows.
+const (
+	ModelSparse = "hash-v1"       // one signed bucket per term
+	ModelDense  = "hash-v2-dense" // a dense signed random projection per term
+)
+
 // Embedder embeds texts by feature hashing. It is immutable and safe for
 // concurrent use.
 type Embedder struct {
-	dim int
+	dim   int
+	dense bool
 }
 
 // New returns an Embedder producing vectors of the given dimensions. It
@@ -46,9 +62,30 @@ func New(dimensions int) (*Embedder, error) {
 	return &Embedder{dim: dimensions}, nil
 }
 
+// NewModel returns an Embedder of the named model (ModelSparse or
+// ModelDense) and dimensions. It returns an EINVALID error naming the
+// value for another model or dimensions New refuses.
+func NewModel(model string, dimensions int) (*Embedder, error) {
+	if model != ModelSparse && model != ModelDense {
+		return nil, protostar.Errorf(protostar.EINVALID,
+			"hash embedder model %q unknown: use %s or %s", model, ModelSparse, ModelDense)
+	}
+	e, err := New(dimensions)
+	if err != nil {
+		return nil, err
+	}
+	e.dense = model == ModelDense
+	return e, nil
+}
+
 // Model names the algorithm; it changes whenever vectors would change, so
 // stored embeddings from another version are never mixed with new ones.
-func (e *Embedder) Model() string { return "hash-v1" }
+func (e *Embedder) Model() string {
+	if e.dense {
+		return ModelDense
+	}
+	return ModelSparse
+}
 
 // Dimensions is the length of every vector Embed returns.
 func (e *Embedder) Dimensions() int { return e.dim }
@@ -105,10 +142,14 @@ func (e *Embedder) fill(v []float32, hashes []uint64) {
 		if tf := j - i; tf > 1 {
 			w += math.Log(float64(tf))
 		}
-		if h>>63 != 0 {
-			w = -w
+		switch {
+		case e.dense:
+			project(v, h, w)
+		case h>>63 != 0:
+			v[h%dim] -= float32(w)
+		default:
+			v[h%dim] += float32(w)
 		}
-		v[h%dim] += float32(w)
 		i = j
 	}
 	var sum float64
@@ -122,6 +163,29 @@ func (e *Embedder) fill(v []float32, hashes []uint64) {
 	inv := 1 / math.Sqrt(sum)
 	for k, x := range v {
 		v[k] = float32(float64(x) * inv)
+	}
+}
+
+// project adds w times the term's random ±1 vector to v: its signs are the
+// bits of a SplitMix64 stream seeded with the term's hash, 64 dimensions
+// per draw. The common 1/√d scale is left to the normalisation.
+func project(v []float32, h uint64, w float64) {
+	pos, neg := float32(w), float32(-w)
+	state := h
+	for k := 0; k < len(v); k += 64 {
+		state += 0x9e3779b97f4a7c15
+		z := state
+		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+		z = (z ^ z>>27) * 0x94d049bb133111eb
+		z ^= z >> 31
+		for j := k; j < min(k+64, len(v)); j++ {
+			if z&1 != 0 {
+				v[j] += neg
+			} else {
+				v[j] += pos
+			}
+			z >>= 1
+		}
 	}
 }
 

@@ -14,12 +14,19 @@ import (
 
 func setup(t testing.TB, dim int) *Embedder {
 	t.Helper()
-	e, err := New(dim)
+	return setupModel(t, ModelSparse, dim)
+}
+
+func setupModel(t testing.TB, model string, dim int) *Embedder {
+	t.Helper()
+	e, err := NewModel(model, dim)
 	if err != nil {
-		t.Fatalf("New(%d): %v", dim, err)
+		t.Fatalf("NewModel(%s, %d): %v", model, dim, err)
 	}
 	return e
 }
+
+var models = []string{ModelSparse, ModelDense}
 
 func embedOne(t testing.TB, e *Embedder, text string) []float32 {
 	t.Helper()
@@ -65,7 +72,12 @@ func TestNewValidatesDimensions(t *testing.T) {
 
 func TestEmbedUnitNorm(t *testing.T) {
 	t.Parallel()
-	e := setup(t, 256)
+	for _, model := range models {
+		testUnitNorm(t, setupModel(t, model, 256))
+	}
+}
+
+func testUnitNorm(t *testing.T, e *Embedder) {
 	texts := []string{
 		"", "   \n\t", "--- *** !!!", "x", "가",
 		"데이터베이스를 튜닝했다.",
@@ -89,7 +101,7 @@ func TestEmbedUnitNorm(t *testing.T) {
 			sum += float64(x) * float64(x)
 		}
 		if math.Abs(math.Sqrt(sum)-1) > 1e-5 {
-			t.Errorf("text %q: norm %v, want 1", texts[i], math.Sqrt(sum))
+			t.Errorf("%s, text %q: norm %v, want 1", e.Model(), texts[i], math.Sqrt(sum))
 		}
 	}
 }
@@ -108,16 +120,18 @@ func TestEmbedNoTermsIsFixedUnitVector(t *testing.T) {
 func TestEmbedDeterministic(t *testing.T) {
 	t.Parallel()
 	texts := []string{"데이터베이스를 튜닝했다.", "Vector search is fast.", "", "mixed 한국어 English 42"}
-	a, err := setup(t, 384).Embed(context.Background(), texts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A different embedder, batch and position must give identical bits.
-	for i := len(texts) - 1; i >= 0; i-- {
-		b := embedOne(t, setup(t, 384), texts[i])
-		for k := range b {
-			if math.Float32bits(a[i][k]) != math.Float32bits(b[k]) {
-				t.Fatalf("text %q: component %d differs: %v vs %v", texts[i], k, a[i][k], b[k])
+	for _, model := range models {
+		a, err := setupModel(t, model, 384).Embed(context.Background(), texts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A different embedder, batch and position must give identical bits.
+		for i := len(texts) - 1; i >= 0; i-- {
+			b := embedOne(t, setupModel(t, model, 384), texts[i])
+			for k := range b {
+				if math.Float32bits(a[i][k]) != math.Float32bits(b[k]) {
+					t.Fatalf("%s, text %q: component %d differs: %v vs %v", model, texts[i], k, a[i][k], b[k])
+				}
 			}
 		}
 	}
@@ -134,11 +148,47 @@ func TestEmbedGolden(t *testing.T) {
 			t.Fatalf("vector = %v, want %v", v, want)
 		}
 	}
+	v = embedOne(t, setupModel(t, ModelDense, 8), "데이터베이스를 PostgreSQL PostgreSQL")
+	want = []float32{0.3953753, -0.032850582, -0.60948825, -0.18126237, -0.18126237, 0.18126237, 0.032850582, -0.60948825}
+	for k := range want {
+		if math.Abs(float64(v[k]-want[k])) > 1e-6 {
+			t.Fatalf("dense vector = %#v, want %v", v, want)
+		}
+	}
+}
+
+// TestDenseSetsEveryDimension checks that the dense model is what its name
+// says: one term sets every component (the sparse model sets one), and
+// the search layer treats its vectors as dense.
+func TestDenseSetsEveryDimension(t *testing.T) {
+	t.Parallel()
+	for _, dim := range []int{8, 100, 384} {
+		v := embedOne(t, setupModel(t, ModelDense, dim), "database")
+		for k, x := range v {
+			if x == 0 {
+				t.Fatalf("dim %d: component %d is 0", dim, k)
+			}
+		}
+	}
+	if _, err := NewModel("hash-v3", 384); protostar.ErrorCode(err) != protostar.EINVALID || !strings.Contains(err.Error(), "hash-v3") {
+		t.Errorf("NewModel(hash-v3) = %v, want EINVALID naming it", err)
+	}
+	if m := setupModel(t, ModelDense, 8).Model(); m != ModelDense {
+		t.Errorf("Model() = %q, want %q", m, ModelDense)
+	}
 }
 
 func TestEmbedSimilarity(t *testing.T) {
 	t.Parallel()
-	e := setup(t, 384)
+	for _, model := range models {
+		t.Run(model, func(t *testing.T) {
+			t.Parallel()
+			testSimilarity(t, setupModel(t, model, 384))
+		})
+	}
+}
+
+func testSimilarity(t *testing.T, e *Embedder) {
 	tests := []struct {
 		name     string
 		a, b     string

@@ -36,6 +36,20 @@ const searchFilterSQL = `c.tenant_id = $1 AND d.deleted_at IS NULL AND c.version
 // (they are numbers from the database, never client input), since a
 // partial index is used only when its predicate is provable at planning.
 func (db *DB) VectorSearch(ctx context.Context, space protostar.EmbeddingSpace, tenantID string, vec []float32, f protostar.SearchFilter, k int) ([]protostar.SearchHit, error) {
+	ef, lexical := efSearch(space, vec, k)
+	return db.vectorSearch(ctx, space, tenantID, vec, f, k, ef, lexical)
+}
+
+// VectorSearchEf is VectorSearch with hnsw.ef_search set to ef (at most
+// pgvector's 1000) whatever the vector: the bench measures recall and
+// latency against it.
+func (db *DB) VectorSearchEf(ctx context.Context, space protostar.EmbeddingSpace, tenantID string, vec []float32, f protostar.SearchFilter, k, ef int) ([]protostar.SearchHit, error) {
+	return db.vectorSearch(ctx, space, tenantID, vec, f, k, ef, false)
+}
+
+// vectorSearch is VectorSearch with ef_search ef, or, if lexical, one
+// percent of the index's rows when that is more.
+func (db *DB) vectorSearch(ctx context.Context, space protostar.EmbeddingSpace, tenantID string, vec []float32, f protostar.SearchFilter, k, ef int, lexical bool) ([]protostar.SearchHit, error) {
 	if len(vec) != space.Dimensions {
 		return nil, fmt.Errorf("vector search: a %d-dimensional query in %d-dimensional space %d", len(vec), space.Dimensions, space.ID)
 	}
@@ -46,15 +60,14 @@ func (db *DB) VectorSearch(ctx context.Context, space protostar.EmbeddingSpace, 
 	var hits []protostar.SearchHit
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
-	// For a sparse query the candidate list grows with the index: one
+	// For a lexical query the candidate list grows with the index: one
 	// percent of the rows (reltuples, the planner's estimate), between the
 	// dense minimum and pgvector's maximum (see efSearch).
-	ef, sparse := efSearch(vec, k)
 	b.Queue(`SELECT set_config('plan_cache_mode', 'force_custom_plan', true),
 		set_config('hnsw.iterative_scan', 'relaxed_order', true),
 		set_config('hnsw.ef_search', least($3::int, greatest($1::int, CASE WHEN $2::bool THEN
 			coalesce((SELECT reltuples FROM pg_class WHERE oid = to_regclass($4)), 0)::int / 100 ELSE 0 END))::text, true)`,
-		ef, sparse, maxEfSearch, spaceIndexName(space.ID))
+		ef, lexical, maxEfSearch, spaceIndexName(space.ID))
 	dist := spaceVectorExpr("e.", space.Dimensions) + " <=> " + strings.Replace(spaceVectorExpr("", space.Dimensions), "(embedding::", "($2::vector::", 1)
 	b.Queue(`WITH hits AS MATERIALIZED (
 			SELECT c.id, c.document_id, d.key, c.heading_path, c.text, `+dist+` AS distance
@@ -77,24 +90,30 @@ func (db *DB) VectorSearch(ctx context.Context, space protostar.EmbeddingSpace, 
 const maxEfSearch = 1000
 
 // efSearch returns the HNSW candidate list size (hnsw.ef_search) a query
-// vector needs at least, and whether it is sparse. Dense vectors, as
-// learned embedding models make them, need little: max(64, 2k). Sparse ones
-// need a list that grows with the index: a short query embedded by the
-// offline hash embedder sets a few of hundreds of dimensions, and the
-// index's greedy graph walk has no direction to follow until it reaches a
-// chunk that shares a term. On generated mixed Korean/English chunks,
-// recall@10 against an exact scan was 0.96 at ef_search 64 on 10k chunks,
-// but 0.78 at 64 and 0.96 at 1000 on 100k (docs/benchmarks.md); so
-// VectorSearch gives sparse queries one percent of the index's rows, up to
-// pgvector's maximum.
-func efSearch(vec []float32, k int) (ef int, sparse bool) {
+// vector needs at least, and whether it is lexical. Vectors of learned
+// embedding models need little: max(64, 2k). Lexical ones, the offline
+// hash embedder's (either model) or any sparse vector, need a list that
+// grows with the index: the similarity of a query to a chunk sharing none
+// of its terms is noise around 0, so the index's greedy graph walk has no
+// direction to follow until it reaches a chunk that shares a term. On
+// generated mixed Korean/English chunks, recall@10 against an exact scan
+// was 0.96 at ef_search 64 on 10k chunks, but 0.78 at 64 and 0.96 at 1000
+// on 100k (docs/benchmarks.md); so VectorSearch gives lexical queries one
+// percent of the index's rows, up to pgvector's maximum. A dense random
+// projection of the same terms (hash-v2-dense) does not change that: 0.85
+// at 64 and 0.97 at 1000 on 100k (docs/benchmarks.md, dense offline
+// vectors). The space's provider decides rather than the query's
+// sparsity alone, so a dense hash vector or a long query (a hash-v1
+// vector of a hundred terms sets a quarter of 384 buckets) is not walked
+// with the short list.
+func efSearch(space protostar.EmbeddingSpace, vec []float32, k int) (ef int, lexical bool) {
 	nonzero := 0
 	for _, x := range vec {
 		if x != 0 {
 			nonzero++
 		}
 	}
-	return min(maxEfSearch, max(64, 2*k)), nonzero*4 < len(vec)
+	return min(maxEfSearch, max(64, 2*k)), space.Provider == "hash" || nonzero*4 < len(vec)
 }
 
 // filterArgs builds the positional parameters shared by both searches.

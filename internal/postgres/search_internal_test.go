@@ -8,7 +8,7 @@ import (
 	"github.com/protostar/protostar"
 )
 
-func TestEfSearchTellsSparseQueries(t *testing.T) {
+func TestEfSearchTellsLexicalQueries(t *testing.T) {
 	t.Parallel()
 	dense := make([]float32, 384)
 	for i := range dense {
@@ -18,21 +18,26 @@ func TestEfSearchTellsSparseQueries(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		sparse[i*7] = 0.2
 	}
+	learned := protostar.EmbeddingSpace{SpaceSpec: protostar.SpaceSpec{Provider: "openai", Model: "text-embedding-3-small", Dimensions: 384}}
+	hash := protostar.EmbeddingSpace{SpaceSpec: protostar.SpaceSpec{Provider: "hash", Model: "hash-v2-dense", Dimensions: 384}}
 	tests := []struct {
-		name       string
-		vec        []float32
-		k          int
-		want       int
-		wantSparse bool
+		name        string
+		space       protostar.EmbeddingSpace
+		vec         []float32
+		k           int
+		want        int
+		wantLexical bool
 	}{
-		{"dense, small k", dense, 10, 64, false},
-		{"dense, large k", dense, 300, 600, false},
-		{"dense, k beyond the maximum", dense, 900, 1000, false},
-		{"sparse", sparse, 10, 64, true},
+		{"dense, small k", learned, dense, 10, 64, false},
+		{"dense, large k", learned, dense, 300, 600, false},
+		{"dense, k beyond the maximum", learned, dense, 900, 1000, false},
+		{"sparse", learned, sparse, 10, 64, true},
+		{"hash space, dense vector", hash, dense, 10, 64, true},
+		{"hash space, sparse vector", hash, sparse, 10, 64, true},
 	}
 	for _, tt := range tests {
-		if got, sparse := efSearch(tt.vec, tt.k); got != tt.want || sparse != tt.wantSparse {
-			t.Errorf("%s: efSearch = %d, %v; want %d, %v", tt.name, got, sparse, tt.want, tt.wantSparse)
+		if got, lexical := efSearch(tt.space, tt.vec, tt.k); got != tt.want || lexical != tt.wantLexical {
+			t.Errorf("%s: efSearch = %d, %v; want %d, %v", tt.name, got, lexical, tt.want, tt.wantLexical)
 		}
 	}
 }
