@@ -47,7 +47,7 @@ func main() {
 	}
 }
 
-var figureNames = []string{"queue", "ingest", "cache", "provider", "search", "tracing", "embeddings", "memory"}
+var figureNames = []string{"queue", "ingest", "cache", "provider", "search", "tracing", "termstats", "embeddings", "memory"}
 
 // optionalFigures run only when -only names them: measurements for a
 // decision, not for every run.
@@ -152,7 +152,7 @@ func (b *bench) figures(ctx context.Context, want map[string]bool) ([]Result, er
 			return st.results, err
 		}
 	}
-	if want["ingest"] || want["cache"] || want["provider"] || want["search"] || want["tracing"] || want["embeddings"] {
+	if want["ingest"] || want["cache"] || want["provider"] || want["search"] || want["tracing"] || want["termstats"] || want["embeddings"] {
 		if err := b.startMain(ctx); err != nil {
 			return st.results, err
 		}
@@ -182,6 +182,11 @@ func (b *bench) figures(ctx context.Context, want map[string]bool) ([]Result, er
 	}
 	if want["tracing"] {
 		if err := st.run(ctx, "tracing", b.tracingFigure); err != nil {
+			return st.results, err
+		}
+	}
+	if want["termstats"] {
+		if err := st.run(ctx, "termstats", b.termStatsFigure); err != nil {
 			return st.results, err
 		}
 	}

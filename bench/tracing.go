@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/protostar/protostar/internal/testenv"
@@ -65,43 +66,66 @@ func (b *bench) tracedSearch(ctx context.Context, otel []string) (Result, error)
 // with the untraced pair, on the ingest corpus, untraced, traced,
 // traced, untraced.
 func (b *bench) tracedIngest(ctx context.Context, otel []string) (Result, error) {
-	corpus := generateIngestCorpus(b.s.IngestDocs)
-	prefixes := []string{"trace-a/", "trace-b/", "trace-c/", "trace-d/"}
-	for _, p := range prefixes {
-		if err := b.h.upload(ctx, prefixed(p, corpus.keys), corpus.docs); err != nil {
-			return Result{}, err
-		}
-	}
-	tserve, err := b.h.start(ctx, "serve", b.main, 0, otel...)
+	rate, params, err := b.abbaIngest(ctx, "trace", nil, otel)
 	if err != nil {
 		return Result{}, err
 	}
-	defer tserve.Stop()
-	var rate [2]float64 // untraced, traced
+	params["runs"], params["sampling"] = "untraced, traced, traced, untraced", "always_on"
+	r := newResult("tracing/ingest/chunks_per_s", rate[1], "chunks/s", "tracing/ingest/untraced_chunks_per_s", rate[0], params)
+	return r.withTarget("ratio >= 0.85", r.Ratio >= 0.85), nil
+}
+
+// abbaIngest ingests the ingest corpus four times, in the order A, B, B,
+// A, each run into the emptied main database by a serve and a worker of
+// its own, started with that side's environment; it returns each side's
+// mean chunks/s. The main API process is stopped meanwhile (its outbox
+// loop would dispatch and fold for the other side) and started again
+// after.
+func (b *bench) abbaIngest(ctx context.Context, name string, envA, envB []string) (rate [2]float64, params map[string]any, err error) {
+	corpus := generateIngestCorpus(b.s.IngestDocs)
+	prefixes := []string{name + "-a/", name + "-b/", name + "-c/", name + "-d/"}
+	for _, p := range prefixes {
+		if err := b.h.upload(ctx, prefixed(p, corpus.keys), corpus.docs); err != nil {
+			return rate, nil, err
+		}
+	}
+	b.serve.Stop()
+	defer func() {
+		var serr error
+		if b.serve, serr = b.h.start(ctx, "serve", b.main, 0); serr != nil {
+			err = errors.Join(err, serr)
+		}
+	}()
 	var chunks int
 	for i, p := range prefixes {
-		// Each run has a worker of its own, so the other side's never
-		// takes its jobs.
-		serve, side, env := b.serve, 0, []string(nil)
+		side, env := 0, envA
 		if i == 1 || i == 2 {
-			serve, side, env = tserve, 1, otel
+			side, env = 1, envB
 		}
-		worker, err := b.h.start(ctx, "worker", b.main, 0, env...)
+		run, err := b.ingestWith(ctx, corpus, p, env)
 		if err != nil {
-			return Result{}, err
-		}
-		run, err := b.ingestPipeline(ctx, serve, worker, corpus, p)
-		worker.Stop()
-		if err != nil {
-			return Result{}, err
+			return rate, nil, err
 		}
 		rate[side] += run.rate / 2
 		chunks, _ = run.params["chunks"].(int)
 	}
-	params := map[string]any{"documents": len(corpus.keys), "chunks_per_run": chunks, "runs": "untraced, traced, traced, untraced",
-		"sampling": "always_on"}
-	r := newResult("tracing/ingest/chunks_per_s", rate[1], "chunks/s", "tracing/ingest/untraced_chunks_per_s", rate[0], params)
-	return r.withTarget("ratio >= 0.85", r.Ratio >= 0.85), nil
+	return rate, map[string]any{"documents": len(corpus.keys), "chunks_per_run": chunks}, nil
+}
+
+// ingestWith is one pipeline run by a serve and a worker started for it
+// with env.
+func (b *bench) ingestWith(ctx context.Context, corpus ingestCorpus, prefix string, env []string) (pipelineRun, error) {
+	serve, err := b.h.start(ctx, "serve", b.main, 0, env...)
+	if err != nil {
+		return pipelineRun{}, err
+	}
+	defer serve.Stop()
+	worker, err := b.h.start(ctx, "worker", b.main, 0, env...)
+	if err != nil {
+		return pipelineRun{}, err
+	}
+	defer worker.Stop()
+	return b.ingestPipeline(ctx, serve, worker, corpus, prefix)
 }
 
 func prefixed(prefix string, keys []string) []string {
