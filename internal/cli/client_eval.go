@@ -42,7 +42,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	settle := cmd.fs.Duration("settle", 7*time.Second,
 		"wait this long after ingest for the keyword statistics to be folded (the server's PROTOSTAR_TERM_STATS_INTERVAL and a bit)")
 	var d distractorOpts
-	cmd.fs.Func("distractors", "`FILE`s of unrelated passages, repeatable or comma-separated: every paragraph of a SQuAD\n"+
+	cmd.fs.Func("distractors", "unrelated passages from `FILE`, repeatable or comma-separated: every paragraph of a SQuAD\n"+
 		"JSON file, a Markdown or text file as one passage, a directory's .md/.txt files", func(v string) error {
 		for f := range strings.SplitSeq(v, ",") {
 			if f = strings.TrimSpace(f); f != "" {
