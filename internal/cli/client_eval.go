@@ -101,7 +101,7 @@ type distractorOpts struct {
 	files     []string
 	factor    float64
 	seed      uint64
-	synthetic int      // how many of passages were generated
+	synthetic int      // how many of the passages were generated
 	passages  []string // files' passages first, then the synthetic ones
 }
 
@@ -143,8 +143,8 @@ func (d *distractorOpts) load(set evalset.Set, stderr io.Writer) error {
 // describe says what the distractors are, for the output.
 func (d distractorOpts) describe(paragraphs int) string {
 	var parts []string
-	if real := len(d.passages) - d.synthetic; real > 0 {
-		parts = append(parts, fmt.Sprintf("%d from %s", real, strings.Join(d.files, ", ")))
+	if fromFiles := len(d.passages) - d.synthetic; fromFiles > 0 {
+		parts = append(parts, fmt.Sprintf("%d from %s", fromFiles, strings.Join(d.files, ", ")))
 	}
 	if d.synthetic > 0 {
 		parts = append(parts, fmt.Sprintf("%d synthetic (seed %d)", d.synthetic, d.seed))
