@@ -23,7 +23,9 @@ export REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS    := -X github.com/protostar/protostar/internal/buildinfo.version=$(VERSION) \
               -X github.com/protostar/protostar/internal/buildinfo.revision=$(REVISION)
 # The development set of `make eval` (not in the repository: CC BY-ND) and
-# extra flags for `protostar eval retrieval`.
+# extra flags for `protostar eval retrieval`, e.g.
+# EVAL_ARGS="--distractor-factor 10" (10× synthetic unrelated passages) or
+# EVAL_ARGS="--distractors other.json,notes/" (your own).
 EVAL_DATA  ?= ../shared/data/korquad-v1-dev-a.json
 EVAL_ARGS  ?=
 # Dev defaults for `make run`; override on the command line or in the environment.
@@ -103,7 +105,7 @@ fuzz: ## run each fuzz target for FUZZTIME executions (default 200000x); longer 
 bench: stack ## benchmarks on the stack, BENCH_SCALE=small|default|large → table + bench/results.json (docs/benchmarks.md)
 	$(STACK_ENV); go run ./bench -scale $(BENCH_SCALE) -out $(BENCH_OUT) $(BENCH_ARGS)
 
-eval: stack build ## retrieval quality on EVAL_DATA (SQuAD format): R@1/5/10, MRR@10, queries/s per mode beside a BM25 reference (docs/benchmarks.md)
+eval: stack build ## retrieval quality on EVAL_DATA (SQuAD format): R@1/5/10, MRR@10, queries/s per mode beside a BM25 reference; EVAL_ARGS="--distractor-factor 10" adds the drop with 10x unrelated passages (docs/benchmarks.md)
 	$(STACK_ENV); bash scripts/eval.sh $(BIN) $(EVAL_DATA) $(EVAL_ARGS)
 
 lint: ## gofmt and go vet
