@@ -75,6 +75,17 @@ func (s SpaceSpec) Fingerprint() string {
 	return fp
 }
 
+// WithIndexDefault returns s with Index def if it names none: the
+// configured type (PROTOSTAR_VECTOR_INDEX) of a space created without a
+// choice. Above HalfvecAbove dimensions the index is halfvec whatever the
+// default.
+func (s SpaceSpec) WithIndexDefault(def string) SpaceSpec {
+	if s.Index == "" && s.Dimensions <= HalfvecAbove {
+		s.Index = def
+	}
+	return s
+}
+
 // Validate reports a spec no space can be made of as EINVALID.
 func (s SpaceSpec) Validate() error {
 	switch {

@@ -388,7 +388,22 @@ func TestEmbeddingSpacesAPI(t *testing.T) {
 	if code, body := p.get("/v1/embedding-spaces", keyA); code != http.StatusForbidden {
 		t.Fatalf("tenant key: %d %s, want 403", code, body)
 	}
-	spec := map[string]any{"provider": "hash", "model": "hash-v1", "dimensions": 48}
+	// The new space indexes its vectors as halfvec: acme's searches of it
+	// below go through that index.
+	spec := map[string]any{"provider": "hash", "model": "hash-v1", "dimensions": 48, "index": "halfvec"}
+	for _, bad := range []struct {
+		body map[string]any
+		want int
+		says string
+	}{
+		{map[string]any{"provider": "hash", "model": "hash-v1", "dimensions": 48, "index": "pq"}, http.StatusBadRequest, `body.index`},
+		{map[string]any{"provider": "openai", "model": "m", "dimensions": 3072, "index": "vector"}, http.StatusBadRequest, "use index halfvec"},
+	} {
+		code, body := p.do(http.MethodPost, "/v1/embedding-spaces", platformKey, bad.body)
+		if code != bad.want || !strings.Contains(string(body), bad.says) || !strings.Contains(string(body), `"status"`) {
+			t.Fatalf("create %v: %d %s, want a %d problem saying %q", bad.body, code, body, bad.want, bad.says)
+		}
+	}
 	steps := []struct {
 		method, path string
 		body         any
@@ -406,6 +421,9 @@ func TestEmbeddingSpacesAPI(t *testing.T) {
 		if code != st.want {
 			t.Fatalf("%s %s: %d %s, want %d", st.method, st.path, code, body, st.want)
 		}
+	}
+	if _, body := p.get("/v1/embedding-spaces/2", platformKey); !strings.Contains(string(body), `"index":"halfvec"`) {
+		t.Fatalf("space 2 = %s, want index halfvec", body)
 	}
 	testenv.WaitFor(t, time.Minute, "the backfill to cover the space", func() bool {
 		_, body := p.get("/v1/embedding-spaces/2", platformKey)

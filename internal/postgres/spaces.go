@@ -289,8 +289,8 @@ func (db *DB) RetireSpace(ctx context.Context, id int64, limit int, progress fun
 	if err != nil {
 		return err
 	}
-	if _, err := db.pool.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+spaceIndexName(id)); err != nil {
-		return translate(err, "drop the index of embedding space "+strconv.FormatInt(id, 10))
+	if err := db.dropSpaceIndexes(ctx, id); err != nil {
+		return err
 	}
 	var total int64
 	for {
