@@ -460,3 +460,50 @@ func TestEmbeddingSpacesAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestReindexUnderLoad switches the active space's index to halfvec with
+// `embeddings reindex` while searches and edits run: no search fails, the
+// space says halfvec, and searches go through the new index.
+func TestReindexUnderLoad(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	p := s.start("all")
+	conn := s.dbConn()
+	const docs = 8
+	keys := make([]string, docs)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("load/%d.md", i)
+	}
+	p.uploadReady(keyA, keys, func(i int) []byte { return spaceDoc(i, 0) })
+	ctx, stop := context.WithCancel(context.Background())
+	var log searchLog
+	wg := runLoad(ctx, p, &log, docs)
+	defer func() { stop(); wg.Wait() }()
+	time.Sleep(time.Second)
+
+	out := s.admin("embeddings", "reindex", "1", "--index", "halfvec", "--grace", "2s")
+	if !strings.Contains(out, "searches use the halfvec index") || !strings.Contains(out, "halfvec") {
+		t.Fatalf("reindex: %s", out)
+	}
+	scans := func() int {
+		return count(t, conn, `SELECT coalesce(sum(idx_scan), 0)::int FROM pg_stat_user_indexes WHERE indexrelname = 'chunk_embeddings_space_1'`)
+	}
+	after := scans()
+	testenv.WaitFor(t, 30*time.Second, "searches to scan the halfvec index", func() bool { return scans() > after })
+	stop()
+	wg.Wait()
+	if n := log.errs.Load(); n > 0 {
+		t.Fatalf("%d searches or edits failed during the switch; last: %v", n, log.lastErr.Load())
+	}
+	if def := count(t, conn, `SELECT count(*)::int FROM pg_indexes WHERE indexname LIKE 'chunk_embeddings_space_1%'
+		AND indexdef LIKE '%halfvec_cosine_ops%'`); def != 1 {
+		t.Fatalf("%d halfvec indexes of space 1, want exactly one (the old and temporary ones gone)", def)
+	}
+	if n := count(t, conn, `SELECT count(*)::int FROM pg_indexes WHERE indexname LIKE 'chunk_embeddings_space_1%'`); n != 1 {
+		t.Fatalf("%d indexes of space 1 after the switch, want 1", n)
+	}
+	if list := s.admin("embeddings", "list"); !strings.Contains(list, "halfvec") {
+		t.Fatalf("embeddings list after the switch:\n%s", list)
+	}
+	t.Logf("%d searches, %d edits during the switch", len(log.entries), log.edits.Load())
+}

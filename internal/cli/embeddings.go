@@ -24,7 +24,7 @@ import (
 const embeddingsUsage = `usage: protostar embeddings
   list
   create --provider hash|openai --model M --dimensions N [--send-dimensions=false] [--index vector|halfvec]
-  reindex SPACE --index vector|halfvec  switch the space's HNSW index type (built concurrently; searches go on)
+  reindex SPACE --index vector|halfvec [--grace 30s]  switch the space's HNSW index type (built concurrently; searches go on)
   backfill [SPACE] [--tenant T]        queue backfill jobs (default: the newest building space)
   status [SPACE] [--tenant T]          coverage per tenant, backfill rate and ETA, tokens left
   compare --queries FILE --tenant T [--from SPACE] [--to SPACE] [--top-k 10]
@@ -42,6 +42,7 @@ type embeddings struct {
 	out    printer
 	tenant string
 	force  bool
+	grace  time.Duration // reindex: how long the old index outlives the switch
 	spec   protostar.SpaceSpec
 	// compare
 	queries  string
@@ -63,6 +64,7 @@ func runEmbeddings(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&e.spec.Index, "index", "", "HNSW index type, vector or halfvec (create: default PROTOSTAR_VECTOR_INDEX; reindex)")
 	fs.StringVar(&e.tenant, "tenant", "", "one tenant instead of all")
 	fs.BoolVar(&e.force, "force", false, "activate below 100% coverage")
+	fs.DurationVar(&e.grace, "grace", 30*time.Second, "reindex: keep the old index this long after the switch, for searches that read the old type just before it")
 	fs.StringVar(&e.queries, "queries", "", "file of queries, one a line (compare)")
 	fs.Int64Var(&e.from, "from", 0, "space compared from (compare; default the tenant's active one)")
 	fs.Int64Var(&e.to, "to", 0, "space compared to (compare; default the newest other live one)")
@@ -146,16 +148,12 @@ func (e *embeddings) run(ctx context.Context, verb string, pos []string) error {
 	return usageError{fmt.Errorf("%s", embeddingsUsage)}
 }
 
-// reindexGrace is how long a reindex keeps the old index after the
-// switch, for searches that read the space's index type just before it.
-const reindexGrace = 30 * time.Second
-
 // reindex switches the space's HNSW index to --index.
 func (e *embeddings) reindex(ctx context.Context, id int64) error {
 	if e.spec.Index == "" {
 		return usageError{fmt.Errorf("reindex needs --index vector or --index halfvec")}
 	}
-	s, err := e.db.ReindexSpace(ctx, id, e.spec.Index, reindexGrace, func(step string) {
+	s, err := e.db.ReindexSpace(ctx, id, e.spec.Index, e.grace, func(step string) {
 		if !e.out.json {
 			fmt.Fprintf(e.out.w, "space %d: %s\n", id, step)
 		}
