@@ -228,4 +228,3 @@ func explainSpace(t *testing.T, db *postgres.DB, s protostar.EmbeddingSpace, q [
 	}
 	return strings.Join(plan, "\n")
 }
-
