@@ -127,6 +127,25 @@ func runLoad(ctx context.Context, p *proc, log *searchLog, docs int) *sync.WaitG
 	return &wg
 }
 
+// uploadLoadDocs uploads acme's documents load/0.md … that runLoad edits.
+func uploadLoadDocs(p *proc, docs int) {
+	keys := make([]string, docs)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("load/%d.md", i)
+	}
+	p.uploadReady(keyA, keys, func(i int) []byte { return spaceDoc(i, 0) })
+}
+
+// startLoad runs runLoad for a second before returning its log, and a
+// stop that ends it and waits (safe to call twice).
+func startLoad(p *proc, docs int) (*searchLog, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	log := &searchLog{}
+	wg := runLoad(ctx, p, log, docs)
+	time.Sleep(time.Second)
+	return log, func() { cancel(); wg.Wait() }
+}
+
 // spacesBetween returns the spaces of the searches that started after
 // from and ended before to.
 func (l *searchLog) spacesBetween(from, to time.Time) map[int64]int {
@@ -175,22 +194,15 @@ func TestEmbeddingModelChangeUnderLoad(t *testing.T) {
 	p := s.start("all")
 	conn := s.dbConn()
 	const docs = 12
-	keys := make([]string, docs)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("load/%d.md", i)
-	}
-	p.uploadReady(keyA, keys, func(i int) []byte { return spaceDoc(i, 0) })
+	uploadLoadDocs(p, docs)
 	p.uploadReady(keyB, []string{"beta/backup.md"}, func(int) []byte { return spaceDoc(99, 0) })
 	askCached(t, p)
 	if !askCached(t, p) {
 		t.Fatal("the second identical question was not served from the cache")
 	}
 
-	ctx, stop := context.WithCancel(context.Background())
-	var log searchLog
-	wg := runLoad(ctx, p, &log, docs)
-	defer func() { stop(); wg.Wait() }()
-	time.Sleep(time.Second)
+	log, stop := startLoad(p, docs)
+	defer stop()
 
 	out := s.admin("embeddings", "create", "--provider", "hash", "--model", "hash-v1", "--dimensions", "128")
 	if !strings.Contains(out, "space 2 created") {
@@ -222,7 +234,6 @@ func TestEmbeddingModelChangeUnderLoad(t *testing.T) {
 	s.admin("embeddings", "retire", "1")
 	time.Sleep(2 * time.Second)
 	stop()
-	wg.Wait()
 
 	if n := log.errs.Load(); n > 0 {
 		t.Fatalf("%d searches or edits failed during the flow; last: %v", n, log.lastErr.Load())
@@ -463,35 +474,25 @@ func TestEmbeddingSpacesAPI(t *testing.T) {
 
 // TestReindexUnderLoad switches the active space's index to halfvec with
 // `embeddings reindex` while searches and edits run: no search fails, the
-// space says halfvec, and searches go through the new index.
+// space says halfvec, and only the new index is left. (On so few chunks
+// the planner rightly sorts rather than walk the index; that searches use
+// it is TestReindexSpaceHalfvec's plan check.)
 func TestReindexUnderLoad(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	p := s.start("all")
 	conn := s.dbConn()
 	const docs = 8
-	keys := make([]string, docs)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("load/%d.md", i)
-	}
-	p.uploadReady(keyA, keys, func(i int) []byte { return spaceDoc(i, 0) })
-	ctx, stop := context.WithCancel(context.Background())
-	var log searchLog
-	wg := runLoad(ctx, p, &log, docs)
-	defer func() { stop(); wg.Wait() }()
-	time.Sleep(time.Second)
+	uploadLoadDocs(p, docs)
+	log, stop := startLoad(p, docs)
+	defer stop()
 
 	out := s.admin("embeddings", "reindex", "1", "--index", "halfvec", "--grace", "2s")
 	if !strings.Contains(out, "searches use the halfvec index") || !strings.Contains(out, "halfvec") {
 		t.Fatalf("reindex: %s", out)
 	}
-	scans := func() int {
-		return count(t, conn, `SELECT coalesce(sum(idx_scan), 0)::int FROM pg_stat_user_indexes WHERE indexrelname = 'chunk_embeddings_space_1'`)
-	}
-	after := scans()
-	testenv.WaitFor(t, 30*time.Second, "searches to scan the halfvec index", func() bool { return scans() > after })
+	time.Sleep(time.Second) // searches of the new type
 	stop()
-	wg.Wait()
 	if n := log.errs.Load(); n > 0 {
 		t.Fatalf("%d searches or edits failed during the switch; last: %v", n, log.lastErr.Load())
 	}

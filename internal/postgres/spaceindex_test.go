@@ -23,7 +23,11 @@ func TestReindexSpaceHalfvec(t *testing.T) {
 	const dims = 64
 	db := testenv.NewDB(t, dims)
 	ctx := context.Background()
-	queries := loadHashChunks(t, db, dims, 400)
+	loadHashChunks(t, db, dims, 8, 50, func(d, i int) string {
+		return fmt.Sprintf("문서 %d 단락 %d term%d term%d backup%d", d, i, (d*50+i)%97, (d+i)%31, i%7)
+	})
+	emb, _ := hashembed.New(dims)
+	queries, _ := emb.Embed(ctx, []string{"term5 backup3", "문서 3 단락", "term17 term40", "backup1 term2 단락 9", "term88"})
 	vector := space1(t, db)
 	if vector.Index != protostar.IndexVector {
 		t.Fatalf("a new database's space has index %q, want vector", vector.Index)
@@ -110,15 +114,15 @@ func TestFirstSpaceHalfvec(t *testing.T) {
 	}
 }
 
-// loadHashChunks writes n chunks of generated text with their hash
-// vectors into space 1 as tenant a's, and returns query vectors.
-func loadHashChunks(t *testing.T, db *postgres.DB, dims, n int) [][]float32 {
+// loadHashChunks writes docs documents of perDoc chunks, text(d, i)
+// each, with their hash vectors in space 1, as tenant a's ready documents,
+// and analyzes the tables.
+func loadHashChunks(t testing.TB, db *postgres.DB, dims, docs, perDoc int, text func(d, i int) string) {
 	t.Helper()
 	ctx := context.Background()
 	emb, _ := hashembed.New(dims)
-	const perDoc = 50
 	var sets []postgres.SetRows
-	for d := range n / perDoc {
+	for d := range docs {
 		id := fmt.Sprintf("00000000-0000-0000-0000-%012d", d+1)
 		if _, err := db.Pool().Exec(ctx, `INSERT INTO documents (id, tenant_id, key, status, indexed_version) VALUES ($1, 'a', $2, 'ready', 1)`,
 			id, fmt.Sprintf("doc-%d.md", d)); err != nil {
@@ -127,7 +131,7 @@ func loadHashChunks(t *testing.T, db *postgres.DB, dims, n int) [][]float32 {
 		texts := make([]string, perDoc)
 		rows := make([]protostar.Chunk, perDoc)
 		for i := range rows {
-			texts[i] = fmt.Sprintf("문서 %d 단락 %d term%d term%d backup%d", d, i, (d*perDoc+i)%97, (d+i)%31, i%7)
+			texts[i] = text(d, i)
 			rows[i] = protostar.Chunk{Ordinal: i, Text: texts[i], Hash: []byte{byte(d), byte(i)}, Terms: texts[i]}
 		}
 		vecs, _ := emb.Embed(ctx, texts)
@@ -142,8 +146,6 @@ func loadHashChunks(t *testing.T, db *postgres.DB, dims, n int) [][]float32 {
 	if _, err := db.Pool().Exec(ctx, `ANALYZE documents; ANALYZE chunks; ANALYZE chunk_embeddings`); err != nil {
 		t.Fatal(err)
 	}
-	qs, _ := emb.Embed(ctx, []string{"term5 backup3", "문서 3 단락", "term17 term40", "backup1 term2 단락 9", "term88"})
-	return qs
 }
 
 // searchScores returns each query's top 10 scores in the space.
