@@ -63,7 +63,7 @@ func (db *DB) ReindexSpace(ctx context.Context, id int64, index string, grace ti
 	if !locked {
 		return s, protostar.Errorf(protostar.ECONFLICT, "the index of embedding space %d is being switched already", id)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lock+`)`) //nolint:errcheck // the session ends with the connection otherwise
+	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lock+`)`) }()
 	if err := buildNewIndex(ctx, conn, s, spec, progress); err != nil {
 		return s, err
 	}
