@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
 
 	"github.com/protostar/protostar"
@@ -221,12 +222,15 @@ func explainSpace(t *testing.T, db *postgres.DB, s protostar.EmbeddingSpace, q [
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var line string
-		_ = rows.Scan(&line)
-		plan = append(plan, line)
+	return planText(t, rows)
+}
+
+// planText joins the lines of an EXPLAIN's rows.
+func planText(t testing.TB, rows pgx.Rows) string {
+	t.Helper()
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
 	}
-	return strings.Join(plan, "\n")
+	return strings.Join(lines, "\n")
 }

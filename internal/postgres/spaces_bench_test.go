@@ -118,11 +118,5 @@ func explainVector(ctx context.Context, b *testing.B, db *postgres.DB, space boo
 	if err != nil {
 		b.Fatal(err)
 	}
-	var plan []string
-	for rows.Next() {
-		var line string
-		_ = rows.Scan(&line)
-		plan = append(plan, line)
-	}
-	return strings.Join(plan, "\n")
+	return planText(b, rows)
 }
