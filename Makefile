@@ -102,7 +102,7 @@ fuzz: ## run each fuzz target for FUZZTIME executions (default 200000x); longer 
 			&& tail -n 1 bin/fuzz.log || { cat bin/fuzz.log; exit 1; }; \
 	done
 
-bench: stack ## benchmarks on the stack, BENCH_SCALE=small|default|large → table + bench/results.json (docs/benchmarks.md)
+bench: stack ## benchmarks on the stack, BENCH_SCALE=small|default|large|curve → table + bench/results.json (docs/benchmarks.md)
 	$(STACK_ENV); go run ./bench -scale $(BENCH_SCALE) -out $(BENCH_OUT) $(BENCH_ARGS)
 
 eval: stack build ## retrieval quality on EVAL_DATA (SQuAD format): R@1/5/10, MRR@10, queries/s per mode beside a BM25 reference; EVAL_ARGS="--distractor-factor 10" adds the drop with 10x unrelated passages (docs/benchmarks.md)

@@ -27,8 +27,20 @@ const (
 // dimensions and halfvec up to 4,000.
 const HalfvecAbove = 2000
 
+// Element types of a space's HNSW index. The vectors are stored in full
+// precision either way; a halfvec index holds them at half precision (2
+// bytes a dimension instead of 4): about half the index size and a faster
+// build, at the same recall on the benchmark's corpus (docs/benchmarks.md,
+// growth curves). Search ranks its hits by full-precision distance.
+const (
+	IndexVector  = "vector"
+	IndexHalfvec = "halfvec"
+)
+
 // SpaceSpec is what decides an embedding space's vectors: two processes
-// with the same spec embed the same text to the same vector.
+// with the same spec embed the same text to the same vector. Index is the
+// exception: how the vectors are indexed, not what they are, so it is not
+// part of the fingerprint.
 type SpaceSpec struct {
 	Provider   string `json:"provider"` // hash or openai
 	Model      string `json:"model"`
@@ -36,6 +48,22 @@ type SpaceSpec struct {
 	// SendDimensions: the openai provider sends `dimensions` (a model that
 	// truncates its vectors on request gives different ones without it).
 	SendDimensions bool `json:"send_dimensions"`
+	// Index is the HNSW index's element type, IndexVector or IndexHalfvec;
+	// empty means IndexType's default.
+	Index string `json:"index"`
+}
+
+// IndexType is the element type the space's index holds: halfvec above
+// HalfvecAbove dimensions (vector cannot be indexed there), else Index,
+// vector by default.
+func (s SpaceSpec) IndexType() string {
+	if s.Dimensions > HalfvecAbove {
+		return IndexHalfvec
+	}
+	if s.Index == "" {
+		return IndexVector
+	}
+	return s.Index
 }
 
 // Fingerprint names the spec's settings that change vectors.
@@ -45,6 +73,17 @@ func (s SpaceSpec) Fingerprint() string {
 		fp += "/native"
 	}
 	return fp
+}
+
+// WithIndexDefault returns s with Index def if it names none: the
+// configured type (PROTOSTAR_VECTOR_INDEX) of a space created without a
+// choice. Above HalfvecAbove dimensions the index is halfvec whatever the
+// default.
+func (s SpaceSpec) WithIndexDefault(def string) SpaceSpec {
+	if s.Index == "" && s.Dimensions <= HalfvecAbove {
+		s.Index = def
+	}
+	return s
 }
 
 // Validate reports a spec no space can be made of as EINVALID.
@@ -58,6 +97,10 @@ func (s SpaceSpec) Validate() error {
 		return Errorf(EINVALID, "the hash provider's model must be hash-v1 or hash-v2-dense, got %q", s.Model)
 	case s.Dimensions < 8 || s.Dimensions > 4000:
 		return Errorf(EINVALID, "dimensions must be between 8 and 4000 (pgvector's halfvec HNSW limit), got %d", s.Dimensions)
+	case s.Index != "" && s.Index != IndexVector && s.Index != IndexHalfvec:
+		return Errorf(EINVALID, "index must be vector or halfvec, got %q", s.Index)
+	case s.Index == IndexVector && s.Dimensions > HalfvecAbove:
+		return Errorf(EINVALID, "a vector index holds at most %d dimensions, got %d: use index halfvec", HalfvecAbove, s.Dimensions)
 	}
 	return nil
 }

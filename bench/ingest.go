@@ -91,6 +91,12 @@ func (b *bench) ingestPipelineOn(ctx context.Context, db *database, serve, worke
 	if err := db.reset(ctx); err != nil {
 		return pipelineRun{}, err
 	}
+	return b.measurePipeline(ctx, db, serve, worker, c, prefix)
+}
+
+// measurePipeline is ingestPipelineOn into db as it is: the growth curve
+// ingests into tables that already hold its corpus.
+func (b *bench) measurePipeline(ctx context.Context, db *database, serve, worker *proc, c ingestCorpus, prefix string) (pipelineRun, error) {
 	cpu := startCPU(ctx, db, map[string]*proc{"serve": serve, "worker": worker})
 	name := strings.Trim(prefix, "/")
 	b.prof.cpu(ctx, worker, "worker-"+name, 20*time.Second)
@@ -111,7 +117,9 @@ func (b *bench) ingestPipelineOn(ctx context.Context, db *database, serve, worke
 	elapsed := time.Since(start)
 	used := cpu.stop(ctx)
 	var stored int
-	if err := db.DB.Pool().QueryRow(ctx, `SELECT count(*) FROM chunks WHERE tenant_id = $1`, benchTenant).Scan(&stored); err != nil {
+	err = db.DB.Pool().QueryRow(ctx, `SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id AND c.version = d.indexed_version
+		WHERE d.tenant_id = $1 AND starts_with(d.key, $2) AND d.deleted_at IS NULL`, benchTenant, prefix).Scan(&stored)
+	if err != nil {
 		return pipelineRun{}, err
 	}
 	if stored != chunks {

@@ -10,6 +10,10 @@
 // Usage (from the repository root, with the stack's environment):
 //
 //	BENCH_SCALE=small|default|large go run ./bench [-out bench/results.json] [-only ingest,provider,memory,search,queue,cache]
+//	BENCH_SCALE=curve go run ./bench [-curve-points 10k,100k,1M] [-docs docs/benchmarks.md]
+//
+// The curve scale measures search, recall, ingest and storage at several
+// corpus sizes instead, and draws them into docs/benchmarks.md.
 //
 // -only dense runs the optional comparison of the offline embedder's
 // sparse and dense vectors for HNSW search (docs/benchmarks.md).
@@ -66,71 +70,119 @@ type bench struct {
 	worker *proc
 	prof   *profiler       // nil unless -profile
 	search *searchWorkload // the loaded search corpus, once the search figure (or tracing) loaded it
+
+	curveHalfvec bool // compare halfvec storage at the growth curve's largest point
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// options are the command line's.
+type options struct {
+	scale, out, only, logs, profile string
+	verbose                         bool
+	sim                             simConfig
+	curvePoints, docs               string
+	points                          []int // curvePoints parsed
+	curveHalfvec                    bool
+}
+
+// parseFlags parses and checks the command line before anything starts.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scaleName := fs.String("scale", cmp.Or(os.Getenv("BENCH_SCALE"), "default"), "small, default or large (BENCH_SCALE)")
-	out := fs.String("out", "bench/results.json", "where to write the results")
-	only := fs.String("only", strings.Join(figureNames, ","), "figures to run, comma-separated")
-	verbose := fs.Bool("v", false, "log progress in detail")
-	logs := fs.String("logs", "", "keep the protostar processes' logs in this directory")
-	profile := fs.String("profile", "", "write CPU profiles of the ingest pipeline's worker and API to this directory")
-	sim := simConfig{Dims: embedDims, ModelName: simModel}
-	fs.DurationVar(&sim.Latency, "sim-latency", 40*time.Millisecond, "simulated provider: fixed cost of a request")
-	fs.DurationVar(&sim.PerToken, "sim-token-time", 10*time.Microsecond, "simulated provider: cost per input token")
-	fs.IntVar(&sim.RPM, "sim-rpm", 1500, "simulated provider: requests per minute")
-	fs.IntVar(&sim.TPM, "sim-tpm", 6_000_000, "simulated provider: tokens per minute")
+	fs.StringVar(&o.scale, "scale", cmp.Or(os.Getenv("BENCH_SCALE"), "default"), "small, default, large or curve (BENCH_SCALE)")
+	fs.StringVar(&o.out, "out", "bench/results.json", "where to write the results")
+	fs.StringVar(&o.only, "only", strings.Join(figureNames, ","), "figures to run, comma-separated")
+	fs.BoolVar(&o.verbose, "v", false, "log progress in detail")
+	fs.StringVar(&o.logs, "logs", "", "keep the protostar processes' logs in this directory")
+	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of the ingest pipeline's worker and API to this directory")
+	o.sim = simConfig{Dims: embedDims, ModelName: simModel}
+	fs.DurationVar(&o.sim.Latency, "sim-latency", 40*time.Millisecond, "simulated provider: fixed cost of a request")
+	fs.DurationVar(&o.sim.PerToken, "sim-token-time", 10*time.Microsecond, "simulated provider: cost per input token")
+	fs.IntVar(&o.sim.RPM, "sim-rpm", 1500, "simulated provider: requests per minute")
+	fs.IntVar(&o.sim.TPM, "sim-tpm", 6_000_000, "simulated provider: tokens per minute")
+	fs.StringVar(&o.curvePoints, "curve-points", "10k,100k,1M", "BENCH_SCALE=curve: corpus sizes in chunks")
+	fs.BoolVar(&o.curveHalfvec, "curve-halfvec", true, "BENCH_SCALE=curve: compare halfvec storage at the largest point")
+	fs.StringVar(&o.docs, "docs", "docs/benchmarks.md", "BENCH_SCALE=curve: the document whose curve section is rewritten")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return o, err
 	}
-	sc, err := scaleFor(*scaleName)
-	if err != nil {
-		return err
+	if o.sim.RPM < 1 || o.sim.TPM < 1 || o.sim.Latency < 0 || o.sim.PerToken < 0 {
+		return o, fmt.Errorf("-sim-rpm and -sim-tpm must be positive, -sim-latency and -sim-token-time not negative")
 	}
+	var err error
+	o.points, err = parsePoints(o.curvePoints)
+	return o, err
+}
+
+// figureSet parses -only.
+func figureSet(only string) (map[string]bool, error) {
 	want := map[string]bool{}
-	for f := range strings.SplitSeq(*only, ",") {
+	for f := range strings.SplitSeq(only, ",") {
 		if f = strings.TrimSpace(f); f != "" {
 			if !slices.Contains(figureNames, f) && !slices.Contains(optionalFigures, f) {
-				return fmt.Errorf("-only: unknown figure %q (have %s)", f, strings.Join(append(figureNames, optionalFigures...), ", "))
+				return nil, fmt.Errorf("-only: unknown figure %q (have %s)", f, strings.Join(append(figureNames, optionalFigures...), ", "))
 			}
 			want[f] = true
 		}
 	}
+	return want, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	sc, err := scaleFor(o.scale)
+	if err != nil {
+		return err
+	}
+	want, err := figureSet(o.only)
+	if err != nil {
+		return err
+	}
 	level := slog.LevelInfo
-	if *verbose {
+	if o.verbose {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	began := time.Now()
-	logger.Info("bench starting", "scale", sc.Name, "figures", *only, "cpus", runtime.NumCPU())
-	h, err := newHarness(ctx, logger, *logs)
+	what := o.only
+	if sc.Name == "curve" {
+		what = "growth curve at " + o.curvePoints
+	}
+	logger.Info("bench starting", "scale", sc.Name, "figures", what, "cpus", runtime.NumCPU())
+	h, err := newHarness(ctx, logger, o.logs)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	b := &bench{h: h, s: sc, sim: sim, logger: logger}
-	if *profile != "" {
-		if err := os.MkdirAll(*profile, 0o755); err != nil {
+	b := &bench{h: h, s: sc, sim: o.sim, logger: logger, curveHalfvec: o.curveHalfvec}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
 			return err
 		}
-		b.prof = &profiler{dir: *profile}
+		b.prof = &profiler{dir: o.profile}
 		defer b.prof.wait()
 	}
 
-	results, err := b.figures(ctx, want)
+	var results []Result
+	if sc.Name == "curve" {
+		results, err = b.curveRun(ctx, o.points, o.docs)
+	} else {
+		results, err = b.figures(ctx, want)
+	}
 	for i := range results {
 		results[i].Params["scale"] = sc.Name
 		results[i].Params["machine"] = machine()
 	}
 	if len(results) > 0 {
 		printTable(stdout, sc.Name, results)
-		if werr := writeResults(*out, results); werr != nil {
+		if werr := writeResults(o.out, results); werr != nil {
 			err = errors.Join(err, werr)
 		} else {
-			fmt.Fprintf(stdout, "\nwrote %s (%s, %s)\n", *out, sc.Name, time.Since(began).Round(time.Second))
+			fmt.Fprintf(stdout, "\nwrote %s (%s, %s)\n", o.out, sc.Name, time.Since(began).Round(time.Second))
 		}
 	}
 	if err != nil && ctx.Err() != nil {
@@ -339,4 +391,18 @@ func machine() map[string]any {
 		}
 	}
 	return m
+}
+
+// curveRun measures the growth curve at points and rewrites the curve
+// section of docs.
+func (b *bench) curveRun(ctx context.Context, points []int, docs string) ([]Result, error) {
+	measured, err := b.curve(ctx, points)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeCurveDocs(docs, measured); err != nil {
+		return nil, err
+	}
+	b.logger.Info("curve written", "doc", docs)
+	return curveResults(measured), nil
 }

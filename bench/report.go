@@ -99,7 +99,20 @@ func printTable(w io.Writer, scale string, results []Result) {
 }
 
 // writeResults writes the results as a JSON array to path, atomically.
+// The growth curve and the other figures are separate runs: a run of one
+// keeps the other's entries that path already holds.
 func writeResults(path string, results []Result) error {
+	if old, err := os.ReadFile(path); err == nil && len(results) > 0 {
+		var prev []Result
+		if json.Unmarshal(old, &prev) == nil {
+			curve := isCurve(results[0].Name)
+			for _, r := range prev {
+				if isCurve(r.Name) != curve {
+					results = append(results, r)
+				}
+			}
+		}
+	}
 	raw, err := json.MarshalIndent(results, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode results: %w", err)

@@ -65,12 +65,18 @@ func scaleFor(name string) (scale, error) {
 		s.CacheRequests = 300
 		s.UncachedSummaries = 10
 		s.UncachedAnswers = 50
+	case "curve":
+		// The growth curve (curve.go): every point loads a corpus of its
+		// own (-curve-points); IngestDocs documents are ingested into each.
+		s.IngestDocs = 200
+		s.SearchDuration = 10 * time.Second
+		s.SearchWarmup = 2 * time.Second
 	case "large":
 		s.IngestDocs = 5000
 		s.SearchChunks = 1_000_000
 		s.SearchDocChunks = 200
 	default:
-		return s, fmt.Errorf("BENCH_SCALE must be small, default or large, got %q", name)
+		return s, fmt.Errorf("BENCH_SCALE must be small, default, large or curve, got %q", name)
 	}
 	return s, nil
 }

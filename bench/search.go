@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +24,13 @@ import (
 )
 
 const topK = 10
+
+// The indexes the search corpus load drops and rebuilds: the bench
+// space's HNSW index and the keyword index.
+const (
+	benchSpaceIndex = "chunk_embeddings_space_1"
+	keywordIndex    = "chunks_keywords"
+)
 
 // searchFigure measures figure 3: search latency through the API against the same
 // queries run straight on Postgres (the yardstick), in vector, keyword and
@@ -423,11 +432,11 @@ func load(ctx context.Context, duration time.Duration, concurrency int, fn func(
 }
 
 // loadSearchCorpus fills the chunks table with about target chunks of
-// generated documents (perDoc chunks each on average), embedded by emb, as
-// ready documents of the bench tenant, and returns the number of documents. The vector and
-// keyword indexes are dropped for the load and rebuilt afterwards from
-// their own definitions, which is much faster than maintaining them row by
-// row.
+// generated documents (perDoc chunks each on average), embedded by emb,
+// as ready documents of the bench tenant, and returns the number of
+// documents. The vector and keyword indexes are dropped for the load and
+// rebuilt afterwards from their own definitions, which is much faster
+// than maintaining them row by row.
 func loadSearchCorpus(ctx context.Context, db *database, emb *hashembed.Embedder, target, perDoc int) (int, error) {
 	defs, err := dropSearchIndexes(ctx, db)
 	if err != nil {
@@ -437,7 +446,7 @@ func loadSearchCorpus(ctx context.Context, db *database, emb *hashembed.Embedder
 	if err != nil {
 		return 0, err
 	}
-	if err := rebuildSearchIndexes(ctx, db, defs, target); err != nil {
+	if _, err := rebuildSearchIndexes(ctx, db, defs, target); err != nil {
 		return 0, err
 	}
 	return docs, nil
@@ -447,7 +456,7 @@ func loadSearchCorpus(ctx context.Context, db *database, emb *hashembed.Embedder
 // and the keyword index of chunks and returns their definitions.
 func dropSearchIndexes(ctx context.Context, db *database) (map[string]string, error) {
 	rows, err := db.DB.Pool().Query(ctx, `SELECT indexname, indexdef FROM pg_indexes
-		WHERE indexname IN ('chunk_embeddings_space_1', 'chunks_keywords')`)
+		WHERE indexname IN ($1, $2)`, benchSpaceIndex, keywordIndex)
 	if err != nil {
 		return nil, err
 	}
@@ -535,34 +544,49 @@ func writeBatch(ctx context.Context, db *database, model string, batch []docRows
 	return err
 }
 
-// rebuildSearchIndexes creates the indexes again from defs with enough
-// memory to build the graph in RAM, then vacuums and checkpoints, so that
-// neither autovacuum nor a checkpoint of the load runs during the
-// measurements.
-func rebuildSearchIndexes(ctx context.Context, db *database, defs map[string]string, target int) error {
+// rebuildSearchIndexes creates the indexes again from defs, on one
+// connection with buildSettings, and returns each one's build seconds; then
+// it vacuums and checkpoints, so that neither autovacuum nor a checkpoint
+// of the load runs during the measurements.
+func rebuildSearchIndexes(ctx context.Context, db *database, defs map[string]string, target int) (map[string]float64, error) {
 	conn, err := db.DB.Pool().Acquire(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer conn.Release()
+	for _, stmt := range buildSettings(target) {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	took := map[string]float64{}
+	for _, name := range slices.Sorted(maps.Keys(defs)) {
+		start := time.Now()
+		if _, err := conn.Exec(ctx, defs[name]); err != nil {
+			return nil, fmt.Errorf("rebuild %s: %w", name, err)
+		}
+		took[name] = round(time.Since(start).Seconds())
+	}
+	for _, stmt := range []string{`RESET ALL`, `VACUUM (ANALYZE) chunks`, `VACUUM (ANALYZE) chunk_embeddings`, `VACUUM (ANALYZE) documents`, `CHECKPOINT`} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	return took, nil
+}
+
+// buildSettings are the session settings of an index build after a bulk
+// load: memory for the whole HNSW graph (a build that runs out of it is
+// many times slower) and parallel maintenance workers, one per CPU.
+func buildSettings(chunks int) []string {
 	mem := "1GB"
-	if target > 200_000 {
+	if chunks > 200_000 {
 		mem = "6GB"
 	}
-	if _, err := conn.Exec(ctx, `SET maintenance_work_mem = '`+mem+`'`); err != nil {
-		return err
+	return []string{
+		`SET maintenance_work_mem = '` + mem + `'`,
+		fmt.Sprintf(`SET max_parallel_maintenance_workers = %d`, max(1, runtime.NumCPU()-1)),
 	}
-	for name, def := range defs {
-		if _, err := conn.Exec(ctx, def); err != nil {
-			return fmt.Errorf("rebuild %s: %w", name, err)
-		}
-	}
-	for _, stmt := range []string{`RESET maintenance_work_mem`, `VACUUM (ANALYZE) chunks`, `VACUUM (ANALYZE) documents`, `CHECKPOINT`} {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("%s: %w", stmt, err)
-		}
-	}
-	return nil
 }
 
 func clone(m map[string]any) map[string]any {

@@ -175,6 +175,22 @@ type database struct {
 	URL  string
 	Name string
 	DB   *postgres.DB // pool with pgvector types, 10 connections
+
+	dropOnce sync.Once
+	dropFn   func(context.Context) error
+	dropErr  error
+}
+
+// drop closes the pool and drops the database, once; the harness calls it
+// in Close, the growth curve as soon as a point is measured.
+func (d *database) drop(ctx context.Context) error {
+	d.dropOnce.Do(func() {
+		if d.DB != nil {
+			d.DB.Close()
+		}
+		d.dropErr = d.dropFn(ctx)
+	})
+	return d.dropErr
 }
 
 // newDatabase creates and migrates a database, dropped in Close.
@@ -193,13 +209,8 @@ func (h *harness) newDatabaseSpace(ctx context.Context, initial protostar.SpaceS
 	if err != nil {
 		return nil, fmt.Errorf("new database: %w", errors.Join(err, drop(ctx)))
 	}
-	d := &database{URL: dsn, Name: strings.TrimPrefix(u.Path, "/")}
-	h.onClose("database "+d.Name, func(ctx context.Context) error {
-		if d.DB != nil {
-			d.DB.Close()
-		}
-		return drop(ctx)
-	})
+	d := &database{URL: dsn, Name: strings.TrimPrefix(u.Path, "/"), dropFn: drop}
+	h.onClose("database "+d.Name, d.drop)
 	if d.DB, err = testenv.OpenMigratedSpace(ctx, dsn, initial, 10); err != nil {
 		return nil, fmt.Errorf("database %s: %w", d.Name, err)
 	}

@@ -127,6 +127,25 @@ func runLoad(ctx context.Context, p *proc, log *searchLog, docs int) *sync.WaitG
 	return &wg
 }
 
+// uploadLoadDocs uploads acme's documents load/0.md … that runLoad edits.
+func uploadLoadDocs(p *proc, docs int) {
+	keys := make([]string, docs)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("load/%d.md", i)
+	}
+	p.uploadReady(keyA, keys, func(i int) []byte { return spaceDoc(i, 0) })
+}
+
+// startLoad runs runLoad for a second before returning its log, and a
+// stop that ends it and waits (safe to call twice).
+func startLoad(p *proc, docs int) (*searchLog, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	log := &searchLog{}
+	wg := runLoad(ctx, p, log, docs)
+	time.Sleep(time.Second)
+	return log, func() { cancel(); wg.Wait() }
+}
+
 // spacesBetween returns the spaces of the searches that started after
 // from and ended before to.
 func (l *searchLog) spacesBetween(from, to time.Time) map[int64]int {
@@ -175,22 +194,15 @@ func TestEmbeddingModelChangeUnderLoad(t *testing.T) {
 	p := s.start("all")
 	conn := s.dbConn()
 	const docs = 12
-	keys := make([]string, docs)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("load/%d.md", i)
-	}
-	p.uploadReady(keyA, keys, func(i int) []byte { return spaceDoc(i, 0) })
+	uploadLoadDocs(p, docs)
 	p.uploadReady(keyB, []string{"beta/backup.md"}, func(int) []byte { return spaceDoc(99, 0) })
 	askCached(t, p)
 	if !askCached(t, p) {
 		t.Fatal("the second identical question was not served from the cache")
 	}
 
-	ctx, stop := context.WithCancel(context.Background())
-	var log searchLog
-	wg := runLoad(ctx, p, &log, docs)
-	defer func() { stop(); wg.Wait() }()
-	time.Sleep(time.Second)
+	log, stop := startLoad(p, docs)
+	defer stop()
 
 	out := s.admin("embeddings", "create", "--provider", "hash", "--model", "hash-v1", "--dimensions", "128")
 	if !strings.Contains(out, "space 2 created") {
@@ -222,7 +234,6 @@ func TestEmbeddingModelChangeUnderLoad(t *testing.T) {
 	s.admin("embeddings", "retire", "1")
 	time.Sleep(2 * time.Second)
 	stop()
-	wg.Wait()
 
 	if n := log.errs.Load(); n > 0 {
 		t.Fatalf("%d searches or edits failed during the flow; last: %v", n, log.lastErr.Load())
@@ -388,7 +399,22 @@ func TestEmbeddingSpacesAPI(t *testing.T) {
 	if code, body := p.get("/v1/embedding-spaces", keyA); code != http.StatusForbidden {
 		t.Fatalf("tenant key: %d %s, want 403", code, body)
 	}
-	spec := map[string]any{"provider": "hash", "model": "hash-v1", "dimensions": 48}
+	// The new space indexes its vectors as halfvec: acme's searches of it
+	// below go through that index.
+	spec := map[string]any{"provider": "hash", "model": "hash-v1", "dimensions": 48, "index": "halfvec"}
+	for _, bad := range []struct {
+		body map[string]any
+		want int
+		says string
+	}{
+		{map[string]any{"provider": "hash", "model": "hash-v1", "dimensions": 48, "index": "pq"}, http.StatusBadRequest, `body.index`},
+		{map[string]any{"provider": "openai", "model": "m", "dimensions": 3072, "index": "vector"}, http.StatusBadRequest, "use index halfvec"},
+	} {
+		code, body := p.do(http.MethodPost, "/v1/embedding-spaces", platformKey, bad.body)
+		if code != bad.want || !strings.Contains(string(body), bad.says) || !strings.Contains(string(body), `"status"`) {
+			t.Fatalf("create %v: %d %s, want a %d problem saying %q", bad.body, code, body, bad.want, bad.says)
+		}
+	}
 	steps := []struct {
 		method, path string
 		body         any
@@ -406,6 +432,9 @@ func TestEmbeddingSpacesAPI(t *testing.T) {
 		if code != st.want {
 			t.Fatalf("%s %s: %d %s, want %d", st.method, st.path, code, body, st.want)
 		}
+	}
+	if _, body := p.get("/v1/embedding-spaces/2", platformKey); !strings.Contains(string(body), `"index":"halfvec"`) {
+		t.Fatalf("space 2 = %s, want index halfvec", body)
 	}
 	testenv.WaitFor(t, time.Minute, "the backfill to cover the space", func() bool {
 		_, body := p.get("/v1/embedding-spaces/2", platformKey)
@@ -441,4 +470,41 @@ func TestEmbeddingSpacesAPI(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestReindexUnderLoad switches the active space's index to halfvec with
+// `embeddings reindex` while searches and edits run: no search fails, the
+// space says halfvec, and only the new index is left. (On so few chunks
+// the planner rightly sorts rather than walk the index; that searches use
+// it is TestReindexSpaceHalfvec's plan check.)
+func TestReindexUnderLoad(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	p := s.start("all")
+	conn := s.dbConn()
+	const docs = 8
+	uploadLoadDocs(p, docs)
+	log, stop := startLoad(p, docs)
+	defer stop()
+
+	out := s.admin("embeddings", "reindex", "1", "--index", "halfvec", "--grace", "2s")
+	if !strings.Contains(out, "searches use the halfvec index") || !strings.Contains(out, "halfvec") {
+		t.Fatalf("reindex: %s", out)
+	}
+	time.Sleep(time.Second) // searches of the new type
+	stop()
+	if n := log.errs.Load(); n > 0 {
+		t.Fatalf("%d searches or edits failed during the switch; last: %v", n, log.lastErr.Load())
+	}
+	if def := count(t, conn, `SELECT count(*)::int FROM pg_indexes WHERE indexname LIKE 'chunk_embeddings_space_1%'
+		AND indexdef LIKE '%halfvec_cosine_ops%'`); def != 1 {
+		t.Fatalf("%d halfvec indexes of space 1, want exactly one (the old and temporary ones gone)", def)
+	}
+	if n := count(t, conn, `SELECT count(*)::int FROM pg_indexes WHERE indexname LIKE 'chunk_embeddings_space_1%'`); n != 1 {
+		t.Fatalf("%d indexes of space 1 after the switch, want 1", n)
+	}
+	if list := s.admin("embeddings", "list"); !strings.Contains(list, "halfvec") {
+		t.Fatalf("embeddings list after the switch:\n%s", list)
+	}
+	t.Logf("%d searches, %d edits during the switch", len(log.entries), log.edits.Load())
 }

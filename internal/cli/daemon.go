@@ -321,6 +321,7 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		JobMaxAttempts: a.cfg.JobMaxAttempts, TenantMaxJobs: a.cfg.TenantMaxJobs,
 		MaxStreamsPerTenant: a.cfg.TenantMaxStreams, StreamMaxLifetime: a.cfg.StreamMaxLifetime,
 		TenantMaxChunks: a.cfg.TenantMaxChunks, IdleBodyTimeout: a.cfg.IdleBodyTimeout, MaxUploads: a.cfg.MaxUploads, TenantMaxUploads: a.cfg.TenantMaxUploads,
+		VectorIndex: a.cfg.VectorIndex,
 	})
 	a.api = api
 	if err := a.mountConsole(api, tenants, console.Deps{Search: searcher, Answers: answers, Summaries: summaries}); err != nil {

@@ -23,7 +23,8 @@ import (
 
 const embeddingsUsage = `usage: protostar embeddings
   list
-  create --provider hash|openai --model M --dimensions N [--send-dimensions=false]
+  create --provider hash|openai --model M --dimensions N [--send-dimensions=false] [--index vector|halfvec]
+  reindex SPACE --index vector|halfvec [--grace 30s]  switch the space's HNSW index type (built concurrently; searches go on)
   backfill [SPACE] [--tenant T]        queue backfill jobs (default: the newest building space)
   status [SPACE] [--tenant T]          coverage per tenant, backfill rate and ETA, tokens left
   compare --queries FILE --tenant T [--from SPACE] [--to SPACE] [--top-k 10]
@@ -41,6 +42,7 @@ type embeddings struct {
 	out    printer
 	tenant string
 	force  bool
+	grace  time.Duration // reindex: how long the old index outlives the switch
 	spec   protostar.SpaceSpec
 	// compare
 	queries  string
@@ -59,8 +61,10 @@ func runEmbeddings(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&e.spec.Model, "model", "", "the embedding model (create; hash: hash-v1, the default, or hash-v2-dense)")
 	fs.IntVar(&e.spec.Dimensions, "dimensions", 0, "vector size (create)")
 	fs.BoolVar(&e.spec.SendDimensions, "send-dimensions", true, "send `dimensions` to openai (create)")
+	fs.StringVar(&e.spec.Index, "index", "", "HNSW index type, vector or halfvec (create: default PROTOSTAR_VECTOR_INDEX; reindex)")
 	fs.StringVar(&e.tenant, "tenant", "", "one tenant instead of all")
 	fs.BoolVar(&e.force, "force", false, "activate below 100% coverage")
+	fs.DurationVar(&e.grace, "grace", 30*time.Second, "reindex: keep the old index this long after the switch, for searches that read the old type just before it")
 	fs.StringVar(&e.queries, "queries", "", "file of queries, one a line (compare)")
 	fs.Int64Var(&e.from, "from", 0, "space compared from (compare; default the tenant's active one)")
 	fs.Int64Var(&e.to, "to", 0, "space compared to (compare; default the newest other live one)")
@@ -102,7 +106,7 @@ func (e *embeddings) run(ctx context.Context, verb string, pos []string) error {
 		if e.spec.Provider == "hash" && e.spec.Model == "" {
 			e.spec.Model = "hash-v1"
 		}
-		s, err := e.db.CreateSpace(ctx, e.spec)
+		s, err := e.db.CreateSpace(ctx, e.spec.WithIndexDefault(e.cfg.VectorIndex))
 		if err == nil && !e.out.json {
 			fmt.Fprintf(e.out.w, "space %d created (building): new ingests write it from now on. Next: protostar embeddings backfill %d\n", s.ID, s.ID)
 			return nil
@@ -120,6 +124,8 @@ func (e *embeddings) run(ctx context.Context, verb string, pos []string) error {
 		return nil
 	case "status":
 		return e.status(ctx, id)
+	case "reindex":
+		return e.reindex(ctx, id)
 	case "compare":
 		return e.compare(ctx)
 	case "activate":
@@ -142,11 +148,24 @@ func (e *embeddings) run(ctx context.Context, verb string, pos []string) error {
 	return usageError{fmt.Errorf("%s", embeddingsUsage)}
 }
 
+// reindex switches the space's HNSW index to --index.
+func (e *embeddings) reindex(ctx context.Context, id int64) error {
+	if e.spec.Index == "" {
+		return usageError{fmt.Errorf("reindex needs --index vector or --index halfvec")}
+	}
+	s, err := e.db.ReindexSpace(ctx, id, e.spec.Index, e.grace, func(step string) {
+		if !e.out.json {
+			fmt.Fprintf(e.out.w, "space %d: %s\n", id, step)
+		}
+	})
+	return e.out.spaces(err, s)
+}
+
 // spaceArg reads the SPACE argument of the verbs that take one; backfill
 // and status default to the newest building space.
 func (e *embeddings) spaceArg(ctx context.Context, verb string, pos []string) (int64, error) {
 	switch verb {
-	case "backfill", "status", "activate", "retire":
+	case "backfill", "status", "activate", "retire", "reindex":
 	default:
 		if len(pos) > 0 {
 			return 0, usageError{fmt.Errorf("%s takes no argument %q", verb, pos[0])}
@@ -160,7 +179,7 @@ func (e *embeddings) spaceArg(ctx context.Context, verb string, pos []string) (i
 		}
 		return id, nil
 	}
-	if len(pos) > 1 || verb == "activate" || verb == "retire" {
+	if len(pos) > 1 || verb == "activate" || verb == "retire" || verb == "reindex" {
 		return 0, usageError{fmt.Errorf("%s needs exactly one SPACE (see protostar embeddings list)", verb)}
 	}
 	ss, err := e.db.Spaces(ctx)
@@ -225,9 +244,9 @@ func (p printer) spaces(err error, ss ...protostar.EmbeddingSpace) error {
 		return orJSON(err, p.w, ss)
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tPROVIDER\tMODEL\tDIMENSIONS\tCREATED\tACTIVATED\tRETIRED")
+	fmt.Fprintln(tw, "ID\tSTATE\tPROVIDER\tMODEL\tDIMENSIONS\tINDEX\tCREATED\tACTIVATED\tRETIRED")
 	for _, s := range ss {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.ID, s.State, s.Provider, s.Model, s.Dimensions,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.State, s.Provider, s.Model, s.Dimensions, s.IndexType(),
 			s.CreatedAt.Format(time.RFC3339), when(s.ActivatedAt), when(s.RetiredAt))
 	}
 	return tw.Flush()

@@ -87,6 +87,10 @@ type Config struct {
 	EmbedModel      string `env:"PROTOSTAR_EMBED_MODEL" envDefault:"text-embedding-3-small"`
 	EmbedDimensions int    `env:"PROTOSTAR_EMBED_DIMENSIONS" envDefault:"384"`
 	EmbedBatchSize  int    `env:"PROTOSTAR_EMBED_BATCH_SIZE" envDefault:"64"`
+	// VectorIndex is the HNSW index element type (vector or halfvec) of
+	// the embedding spaces made from this config: the first one of a new
+	// database, and `embeddings create` without --index.
+	VectorIndex string `env:"PROTOSTAR_VECTOR_INDEX" envDefault:"vector"`
 	// BackfillRate bounds the chunks per second one worker process embeds
 	// for embedding-space backfills, so live ingest and search keep their
 	// latency (and the provider its rate limit).
@@ -240,6 +244,7 @@ func (c Config) validateAI(check func(ok bool, name, format string, args ...any)
 	check(oneOf(c.EmbedProvider, "hash", "openai"), "PROTOSTAR_EMBED_PROVIDER", "must be hash or openai, got %q", c.EmbedProvider)
 	check(c.EmbedDimensions >= 8 && c.EmbedDimensions <= 2000, "PROTOSTAR_EMBED_DIMENSIONS", "must be between 8 and 2000 (pgvector's HNSW limit)")
 	check(c.EmbedBatchSize >= 1 && c.EmbedBatchSize <= 2048, "PROTOSTAR_EMBED_BATCH_SIZE", "must be between 1 and 2048")
+	check(oneOf(c.VectorIndex, protostar.IndexVector, protostar.IndexHalfvec), "PROTOSTAR_VECTOR_INDEX", "must be vector or halfvec, got %q", c.VectorIndex)
 	check(c.BackfillRate > 0, "PROTOSTAR_BACKFILL_RATE", "must be above 0 (chunks per second)")
 	check(oneOf(c.GenerateProvider, "extractive", "openai"), "PROTOSTAR_GENERATE_PROVIDER", "must be extractive or openai, got %q", c.GenerateProvider)
 	if c.EmbedProvider == "openai" || c.GenerateProvider == "openai" {
@@ -359,5 +364,6 @@ func (c Config) EmbedSpec() protostar.SpaceSpec {
 	if c.EmbedProvider == "hash" && !strings.HasPrefix(model, "hash-") {
 		model = "hash-v1"
 	}
-	return protostar.SpaceSpec{Provider: c.EmbedProvider, Model: model, Dimensions: c.EmbedDimensions, SendDimensions: c.EmbedSendDimensions}
+	return protostar.SpaceSpec{Provider: c.EmbedProvider, Model: model, Dimensions: c.EmbedDimensions, SendDimensions: c.EmbedSendDimensions,
+		Index: c.VectorIndex}
 }

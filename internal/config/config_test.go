@@ -43,6 +43,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"dot-dot tenant", "PROTOSTAR_API_KEYS", "..:acme-key-0123456789"},
 		{"dims", "PROTOSTAR_EMBED_DIMENSIONS", "4096"},
 		{"provider", "PROTOSTAR_EMBED_PROVIDER", "magic"},
+		{"vector index", "PROTOSTAR_VECTOR_INDEX", "pq"},
 		{"missing redis", "PROTOSTAR_REDIS_URL", ""},
 	}
 	for _, tt := range tests {

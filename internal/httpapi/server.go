@@ -78,6 +78,9 @@ type Config struct {
 	IdleBodyTimeout  time.Duration
 	MaxUploads       int
 	TenantMaxUploads int
+	// VectorIndex is the HNSW index type of embedding spaces created
+	// without one (PROTOSTAR_VECTOR_INDEX; vector when empty).
+	VectorIndex string
 }
 
 // Deps are the API's collaborators.

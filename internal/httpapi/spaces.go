@@ -36,6 +36,7 @@ type createSpaceInput struct {
 		Model          string `json:"model" maxLength:"200" example:"text-embedding-3-large"`
 		Dimensions     int    `json:"dimensions" example:"1024" doc:"8 to 4000; above 2000 the index holds halfvec"`
 		SendDimensions *bool  `json:"send_dimensions,omitempty" doc:"openai: send dimensions (default true); false for fixed-size models"`
+		Index          string `json:"index,omitempty" enum:"vector,halfvec" doc:"HNSW index element type (default PROTOSTAR_VECTOR_INDEX; halfvec above 2000 dimensions): halfvec indexes the vectors at half precision, about half the index size; hits are ranked by full-precision distance either way"`
 	}
 }
 
@@ -86,8 +87,8 @@ func (s *Server) registerSpaces(api huma.API) {
 		Description: "New ingests write it (beside the active space) from now on; backfill it, then activate it. " + platform,
 	}, func(ctx context.Context, in *createSpaceInput) (*spaceOutput, error) {
 		spec := protostar.SpaceSpec{Provider: in.Body.Provider, Model: in.Body.Model, Dimensions: in.Body.Dimensions,
-			SendDimensions: in.Body.SendDimensions == nil || *in.Body.SendDimensions}
-		out, err := sp.CreateSpace(ctx, spec)
+			SendDimensions: in.Body.SendDimensions == nil || *in.Body.SendDimensions, Index: in.Body.Index}
+		out, err := sp.CreateSpace(ctx, spec.WithIndexDefault(s.cfg.VectorIndex))
 		return &spaceOutput{Body: out}, s.problemOrNil(ctx, err)
 	})
 	huma.Register(api, huma.Operation{

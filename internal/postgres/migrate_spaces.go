@@ -107,7 +107,7 @@ func migrateSpacesUp(ctx context.Context, tx *sql.Tx, initial protostar.SpaceSpe
 		SELECT $1, id, embedding FROM chunks WHERE embed_model = $2 AND embedding IS NOT NULL`, id, spec.Model); err != nil {
 		return fmt.Errorf("copy vectors into the first embedding space: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, spaceIndexSQL(id, spec.Dimensions, false)); err != nil {
+	if _, err := tx.ExecContext(ctx, spaceIndexSQL(spaceIndexName(id), id, spec, false)); err != nil {
 		return fmt.Errorf("index the first embedding space: %w", err)
 	}
 	return nil
@@ -136,26 +136,18 @@ func spaceIndexName(id int64) string { return fmt.Sprintf("chunk_embeddings_spac
 
 // spaceVectorExpr is the expression the space's index is built on, and
 // that its searches must order by to use it: the vector cast to the
-// space's dimension, as halfvec above protostar.HalfvecAbove.
-func spaceVectorExpr(alias string, dims int) string {
-	typ := "vector"
-	if dims > protostar.HalfvecAbove {
-		typ = "halfvec"
-	}
-	return fmt.Sprintf("(%sembedding::%s(%d))", alias, typ, dims)
+// space's dimension and index type (protostar.SpaceSpec.IndexType).
+func spaceVectorExpr(alias string, spec protostar.SpaceSpec) string {
+	return fmt.Sprintf("(%sembedding::%s(%d))", alias, spec.IndexType(), spec.Dimensions)
 }
 
-// spaceIndexSQL creates the space's partial HNSW index (concurrently:
-// outside a transaction, without blocking writes).
-func spaceIndexSQL(id int64, dims int, concurrently bool) string {
-	ops := "vector_cosine_ops"
-	if dims > protostar.HalfvecAbove {
-		ops = "halfvec_cosine_ops"
-	}
+// spaceIndexSQL creates the space's partial HNSW index under name
+// (concurrently: outside a transaction, without blocking writes).
+func spaceIndexSQL(name string, id int64, spec protostar.SpaceSpec, concurrently bool) string {
 	conc := ""
 	if concurrently {
 		conc = "CONCURRENTLY "
 	}
-	return fmt.Sprintf(`CREATE INDEX %sIF NOT EXISTS %s ON chunk_embeddings USING hnsw (%s %s) WHERE space_id = %d`,
-		conc, spaceIndexName(id), spaceVectorExpr("", dims), ops, id)
+	return fmt.Sprintf(`CREATE INDEX %sIF NOT EXISTS %s ON chunk_embeddings USING hnsw (%s %s_cosine_ops) WHERE space_id = %d`,
+		conc, name, spaceVectorExpr("", spec), spec.IndexType(), id)
 }

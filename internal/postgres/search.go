@@ -68,13 +68,7 @@ func (db *DB) vectorSearch(ctx context.Context, space protostar.EmbeddingSpace, 
 		set_config('hnsw.ef_search', least($3::int, greatest($1::int, CASE WHEN $2::bool THEN
 			coalesce((SELECT reltuples FROM pg_class WHERE oid = to_regclass($4)), 0)::int / 100 ELSE 0 END))::text, true)`,
 		ef, lexical, maxEfSearch, spaceIndexName(space.ID))
-	dist := spaceVectorExpr("e.", space.Dimensions) + " <=> " + strings.Replace(spaceVectorExpr("", space.Dimensions), "(embedding::", "($2::vector::", 1)
-	b.Queue(`WITH hits AS MATERIALIZED (
-			SELECT c.id, c.document_id, d.key, c.heading_path, c.text, `+dist+` AS distance
-			FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id JOIN documents d ON d.id = c.document_id
-			WHERE e.space_id = `+strconv.FormatInt(space.ID, 10)+` AND `+searchFilterSQL+`
-			ORDER BY `+dist+` LIMIT $6)
-		SELECT id, document_id, key, heading_path, text, 1 - distance FROM hits ORDER BY distance LIMIT $6`, args...).
+	b.Queue(vectorSearchSQL(space), args...).
 		Query(func(rows pgx.Rows) error {
 			hits, err = collectHits(rows)
 			return err
@@ -84,6 +78,23 @@ func (db *DB) vectorSearch(ctx context.Context, space protostar.EmbeddingSpace, 
 	// discards such connections when they are released.
 	err = db.pool.SendBatch(ctx, b).Close()
 	return hits, translate(err, "vector search")
+}
+
+// vectorSearchSQL is VectorSearch's statement for the space: the index
+// expression of its type orders the candidates; a halfvec space's are
+// returned in the order of their full-precision distance.
+func vectorSearchSQL(space protostar.EmbeddingSpace) string {
+	order := spaceVectorExpr("e.", space.SpaceSpec) + " <=> " + strings.Replace(spaceVectorExpr("", space.SpaceSpec), "(embedding::", "($2::vector::", 1)
+	dist := order
+	if space.IndexType() == protostar.IndexHalfvec {
+		dist = "e.embedding <=> $2::vector"
+	}
+	return `WITH hits AS MATERIALIZED (
+			SELECT c.id, c.document_id, d.key, c.heading_path, c.text, ` + dist + ` AS distance
+			FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id JOIN documents d ON d.id = c.document_id
+			WHERE e.space_id = ` + strconv.FormatInt(space.ID, 10) + ` AND ` + searchFilterSQL + `
+			ORDER BY ` + order + ` LIMIT $6)
+		SELECT id, document_id, key, heading_path, text, 1 - distance FROM hits ORDER BY distance LIMIT $6`
 }
 
 // maxEfSearch is pgvector's upper bound for hnsw.ef_search.

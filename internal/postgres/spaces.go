@@ -17,12 +17,12 @@ import (
 // the creation of a space (exclusive).
 const spacesLockKey = `hashtextextended('protostar.embedding_spaces', 0)`
 
-const spaceColumns = `id, provider, model, dimensions, send_dimensions, fingerprint, state, coalesce(previous_id, 0),
+const spaceColumns = `id, provider, model, dimensions, send_dimensions, index_type, fingerprint, state, coalesce(previous_id, 0),
 	created_at, activated_at, retired_at`
 
 func scanSpace(row pgx.Row) (protostar.EmbeddingSpace, error) {
 	var s protostar.EmbeddingSpace
-	err := row.Scan(&s.ID, &s.Provider, &s.Model, &s.Dimensions, &s.SendDimensions, &s.Fingerprint, &s.State, &s.PreviousID,
+	err := row.Scan(&s.ID, &s.Provider, &s.Model, &s.Dimensions, &s.SendDimensions, &s.Index, &s.Fingerprint, &s.State, &s.PreviousID,
 		&s.CreatedAt, &s.ActivatedAt, &s.RetiredAt)
 	return s, err
 }
@@ -77,9 +77,9 @@ func (db *DB) CreateSpace(ctx context.Context, spec protostar.SpaceSpec) (protos
 		} else if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		s, err = scanSpace(tx.QueryRow(ctx, `INSERT INTO embedding_spaces (provider, model, dimensions, send_dimensions, fingerprint, state)
-			VALUES ($1, $2, $3, $4, $5, 'building') RETURNING `+spaceColumns,
-			spec.Provider, spec.Model, spec.Dimensions, spec.SendDimensions, spec.Fingerprint()))
+		s, err = scanSpace(tx.QueryRow(ctx, `INSERT INTO embedding_spaces (provider, model, dimensions, send_dimensions, index_type, fingerprint, state)
+			VALUES ($1, $2, $3, $4, $5, $6, 'building') RETURNING `+spaceColumns,
+			spec.Provider, spec.Model, spec.Dimensions, spec.SendDimensions, spec.IndexType(), spec.Fingerprint()))
 		return err
 	})
 	if err != nil {
@@ -91,7 +91,7 @@ func (db *DB) CreateSpace(ctx context.Context, spec protostar.SpaceSpec) (protos
 // EnsureSpaceIndex builds the space's HNSW index if it is missing,
 // without blocking writes.
 func (db *DB) EnsureSpaceIndex(ctx context.Context, s protostar.EmbeddingSpace) error {
-	_, err := db.pool.Exec(ctx, spaceIndexSQL(s.ID, s.Dimensions, true))
+	_, err := db.pool.Exec(ctx, spaceIndexSQL(spaceIndexName(s.ID), s.ID, s.SpaceSpec, true))
 	return translate(err, "build the index of embedding space "+strconv.FormatInt(s.ID, 10))
 }
 
@@ -289,8 +289,8 @@ func (db *DB) RetireSpace(ctx context.Context, id int64, limit int, progress fun
 	if err != nil {
 		return err
 	}
-	if _, err := db.pool.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+spaceIndexName(id)); err != nil {
-		return translate(err, "drop the index of embedding space "+strconv.FormatInt(id, 10))
+	if err := db.dropSpaceIndexes(ctx, id); err != nil {
+		return err
 	}
 	var total int64
 	for {

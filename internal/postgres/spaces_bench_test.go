@@ -40,31 +40,10 @@ func BenchmarkVectorSearchSpaceVsColumn(b *testing.B) {
 		}
 		return sb.String()
 	}
-	var sets []postgres.SetRows
-	for d := range docs {
-		id := fmt.Sprintf("00000000-0000-0000-0000-%012d", d+1)
-		if _, err := db.Pool().Exec(ctx, `INSERT INTO documents (id, tenant_id, key, status, indexed_version) VALUES ($1, 'a', $2, 'ready', 1)`,
-			id, fmt.Sprintf("doc-%d.md", d)); err != nil {
-			b.Fatal(err)
-		}
-		rows := make([]protostar.Chunk, perDoc)
-		texts := make([]string, perDoc)
-		for i := range rows {
-			texts[i] = text(60)
-			rows[i] = protostar.Chunk{Ordinal: i, Text: texts[i], Hash: []byte{byte(i)}, Terms: texts[i]}
-		}
-		vecs, _ := emb.Embed(ctx, texts)
-		for i := range rows {
-			rows[i].Embeddings = map[int64][]float32{1: vecs[i]}
-		}
-		sets = append(sets, postgres.SetRows{Set: protostar.ChunkSet{TenantID: "a", DocumentID: id, Version: 1}, Rows: rows})
-	}
-	if _, err := db.CopyChunkSets(ctx, sets); err != nil {
-		b.Fatal(err)
-	}
+	loadHashChunks(b, db, dims, docs, perDoc, func(int, int) string { return text(60) })
 	// The same vectors in the old column, under its old HNSW index.
 	if _, err := db.Pool().Exec(ctx, `UPDATE chunks c SET embedding = e.embedding FROM chunk_embeddings e WHERE e.chunk_id = c.id;
-		ANALYZE chunks; ANALYZE chunk_embeddings`); err != nil {
+		ANALYZE chunks`); err != nil {
 		b.Fatal(err)
 	}
 	space, err := db.Space(ctx, 1)
@@ -139,11 +118,5 @@ func explainVector(ctx context.Context, b *testing.B, db *postgres.DB, space boo
 	if err != nil {
 		b.Fatal(err)
 	}
-	var plan []string
-	for rows.Next() {
-		var line string
-		_ = rows.Scan(&line)
-		plan = append(plan, line)
-	}
-	return strings.Join(plan, "\n")
+	return planText(b, rows)
 }
