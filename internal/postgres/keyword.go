@@ -79,7 +79,7 @@ func (db *DB) KeywordSearch(ctx context.Context, tenantID string, q protostar.Ke
 			break
 		}
 	}
-	return db.keywordHits(ctx, tenantID, top)
+	return db.keywordHits(ctx, tenantID, p, top)
 }
 
 // boundedRound ends a search whose exact ranking would score more than
@@ -185,12 +185,13 @@ func (p keywordPlan) exact(e int, top []scoredChunk, k int) bool {
 	return top[k-1].score >= rest
 }
 
-// scoredChunk is a keyword candidate with its BM25 score and the query
-// terms it holds, rarest first.
+// scoredChunk is a keyword candidate with its BM25 score and its tsvector
+// filtered to the query's terms, from which the final hits' matched terms
+// are read (matchedTerms): only k of the candidates need them.
 type scoredChunk struct {
-	id      int64
-	score   float64
-	matched []string
+	id    int64
+	score float64
+	vec   string
 }
 
 // keywordRound scores the chunks matching the tsquery cands (at most limit
@@ -228,11 +229,30 @@ func (db *DB) keywordRound(ctx context.Context, tenantID string, p keywordPlan, 
 }
 
 // score is the BM25 score of chunk id, of length n, whose tsvector
-// filtered to the query's terms is vec (tsvector output: 'term':1A,7A
-// ...; a term stored without positions counts once).
+// filtered to the query's terms is vec (see eachTerm).
 func (p keywordPlan) score(id int64, n int, vec string) scoredChunk {
-	c := scoredChunk{id: id}
+	c := scoredChunk{id: id, vec: vec}
+	p.eachTerm(vec, func(i, tf int) { c.score += p.weights[i] * p.bm25.TF(tf, n, p.avgLen) })
+	return c
+}
+
+// matchedTerms are the query terms the filtered tsvector vec holds,
+// rarest first.
+func (p keywordPlan) matchedTerms(vec string) []string {
 	var held []int
+	p.eachTerm(vec, func(i, _ int) { held = append(held, i) })
+	slices.Sort(held)
+	var out []string
+	for _, i := range held {
+		out = append(out, p.terms[i])
+	}
+	return out
+}
+
+// eachTerm calls fn with the plan index and frequency of each query term
+// in the filtered tsvector vec (tsvector output: 'term':1A,7A ...; a term
+// stored without positions counts once).
+func (p keywordPlan) eachTerm(vec string, fn func(i, tf int)) {
 	for entry := range strings.FieldsSeq(vec) {
 		lexeme, positions, _ := strings.Cut(entry, ":")
 		i, ok := p.index[strings.Trim(lexeme, "'")]
@@ -243,14 +263,8 @@ func (p keywordPlan) score(id int64, n int, vec string) scoredChunk {
 		if positions != "" {
 			tf = strings.Count(positions, ",") + 1
 		}
-		c.score += p.weights[i] * p.bm25.TF(tf, n, p.avgLen)
-		held = append(held, i)
+		fn(i, tf)
 	}
-	slices.Sort(held)
-	for _, i := range held {
-		c.matched = append(c.matched, p.terms[i])
-	}
-	return c
 }
 
 // mergeTop adds the chunks of more that are not in top, keeping the order
@@ -277,7 +291,7 @@ func mergeTop(k int, top, more []scoredChunk) []scoredChunk {
 // keywordHits reads the ranked chunks' documents, headings and text, in
 // rank order. A chunk whose document was deleted or replaced since it was
 // scored is left out.
-func (db *DB) keywordHits(ctx context.Context, tenantID string, top []scoredChunk) ([]protostar.SearchHit, error) {
+func (db *DB) keywordHits(ctx context.Context, tenantID string, p keywordPlan, top []scoredChunk) ([]protostar.SearchHit, error) {
 	if len(top) == 0 {
 		return nil, nil
 	}
@@ -307,7 +321,7 @@ func (db *DB) keywordHits(ctx context.Context, tenantID string, top []scoredChun
 	for _, c := range top {
 		if h, ok := byID[c.id]; ok {
 			h.Score = c.score
-			h.Explain = &protostar.SearchExplain{KeywordScore: c.score, MatchedTerms: c.matched}
+			h.Explain = &protostar.SearchExplain{KeywordScore: c.score, MatchedTerms: p.matchedTerms(c.vec)}
 			hits = append(hits, h)
 		}
 	}
