@@ -178,12 +178,27 @@ func (db *DB) ActivateSpace(ctx context.Context, id int64, tenantID string, forc
 	return db.Space(ctx, id)
 }
 
+// lockSpace locks every space row (see lockSpacesInOrder) and returns
+// space id.
 func lockSpace(ctx context.Context, tx pgx.Tx, id int64) (protostar.EmbeddingSpace, error) {
+	if err := lockSpacesInOrder(ctx, tx); err != nil {
+		return protostar.EmbeddingSpace{}, err
+	}
 	s, err := scanSpace(tx.QueryRow(ctx, `SELECT `+spaceColumns+` FROM embedding_spaces WHERE id = $1 FOR UPDATE`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, spaceNotFound(id)
 	}
 	return s, err
+}
+
+// lockSpacesInOrder locks every space row for update, in id order: the
+// order chunk writes take them shared (lockLiveSpaces). A change of state
+// touches two rows (the space activated and the one it replaces), and
+// locking only the first before updating the second deadlocked with a
+// chunk write holding the second and waiting for the first.
+func lockSpacesInOrder(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT id FROM embedding_spaces ORDER BY id FOR UPDATE`)
+	return err
 }
 
 func activateForAll(ctx context.Context, tx pgx.Tx, id int64) error {
@@ -241,6 +256,9 @@ func (db *DB) RollbackSpace(ctx context.Context, tenantID string) (protostar.Emb
 				return err
 			}
 			return bumpCorpus(ctx, tx, tenantID)
+		}
+		if err := lockSpacesInOrder(ctx, tx); err != nil {
+			return err
 		}
 		var cur int64
 		err := tx.QueryRow(ctx, `SELECT s.id, coalesce(p.id, 0) FROM embedding_spaces s

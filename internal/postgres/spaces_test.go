@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/protostar/protostar"
 	"github.com/protostar/protostar/internal/postgres"
@@ -130,4 +131,85 @@ func count(t *testing.T, db *postgres.DB, sql string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// A change of the active space while a chunk write holds one space row
+// and waits for the next completes, and so does the write. Activation
+// locked the space it activated first and the active one second, the
+// reverse of a chunk write's order, and one of the two died of a
+// deadlock (seen in e2e TestEmbeddingModelChangeUnderLoad).
+func TestSpaceChangesDoNotDeadlockChunkWrites(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		setup func(ctx context.Context, db *postgres.DB, s2 int64) error
+		op    func(ctx context.Context, db *postgres.DB, s2 int64) error
+	}{
+		{"activate", nil, func(ctx context.Context, db *postgres.DB, s2 int64) error {
+			_, err := db.ActivateSpace(ctx, s2, "", true)
+			return err
+		}},
+		{"roll back", func(ctx context.Context, db *postgres.DB, s2 int64) error {
+			_, err := db.ActivateSpace(ctx, s2, "", true)
+			return err
+		}, func(ctx context.Context, db *postgres.DB, _ int64) error {
+			_, err := db.RollbackSpace(ctx, "")
+			return err
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := testenv.NewDB(t, dims)
+			ctx := context.Background()
+			s2, err := db.CreateSpace(ctx, protostar.SpaceSpec{Provider: "hash", Model: "hash-v1", Dimensions: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.setup != nil {
+				if err := tc.setup(ctx, db, s2.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The chunk write, holding the first space and about to take the second.
+			tx, err := db.Pool().Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tx.Rollback(ctx) }()
+			if _, err := tx.Exec(ctx, `SELECT id FROM embedding_spaces WHERE id = 1 FOR SHARE`); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- tc.op(ctx, db, s2.ID) }()
+			waitForLockWait(t, db)
+			if _, err := tx.Exec(ctx, `SELECT id FROM embedding_spaces WHERE id = $1 FOR SHARE`, s2.ID); err != nil {
+				t.Fatalf("chunk write's second space: %v", err)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("%s during a chunk write: %v", tc.name, err)
+			}
+		})
+	}
+}
+
+// waitForLockWait returns once some session of db's database waits for a
+// lock.
+func waitForLockWait(t *testing.T, db *postgres.DB) {
+	t.Helper()
+	for range 500 {
+		var n int
+		if err := db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no session waits for a lock")
 }
