@@ -113,12 +113,13 @@ func (b *bench) curvePoint(ctx context.Context, n int, corpus ingestCorpus, larg
 	}
 	on := *b // recall measures through this point's API and database
 	on.main, on.serve = db, serve
-	if p.Recall, p.RecallParams, err = on.recall(ctx, qs); err != nil {
+	var exact exactTops
+	if p.Recall, p.RecallParams, exact, err = on.recall(ctx, qs); err != nil {
 		return p, err
 	}
 	b.logger.Info("curve recall", "chunks", n, "recall@10", round(p.Recall))
 	if largest && b.curveHalfvec {
-		if p.Halfvec, err = b.compareHalfvec(ctx, db, n, qs, p.Sizes.HNSW, p.Build[benchSpaceIndex]); err != nil {
+		if p.Halfvec, err = b.compareHalfvec(ctx, db, n, qs, exact, p.Sizes.HNSW, p.Build[benchSpaceIndex]); err != nil {
 			return p, err
 		}
 		b.logger.Info("curve halfvec", "chunks", n, "bytes", p.Halfvec.Bytes, "build_seconds", p.Halfvec.Build, "recall", p.Halfvec.Recall)

@@ -31,11 +31,11 @@ const (
 )
 
 // compareHalfvec builds the halfvec index next to the vector one and
-// compares them: size, build time, recall@10 and latency of the same
+// compares them against exact, the queries' exact tops: size, build time, recall@10 and latency of the same
 // queries through VectorSearch (vector, halfvec, halfvec, vector, half a
 // search duration each). It drops the halfvec index at the end, so that
 // the point's ingest figure maintains one graph, like the other points'.
-func (b *bench) compareHalfvec(ctx context.Context, db *database, chunks int, qs []string, vecBytes int64, vecBuild float64) (*halfvecComparison, error) {
+func (b *bench) compareHalfvec(ctx context.Context, db *database, chunks int, qs []string, exact exactTops, vecBytes int64, vecBuild float64) (*halfvecComparison, error) {
 	c := &halfvecComparison{Bytes: map[string]int64{"vector": vecBytes}, Build: map[string]float64{"vector": vecBuild},
 		Recall: map[string]float64{}, Lat: map[string]loadResult{}}
 	took, err := rebuildSearchIndexes(ctx, db, map[string]string{halfvecIndexName: halfvecIndex}, chunks)
@@ -49,10 +49,6 @@ func (b *bench) compareHalfvec(ctx context.Context, db *database, chunks int, qs
 	}
 	c.Bytes["halfvec"] = half
 	spaces, vecs, err := halfvecSetup(ctx, db, qs)
-	if err != nil {
-		return nil, err
-	}
-	exact, err := exactTopsOf(ctx, db, vecs)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +93,7 @@ func halfvecSetup(ctx context.Context, db *database, qs []string) (map[string]pr
 }
 
 // exactTops is each vector's exact top 10 and 10th distance, computed once
-// for both indexes (an exact scan per query is the slow part at 1M).
+// for the point's recall and both indexes of the halfvec comparison.
 type exactTops struct {
 	ids []map[int64]bool
 	kth []float64
