@@ -68,15 +68,26 @@ type KeywordQuery struct {
 // chunk's length in index terms; w(t) is the term's weight in the query
 // (KeywordQuery.Weights). This idf (Lucene's) is never negative,
 // so a term in most chunks still counts a little.
+//
+// LengthFloor, when above 0, bounds the reward for shortness: a chunk
+// shorter than LengthFloor·avglen is scored as if it were that long. BM25
+// was made for whole documents, where a short one that holds the query's
+// terms is a focused one; a chunk is short because chunking cut it there
+// (the tail of a section, the remnant after a split), and plain BM25 ranks
+// such remnants above the full chunks that answer. At 1 (the service's
+// default), length normalisation only penalises chunks longer than
+// average; 0 is plain BM25, which the eval's reference keeps.
 type BM25 struct {
-	K1 float64 // term-frequency saturation; default 1.2
-	B  float64 // length normalisation, 0..1; default 0.75
+	K1          float64 // term-frequency saturation; default 1.2
+	B           float64 // length normalisation, 0..1; default 0.75
+	LengthFloor float64 // shortest length counted, in average lengths; default 1 in the service, 0 is plain BM25
 }
 
-// The usual BM25 parameters.
+// The usual BM25 parameters, and the service's length floor.
 const (
-	DefaultBM25K1 = 1.2
-	DefaultBM25B  = 0.75
+	DefaultBM25K1          = 1.2
+	DefaultBM25B           = 0.75
+	DefaultBM25LengthFloor = 1.0
 )
 
 // IDF is the inverse document frequency of a term held by df of n chunks.
@@ -85,14 +96,15 @@ func (BM25) IDF(n, df int64) float64 {
 }
 
 // TF is the saturated, length-normalised weight of a term occurring tf
-// times in a chunk of length n when chunks are avg terms long on average.
+// times in a chunk of length n (at least LengthFloor·avg) when chunks are
+// avg terms long on average.
 // It is below K1+1 (see MaxTF) for every tf.
 func (p BM25) TF(tf, n int, avg float64) float64 {
 	if avg <= 0 {
 		avg = float64(max(n, 1))
 	}
-	t := float64(tf)
-	return t * (p.K1 + 1) / (t + p.K1*(1-p.B+p.B*float64(n)/avg))
+	t, l := float64(tf), max(float64(n), p.LengthFloor*avg)
+	return t * (p.K1 + 1) / (t + p.K1*(1-p.B+p.B*l/avg))
 }
 
 // MaxTF bounds TF: a term can add at most idf·MaxTF to a chunk's score.

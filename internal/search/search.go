@@ -47,7 +47,7 @@ const (
 
 // Config tunes ranking. Zero values take the defaults.
 type Config struct {
-	BM25 protostar.BM25 // default k1 1.2, b 0.75
+	BM25 protostar.BM25 // default k1 1.2, b 0.75; LengthFloor as given (0 is plain BM25)
 	// VectorWeight and KeywordWeight weigh each side's reciprocal rank in
 	// hybrid search. A side with weight 0 only adds the chunks the other
 	// side did not find, after all of the other's. Default 1 each; the
