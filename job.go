@@ -32,7 +32,7 @@ const (
 type Job struct {
 	ID           string          `json:"id" example:"0193a4f2-6c1f-7d52-8a11-5be0c3f9d214"`
 	TenantID     string          `json:"-"`
-	Type         string          `json:"type" enum:"ingest,summary,sync,tenant_delete" example:"ingest"`
+	Type         string          `json:"type" enum:"ingest,summary,sync,tenant_delete,embed_backfill" example:"ingest"`
 	Status       string          `json:"status" enum:"queued,running,succeeded,failed,canceled" example:"running"`
 	DocumentID   string          `json:"document_id,omitempty"`
 	Version      int             `json:"-"`

@@ -42,15 +42,15 @@ const (
 // exception: how the vectors are indexed, not what they are, so it is not
 // part of the fingerprint.
 type SpaceSpec struct {
-	Provider   string `json:"provider"` // hash or openai
-	Model      string `json:"model"`
-	Dimensions int    `json:"dimensions"`
+	Provider   string `json:"provider" doc:"hash (offline) or openai (any OpenAI-compatible endpoint)" example:"openai"`
+	Model      string `json:"model" example:"text-embedding-3-large"`
+	Dimensions int    `json:"dimensions" example:"1024"`
 	// SendDimensions: the openai provider sends `dimensions` (a model that
 	// truncates its vectors on request gives different ones without it).
-	SendDimensions bool `json:"send_dimensions"`
+	SendDimensions bool `json:"send_dimensions" doc:"openai: the request sends dimensions"`
 	// Index is the HNSW index's element type, IndexVector or IndexHalfvec;
 	// empty means IndexType's default.
-	Index string `json:"index"`
+	Index string `json:"index" doc:"HNSW index element type: vector, halfvec, or empty for the default (vector; halfvec above 2000 dimensions)"`
 }
 
 // IndexType is the element type the space's index holds: halfvec above
@@ -108,11 +108,11 @@ func (s SpaceSpec) Validate() error {
 // EmbeddingSpace is one embedding model's vectors of every chunk, with its
 // own HNSW index. Chunk rows (text, terms) are shared by all spaces.
 type EmbeddingSpace struct {
-	ID int64 `json:"id"`
+	ID int64 `json:"id" example:"2"`
 	SpaceSpec
 	Fingerprint string     `json:"fingerprint"`
-	State       string     `json:"state"`
-	PreviousID  int64      `json:"previous_id,omitempty"` // the space a rollback returns to
+	State       string     `json:"state" enum:"building,active,standby,retired" example:"active" doc:"building: written, not searched; active: searched by every tenant without a space of its own; standby: searched before, still written (rollback returns to it); retired: neither"`
+	PreviousID  int64      `json:"previous_id,omitempty" doc:"The space a rollback returns to"`
 	CreatedAt   time.Time  `json:"created_at"`
 	ActivatedAt *time.Time `json:"activated_at,omitempty"`
 	RetiredAt   *time.Time `json:"retired_at,omitempty"`
@@ -124,9 +124,9 @@ func (s EmbeddingSpace) Live() bool { return s.State != SpaceRetired }
 // SpaceCoverage is how much of one tenant's live chunks a space holds.
 type SpaceCoverage struct {
 	TenantID      string `json:"tenant_id"`
-	Chunks        int64  `json:"chunks"`         // chunks of active (and in-flight) versions
-	Embedded      int64  `json:"embedded"`       // of them, with a vector in the space
-	MissingTokens int64  `json:"missing_tokens"` // tokens of the rest: the provider cost of a backfill
+	Chunks        int64  `json:"chunks" doc:"Chunks of the tenant's active document versions"`
+	Embedded      int64  `json:"embedded" doc:"Of them, those with a vector in the space"`
+	MissingTokens int64  `json:"missing_tokens" doc:"Tokens of the rest: what a backfill sends the provider"`
 	// Backfill is the tenant's latest backfill job of the space, if any.
 	Backfill *Job `json:"backfill,omitempty"`
 }

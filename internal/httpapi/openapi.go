@@ -18,20 +18,21 @@ import (
 // guard every array field).
 func init() { huma.DefaultArrayNullable = false }
 
-// noWebhooks and noAccounts stand in for the optional stores while the
-// document is built, so that every route is registered; none of their
-// methods is called.
+// noWebhooks, noAccounts and noSpaces stand in for the optional stores
+// while the document is built, so that every route is registered; none of
+// their methods is called.
 type (
 	webhookStore = Webhooks // a field named Webhooks would hide the method
 	noWebhooks   struct{ webhookStore }
 	noAccounts   struct{ Accounts }
+	noSpaces     struct{ EmbeddingSpaces }
 )
 
 // OpenAPIDocument builds the API's OpenAPI 3.1 document, the one GET
 // /openapi.json serves, without connecting to anything. It is what
 // `protostar openapi` prints and api/openapi.json holds.
 func OpenAPIDocument() ([]byte, error) {
-	s := New(slog.New(slog.DiscardHandler), Deps{Webhooks: WebhookDeps{Store: noWebhooks{}}, Accounts: noAccounts{}}, Config{})
+	s := New(slog.New(slog.DiscardHandler), Deps{Webhooks: WebhookDeps{Store: noWebhooks{}}, Accounts: noAccounts{}, Spaces: noSpaces{}}, Config{})
 	raw, err := json.MarshalIndent(s.oapi, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode the OpenAPI document: %w", err)
@@ -56,6 +57,7 @@ func describeAPI(oapi *huma.OpenAPI) {
 		{Name: "webhooks", Description: "Endpoints that receive signed events (Standard Webhooks 1.0), their deliveries and secrets"},
 		{Name: "tenants", Description: "Tenants created at run time; platform keys only"},
 		{Name: "keys", Description: "API keys, stored as hashes and shown once"},
+		{Name: "embedding spaces", Description: "Embedding models side by side: create a space, backfill it, activate it, roll back, retire; platform keys only"},
 	}
 	freeform := func(doc string) *huma.Schema {
 		return &huma.Schema{Type: huma.TypeObject, AdditionalProperties: true, Description: doc}

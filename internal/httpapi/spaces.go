@@ -25,7 +25,7 @@ type EmbeddingSpaces interface {
 }
 
 type spaceIDInput struct {
-	ID int64 `path:"id" doc:"Embedding space id"`
+	ID int64 `path:"id" example:"2" doc:"Embedding space id"`
 }
 
 type spaceOutput struct{ Body protostar.EmbeddingSpace }
@@ -48,7 +48,7 @@ type spaceStatusOutput struct {
 }
 
 type spaceTenantInput struct {
-	ID   int64 `path:"id" doc:"Embedding space id"`
+	ID   int64 `path:"id" example:"2" doc:"Embedding space id"`
 	Body struct {
 		Tenant string `json:"tenant,omitempty" maxLength:"64" doc:"One tenant; all tenants when empty"`
 		Force  bool   `json:"force,omitempty" doc:"activate: switch even below 100% coverage"`

@@ -6,7 +6,7 @@ import { readEvents } from "./sse.js";
 import type { paths } from "./schema.js";
 import type {
   Answer, AnswerEvent, AnswerRequest, ApiKey, Document, DocumentAndJob, Job, JobEvent, ListDocumentsQuery, ListJobsQuery,
-  RequestBody, SearchRequest, Summary, SummaryLength, Tenant, Webhook,
+  EmbeddingSpace, RequestBody, SearchRequest, Summary, SummaryLength, Tenant, Webhook,
 } from "./types.js";
 import { multipartBody, type UploadInput } from "./upload.js";
 
@@ -180,6 +180,34 @@ export function createProtostarClient(options: ProtostarClientOptions) {
     revoke: (id: string, o?: CallOptions) => call(api.DELETE("/v1/keys/{id}", { ...path(id), ...init(o) })),
   };
 
+  const spacePath = (id: number) => ({ params: { path: { id } } });
+  /**
+   * embeddingSpaces changes the embedding model without downtime (platform
+   * keys): create a space, backfill it, activate it, roll back, retire the
+   * old one. See docs/embedding-models.md.
+   */
+  const embeddingSpaces = {
+    list: (o?: CallOptions) =>
+      call(api.GET("/v1/embedding-spaces", { ...init(o) })).then((b) => b!.spaces as EmbeddingSpace[]),
+    /** A space and its coverage per tenant. */
+    get: (id: number, o?: CallOptions) => call(api.GET("/v1/embedding-spaces/{id}", { ...spacePath(id), ...init(o) })),
+    /** Creates a building space: new ingests write it from now on. */
+    create: (body: RequestBody<"create-embedding-space">, o?: CallOptions) =>
+      call(api.POST("/v1/embedding-spaces", { body, ...init(o) })),
+    /** Starts one backfill job per tenant (or for body.tenant); resolves with the jobs. */
+    backfill: (id: number, body: RequestBody<"backfill-embedding-space"> = {}, o?: CallOptions) =>
+      call(api.POST("/v1/embedding-spaces/{id}/backfill", { ...spacePath(id), body, ...init(o) })).then((b) => b!.jobs),
+    /** Searches the space from now on (all tenants, or body.tenant); 409 below full coverage unless body.force. */
+    activate: (id: number, body: RequestBody<"activate-embedding-space"> = {}, o?: CallOptions) =>
+      call(api.POST("/v1/embedding-spaces/{id}/activate", { ...spacePath(id), body, ...init(o) })),
+    /** Searches the previous space again; resolves with it. */
+    rollback: (body: RequestBody<"rollback-embedding-space"> = {}, o?: CallOptions) =>
+      call(api.POST("/v1/embedding-spaces/rollback", { body, ...init(o) })),
+    /** Retires a space no tenant searches: drops its index and vectors. */
+    retire: (id: number, o?: CallOptions) =>
+      call(api.DELETE("/v1/embedding-spaces/{id}", { ...spacePath(id), ...init(o) })),
+  };
+
   /** search runs a hybrid (default), vector or keyword search. */
   const search = (body: SearchRequest, o?: CallOptions) =>
     call(api.POST("/v1/search", { body, ...init(o) }));
@@ -319,6 +347,7 @@ export function createProtostarClient(options: ProtostarClientOptions) {
     webhooks,
     tenants,
     keys,
+    embeddingSpaces,
   };
 }
 

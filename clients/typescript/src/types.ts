@@ -14,6 +14,8 @@ export type Delivery = Schemas["Delivery"];
 export type Tenant = Schemas["Tenant"];
 export type ApiKey = Schemas["APIKey"];
 export type WebhookEvent = Schemas["Event"];
+export type EmbeddingSpace = Schemas["EmbeddingSpace"];
+export type SpaceCoverage = Schemas["SpaceCoverage"];
 
 /** The body of a request or answer, by operation id. */
 type JsonBody<T> = T extends { content: { "application/json": infer B } } ? B : never;

@@ -157,6 +157,30 @@ describe("tenants and keys", () => {
   });
 });
 
+describe("embedding spaces", () => {
+  // Read-only against the shared stack: a space created here would be
+  // written by every other run's ingests until retired. The model change
+  // itself is tested end to end in Go (e2e/embeddings_test.go).
+  test("a platform key lists the spaces and reads one's coverage; a tenant key may not", async () => {
+    const platform = createProtostarClient({ baseUrl: server.url, apiKey: keys.platform });
+    const spaces = await platform.embeddingSpaces.list();
+    const active = spaces.find((s) => s.state === "active");
+    assert.ok(active, JSON.stringify(spaces));
+    assert.ok(active.dimensions > 0 && ["vector", "halfvec"].includes(active.index), JSON.stringify(active));
+
+    const { space, tenants } = await platform.embeddingSpaces.get(active.id);
+    assert.equal(space.id, active.id);
+    assert.ok(tenants.every((t) => t.embedded <= t.chunks), JSON.stringify(tenants));
+
+    const missing = await platform.embeddingSpaces.get(2 ** 40).catch((e: unknown) => e);
+    assert.ok(missing instanceof ProblemError && missing.status === 404, String(missing));
+    const forbidden = await client.embeddingSpaces.list().catch((e: unknown) => e);
+    assert.ok(forbidden instanceof ProblemError && forbidden.status === 403, String(forbidden));
+    const invalid = await platform.embeddingSpaces.create({ provider: "hash", model: "hash-v1", dimensions: 3 }).catch((e: unknown) => e);
+    assert.ok(invalid instanceof ProblemError && invalid.status === 400, String(invalid));
+  });
+});
+
 describe("problems", () => {
   test("401 for an unknown key", async () => {
     const bad = createProtostarClient({ baseUrl: server.url, apiKey: "not-a-key-0123456789" });
