@@ -90,3 +90,33 @@ func TestWaitsForPostgresAtStart(t *testing.T) {
 		t.Errorf("expected logged retry attempts, logs:\n%s", p.Logs())
 	}
 }
+
+// TestNotReadyUntilStarted: while start-up still migrates (here it cannot:
+// the schema's history lacks a migration older than its newest, which
+// goose refuses) /healthz answers and /readyz does not. /readyz said ok
+// from the first probe, so a load balancer, or the TypeScript suite's
+// harness, sent requests to an API whose workers never started.
+func TestNotReadyUntilStarted(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.DBURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, `DELETE FROM goose_db_version WHERE version_id = 14`)
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.spawn("all", "PROTOSTAR_MIGRATE_ON_START=true", "PROTOSTAR_DATABASE_WAIT_TIMEOUT=2m")
+	testenv.WaitFor(t, 10*time.Second, "healthz during start-up", func() bool {
+		code, _ := p.get("/healthz", "")
+		return code == http.StatusOK
+	})
+	testenv.WaitFor(t, 10*time.Second, "start-up waiting on the migrations", func() bool { return p.logged("waiting for dependency") })
+	code, body := p.get("/readyz", "")
+	if r := decode[readiness](t, body); code != http.StatusServiceUnavailable || r.Checks["http"].Status != "down" {
+		t.Fatalf("readyz during start-up = %d %s, want 503 with http down", code, body)
+	}
+}

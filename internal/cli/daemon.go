@@ -63,6 +63,7 @@ type app struct {
 
 	api       *httpapi.Server
 	ready     *httpapi.Checker // the API's /readyz, probing in the background
+	started   atomic.Bool      // every component started: until then /readyz fails (migrations, dependency waits)
 	draining  atomic.Bool      // the API is stopping: /readyz fails, answers close their connection
 	conns     atomic.Int64     // open client connections of the API
 	consuming atomic.Bool      // the workers take jobs from the queue
@@ -120,6 +121,7 @@ func runServer(ctx context.Context, role string, args []string, stderr io.Writer
 		}
 		return err
 	}
+	a.started.Store(true)
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")
@@ -291,6 +293,11 @@ func (a *app) startHTTP(errc chan<- error) (*http.Server, error) {
 		Probe: func(context.Context) error {
 			if a.draining.Load() {
 				return protostar.Errorf(protostar.EUNAVAILABLE, "shutting down")
+			}
+			if !a.started.Load() {
+				// The API listens from the first moment (for /healthz), but
+				// answers on a schema not yet migrated, without workers.
+				return protostar.Errorf(protostar.EUNAVAILABLE, "starting: migrations or a dependency wait are not done")
 			}
 			return nil
 		}}), readinessEvery)
