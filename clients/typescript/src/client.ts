@@ -93,7 +93,8 @@ export function createProtostarClient(options: ProtostarClientOptions) {
     signal: o?.signal,
     headers: { ...(o?.tenant !== undefined ? { "Protostar-Tenant": o.tenant } : {}), ...o?.headers, ...extra },
   });
-  const path = (id: string) => ({ params: { path: { id } } });
+  /** The {id} path parameter: a string for most resources, a number for embedding spaces. */
+  const path = <Id extends string | number>(id: Id) => ({ params: { path: { id } } });
 
   const documents = {
     /** Ingests an object already in the bucket (at <tenant>/<key>); 202 with the document and its job. */
@@ -180,7 +181,6 @@ export function createProtostarClient(options: ProtostarClientOptions) {
     revoke: (id: string, o?: CallOptions) => call(api.DELETE("/v1/keys/{id}", { ...path(id), ...init(o) })),
   };
 
-  const spacePath = (id: number) => ({ params: { path: { id } } });
   /**
    * embeddingSpaces changes the embedding model without downtime (platform
    * keys): create a space, backfill it, activate it, roll back, retire the
@@ -190,22 +190,22 @@ export function createProtostarClient(options: ProtostarClientOptions) {
     list: (o?: CallOptions) =>
       call(api.GET("/v1/embedding-spaces", { ...init(o) })).then((b) => b!.spaces as EmbeddingSpace[]),
     /** A space and its coverage per tenant. */
-    get: (id: number, o?: CallOptions) => call(api.GET("/v1/embedding-spaces/{id}", { ...spacePath(id), ...init(o) })),
+    get: (id: number, o?: CallOptions) => call(api.GET("/v1/embedding-spaces/{id}", { ...path(id), ...init(o) })),
     /** Creates a building space: new ingests write it from now on. */
     create: (body: RequestBody<"create-embedding-space">, o?: CallOptions) =>
       call(api.POST("/v1/embedding-spaces", { body, ...init(o) })),
     /** Starts one backfill job per tenant (or for body.tenant); resolves with the jobs. */
     backfill: (id: number, body: RequestBody<"backfill-embedding-space"> = {}, o?: CallOptions) =>
-      call(api.POST("/v1/embedding-spaces/{id}/backfill", { ...spacePath(id), body, ...init(o) })).then((b) => b!.jobs),
+      call(api.POST("/v1/embedding-spaces/{id}/backfill", { ...path(id), body, ...init(o) })).then((b) => b!.jobs),
     /** Searches the space from now on (all tenants, or body.tenant); 409 below full coverage unless body.force. */
     activate: (id: number, body: RequestBody<"activate-embedding-space"> = {}, o?: CallOptions) =>
-      call(api.POST("/v1/embedding-spaces/{id}/activate", { ...spacePath(id), body, ...init(o) })),
+      call(api.POST("/v1/embedding-spaces/{id}/activate", { ...path(id), body, ...init(o) })),
     /** Searches the previous space again; resolves with it. */
     rollback: (body: RequestBody<"rollback-embedding-space"> = {}, o?: CallOptions) =>
       call(api.POST("/v1/embedding-spaces/rollback", { body, ...init(o) })),
     /** Retires a space no tenant searches: drops its index and vectors. */
     retire: (id: number, o?: CallOptions) =>
-      call(api.DELETE("/v1/embedding-spaces/{id}", { ...spacePath(id), ...init(o) })),
+      call(api.DELETE("/v1/embedding-spaces/{id}", { ...path(id), ...init(o) })),
   };
 
   /** search runs a hybrid (default), vector or keyword search. */
