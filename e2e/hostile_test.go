@@ -20,6 +20,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/protostar/protostar/internal/testenv"
 )
 
 // hostileCase is one request of testdata/hostile/*.json; see the README
@@ -264,6 +266,7 @@ func snapshot(t *testing.T, s *stack, tenant string) stateSnapshot {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
+	waitTermStatsFolded(ctx, t, conn, tenant)
 	rows, err := conn.Query(ctx, `SELECT t.tablename, EXISTS (SELECT 1 FROM information_schema.columns c
 		WHERE c.table_schema = 'public' AND c.table_name = t.tablename AND c.column_name = 'tenant_id')
 		FROM pg_tables t WHERE t.schemaname = 'public' AND t.tablename <> 'goose_db_version' ORDER BY 1`)
@@ -310,6 +313,23 @@ func snapshot(t *testing.T, s *stack, tenant string) stateSnapshot {
 		snap.Objects[obj.Key] = fmt.Sprintf("%d %s", obj.Size, obj.ETag)
 	}
 	return snap
+}
+
+// waitTermStatsFolded waits until the outbox loop has folded the
+// tenant's (every tenant's, for "") keyword-statistics changes: a fold
+// moves rows from term_stat_changes into term_stats in the background,
+// and a snapshot taken before it would see that maintenance as a change
+// made by whatever ran between two snapshots.
+func waitTermStatsFolded(ctx context.Context, t *testing.T, conn *pgx.Conn, tenant string) {
+	t.Helper()
+	err := testenv.Poll(ctx, 20*time.Second, "the keyword statistics to be folded", func() (bool, error) {
+		var n int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM term_stat_changes WHERE $1 = '' OR tenant_id = $1`, tenant).Scan(&n)
+		return n == 0, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestHostileRequests(t *testing.T) {
