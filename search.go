@@ -45,7 +45,8 @@ type SearchExplain struct {
 	VectorRank   int      `json:"vector_rank,omitempty"`   // 1-based rank in the vector list; absent when not in it
 	KeywordRank  int      `json:"keyword_rank,omitempty"`  // 1-based rank in the keyword list; absent when not in it
 	VectorScore  float64  `json:"vector_score,omitempty"`  // cosine similarity
-	KeywordScore float64  `json:"keyword_score,omitempty"` // the keyword side's score
+	KeywordScore float64  `json:"keyword_score,omitempty"` // the keyword side's score, the passage's share included
+	PassageScore float64  `json:"passage_score,omitempty"` // the share of keyword_score from the chunk's passage (see BM25.Passage)
 	FusedScore   float64  `json:"fused_score"`             // the score the hit was ordered by
 	MatchedTerms []string `json:"matched_terms"`           // the query's index terms (Korean syllable bigrams, words) present in the chunk; [] not null
 }
@@ -77,18 +78,41 @@ type KeywordQuery struct {
 // such remnants above the full chunks that answer. At 1 (the service's
 // default), length normalisation only penalises chunks longer than
 // average; 0 is plain BM25, which the eval's reference keeps.
+//
+// Passage, when above 0, adds document evidence: a hit's score becomes
+// its chunk's score plus Passage times the same BM25 score of its passage,
+// the chunk with up to PassageRadius chunks on either side of it in its
+// document, whose term frequencies and lengths are summed and normalised
+// by the average passage length. A question's terms are often spread over
+// the chunks chunking split a section into; the passage score ranks the
+// chunk whose neighbourhood holds the rest above one that holds the same
+// terms among unrelated text. For a document of a few chunks the passage
+// is the whole document. It reorders the best chunks the chunk score
+// finds (at least 10), it does not find others.
 type BM25 struct {
 	K1          float64 // term-frequency saturation; default 1.2
 	B           float64 // length normalisation, 0..1; default 0.75
 	LengthFloor float64 // shortest length counted, in average lengths; default 1 in the service, 0 is plain BM25
+	Passage     float64 // weight of the passage score; default 1 in the service, 0 scores chunks alone
 }
+
+// PassageRadius is how many chunks on either side of a chunk its passage
+// takes (see BM25.Passage): at most 9 chunks, about 4,600 tokens at the
+// default chunk size, a section's worth, and a bounded read per hit.
+const PassageRadius = 4
 
 // The usual BM25 parameters, and the service's length floor.
 const (
 	DefaultBM25K1          = 1.2
 	DefaultBM25B           = 0.75
 	DefaultBM25LengthFloor = 1.0
+	DefaultBM25Passage     = 1.0
 )
+
+// DefaultBM25 is the service's ranking with its default settings.
+func DefaultBM25() BM25 {
+	return BM25{K1: DefaultBM25K1, B: DefaultBM25B, LengthFloor: DefaultBM25LengthFloor, Passage: DefaultBM25Passage}
+}
 
 // IDF is the inverse document frequency of a term held by df of n chunks.
 func (BM25) IDF(n, df int64) float64 {

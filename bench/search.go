@@ -101,7 +101,7 @@ func (b *bench) searchSetup(ctx context.Context) (*searchWorkload, error) {
 	}
 	w.terms = make([]protostar.KeywordQuery, len(w.qs))
 	for i, q := range w.qs {
-		w.terms[i] = search.QueryTerms(q, protostar.BM25{K1: protostar.DefaultBM25K1, B: protostar.DefaultBM25B})
+		w.terms[i] = search.QueryTerms(q, protostar.DefaultBM25()) // what the service ranks with
 	}
 	return w, nil
 }

@@ -120,6 +120,9 @@ type Config struct {
 	// SearchBM25LengthFloor: chunks shorter than this many average
 	// lengths are scored as that long (protostar.BM25.LengthFloor).
 	SearchBM25LengthFloor float64 `env:"PROTOSTAR_SEARCH_BM25_LENGTH_FLOOR" envDefault:"1"`
+	// SearchBM25Passage weighs a hit's passage score (its chunk and the
+	// neighbouring ones) against its chunk's 1 (protostar.BM25.Passage).
+	SearchBM25Passage float64 `env:"PROTOSTAR_SEARCH_BM25_PASSAGE" envDefault:"1"`
 	// SearchVectorWeight weighs the vector side of hybrid search against
 	// the keyword side's 1; unset, it follows the embedder (see
 	// VectorWeight).
@@ -260,6 +263,7 @@ func (c Config) validateAI(check func(ok bool, name, format string, args ...any)
 	check(c.SearchBM25K1 > 0 && c.SearchBM25K1 <= 10, "PROTOSTAR_SEARCH_BM25_K1", "must be above 0 and at most 10")
 	check(c.SearchBM25B >= 0 && c.SearchBM25B <= 1, "PROTOSTAR_SEARCH_BM25_B", "must be between 0 and 1")
 	check(c.SearchBM25LengthFloor >= 0 && c.SearchBM25LengthFloor <= 4, "PROTOSTAR_SEARCH_BM25_LENGTH_FLOOR", "must be between 0 and 4")
+	check(c.SearchBM25Passage >= 0 && c.SearchBM25Passage <= 4, "PROTOSTAR_SEARCH_BM25_PASSAGE", "must be between 0 and 4")
 	check(c.SearchVectorWeight == nil || *c.SearchVectorWeight >= 0 && *c.SearchVectorWeight <= 10,
 		"PROTOSTAR_SEARCH_VECTOR_WEIGHT", "must be between 0 and 10")
 	if c.RerankURL != "" {

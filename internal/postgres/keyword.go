@@ -56,7 +56,23 @@ func (db *DB) KeywordSearch(ctx context.Context, tenantID string, q protostar.Ke
 	if len(p.terms) == 0 {
 		return nil, nil
 	}
-	var top []scoredChunk
+	top, err := db.rankChunks(ctx, tenantID, p, f, p.candidates(k))
+	if err != nil {
+		return nil, err
+	}
+	if top, err = db.addPassageScores(ctx, tenantID, p, top); err != nil {
+		return nil, err
+	}
+	return db.keywordHits(ctx, tenantID, p, top[:min(k, len(top))])
+}
+
+// rankChunks returns the k best chunks by their own BM25 score (MaxScore
+// rounds, see KeywordSearch).
+func (db *DB) rankChunks(ctx context.Context, tenantID string, p keywordPlan, f protostar.SearchFilter, k int) ([]scoredChunk, error) {
+	var (
+		top []scoredChunk
+		err error
+	)
 	for done := 0; done < len(p.terms); {
 		e := p.nextRound(done)
 		if p.cum[e-1] > keywordBudget {
@@ -79,7 +95,7 @@ func (db *DB) KeywordSearch(ctx context.Context, tenantID string, q protostar.Ke
 			break
 		}
 	}
-	return db.keywordHits(ctx, tenantID, p, top)
+	return top, nil
 }
 
 // boundedRound ends a search whose exact ranking would score more than
@@ -128,6 +144,8 @@ type keywordPlan struct {
 	cum     []int64   // cum[i]: postings of terms[:i+1]
 	bm25    protostar.BM25
 	avgLen  float64
+	// avgPassage is the average passage length (see addPassageScores).
+	avgPassage float64
 }
 
 func planKeyword(q protostar.KeywordQuery, st termStats) keywordPlan {
@@ -139,7 +157,7 @@ func planKeyword(q protostar.KeywordQuery, st termStats) keywordPlan {
 		df[i], idx[i] = max(st.df[i], 1), i
 	}
 	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(df[a], df[b]) })
-	p := keywordPlan{bm25: q.BM25, avgLen: st.avgLen, index: map[string]int{}}
+	p := keywordPlan{bm25: q.BM25, avgLen: st.avgLen, avgPassage: avgPassageLen(st), index: map[string]int{}}
 	var cum int64
 	for _, i := range idx {
 		w := q.Weights[i] * q.BM25.IDF(max(st.chunks, df[i]), df[i])
@@ -189,9 +207,10 @@ func (p keywordPlan) exact(e int, top []scoredChunk, k int) bool {
 // filtered to the query's terms, from which the final hits' matched terms
 // are read (matchedTerms): only k of the candidates need them.
 type scoredChunk struct {
-	id    int64
-	score float64
-	vec   string
+	id      int64
+	score   float64
+	passage float64 // the passage's share of score
+	vec     string
 }
 
 // keywordRound scores the chunks matching the tsquery cands (at most limit
@@ -321,7 +340,7 @@ func (db *DB) keywordHits(ctx context.Context, tenantID string, p keywordPlan, t
 	for _, c := range top {
 		if h, ok := byID[c.id]; ok {
 			h.Score = c.score
-			h.Explain = &protostar.SearchExplain{KeywordScore: c.score, MatchedTerms: p.matchedTerms(c.vec)}
+			h.Explain = &protostar.SearchExplain{KeywordScore: c.score, PassageScore: c.passage, MatchedTerms: p.matchedTerms(c.vec)}
 			hits = append(hits, h)
 		}
 	}

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"strings"
 	"sync"
@@ -115,12 +116,14 @@ func statsOf(t *testing.T, db *postgres.DB, tenant string) (stored, counted map[
 	}
 	stored = read(`SELECT term, df FROM term_stats WHERE tenant_id = $1
 		UNION ALL SELECT '#chunks', chunks FROM tenant_term_stats WHERE tenant_id = $1 AND chunks <> 0
-		UNION ALL SELECT '#terms', terms FROM tenant_term_stats WHERE tenant_id = $1 AND terms <> 0`)
+		UNION ALL SELECT '#terms', terms FROM tenant_term_stats WHERE tenant_id = $1 AND terms <> 0
+		UNION ALL SELECT '#documents', documents FROM tenant_term_stats WHERE tenant_id = $1 AND documents <> 0`)
 	live := `chunks c JOIN documents d ON d.id = c.document_id AND d.deleted_at IS NULL AND c.version = d.indexed_version
 		WHERE c.tenant_id = $1`
 	counted = read(`SELECT t.term, count(*) FROM ` + strings.Replace(live, "WHERE", ", unnest(tsvector_to_array(c.keywords)) t(term) WHERE", 1) + ` GROUP BY t.term
 		UNION ALL SELECT '#chunks', count(*) FROM ` + live + ` HAVING count(*) > 0
-		UNION ALL SELECT '#terms', sum(c.term_count) FROM ` + live + ` HAVING count(*) > 0`)
+		UNION ALL SELECT '#terms', sum(c.term_count) FROM ` + live + ` HAVING count(*) > 0
+		UNION ALL SELECT '#documents', count(DISTINCT c.document_id) FROM ` + live + ` HAVING count(*) > 0`)
 	return stored, counted
 }
 
@@ -248,4 +251,80 @@ func TestKeywordSearchFindsTheBestBeyondTheFirstThousand(t *testing.T) {
 			t.Fatalf("%q: %d hits", q, len(hits))
 		}
 	}
+}
+
+// TestPassageScoreRanksTheChunkWhoseNeighboursHoldTheRest: two chunks hold
+// the same query terms and tie on their own scores; the one whose
+// neighbouring chunk holds the question's remaining term ranks first, by
+// its chunk score plus its passage's, and without the passage score the
+// tie goes to the other (indexed first).
+func TestPassageScoreRanksTheChunkWhoseNeighboursHoldTheRest(t *testing.T) {
+	t.Parallel()
+	db := testenv.NewDB(t, dims)
+	ctx := context.Background()
+	indexDoc(t, db, "a", "weekly.md", `{}`, "backup schedule weekly", "the office cat sleeps")
+	indexDoc(t, db, "a", "nightly.md", `{}`, "backup schedule nightly", "restore drill quarterly")
+	indexDoc(t, db, "a", "other.md", `{}`, "nothing in common here")
+	q := keywordQuery("backup schedule restore")
+	chunkOnly, err := db.KeywordSearch(ctx, "a", q, protostar.SearchFilter{}, 3)
+	if err != nil || len(chunkOnly) != 3 || chunkOnly[0].Text != "backup schedule weekly" || chunkOnly[0].Score != chunkOnly[1].Score {
+		t.Fatalf("without passages: %+v, %v; want the two backup chunks tied, weekly.md's first", chunkOnly, err)
+	}
+	q.BM25.Passage = 1
+	hits, err := db.KeywordSearch(ctx, "a", q, protostar.SearchFilter{}, 3)
+	if err != nil || len(hits) != 3 {
+		t.Fatalf("with passages: %+v, %v", hits, err)
+	}
+	if hits[0].Text != "backup schedule nightly" {
+		t.Errorf("with passages the first hit is %q, want nightly.md's backup chunk", hits[0].Text)
+	}
+	own := map[string]float64{}
+	for _, h := range chunkOnly {
+		own[h.Text] = h.Score
+	}
+	for i, h := range hits {
+		e := h.Explain
+		if e.PassageScore <= 0 || math.Abs(e.KeywordScore-e.PassageScore-own[h.Text]) > 1e-9 || h.Score != e.KeywordScore {
+			t.Errorf("%q: score %v = chunk %v + passage %v, want its own score %v plus a positive passage score",
+				h.Text, h.Score, e.KeywordScore-e.PassageScore, e.PassageScore, own[h.Text])
+		}
+		if i > 0 && h.Score > hits[i-1].Score {
+			t.Errorf("hits not best first: %+v", hits)
+		}
+	}
+}
+
+// TestMigrationCountsDocumentsOfFoldedChanges: migration 00025 sets each
+// tenant's document count to what its folded changes hold, so that the
+// changes pending at the time (a delete and two adds here) leave it exact
+// once folded.
+func TestMigrationCountsDocumentsOfFoldedChanges(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.NewDatabase(t)
+	ctx := context.Background()
+	db, err := testenv.OpenMigrated(ctx, dsn, dims, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a := indexDoc(t, db, "a", "a.md", `{}`, "데이터베이스 인덱스", "backup schedule")
+	indexDoc(t, db, "a", "b.md", `{}`, "인덱스 튜닝 index tuning")
+	indexDoc(t, db, "a", "c.md", `{}`, "세 번째 문서")
+	if err := db.DeleteDocument(ctx, "a", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	indexDocConcurrently(t, db, "a", "d.md", "네 번째 문서 fourth")
+	indexDocConcurrently(t, db, "a", "e.md", "다섯 번째 문서 fifth")
+	m, err := postgres.NewMigrator(slog.New(slog.DiscardHandler), dsn, hashSpec(dims))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := m.DownTo(ctx, 24); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkStats(t, db, "a", "after the migration and a fold")
 }

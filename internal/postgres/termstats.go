@@ -15,7 +15,8 @@ const foldBatch = 200
 // append one change per document version that became or stopped being
 // searchable (ActivateVersion, DeleteDocument, RetireTenantDocuments), in
 // the transaction that does it; folding reads the changed versions' chunk
-// rows and adds or subtracts one per distinct term of each chunk. One
+// rows and adds or subtracts one per distinct term of each chunk, and one
+// document per version that has chunks. One
 // tenant is folded by one transaction at a time (a transaction-level
 // advisory lock; replicas skip a tenant another is folding), so no ingest
 // ever waits on a statistics row.
@@ -64,17 +65,19 @@ func (db *DB) foldTenant(ctx context.Context, tenantID string) (int, error) {
 		err := tx.QueryRow(ctx, `WITH ch AS (
 				DELETE FROM term_stat_changes WHERE id IN (
 					SELECT id FROM term_stat_changes WHERE tenant_id = $1 ORDER BY id LIMIT $2)
-				RETURNING document_id, added, removed),
-			r AS (SELECT c.keywords, c.term_count, CASE WHEN c.version = ch.added THEN 1 ELSE -1 END AS sign
+				RETURNING id, document_id, added, removed),
+			r AS (SELECT ch.id AS change, c.keywords, c.term_count, CASE WHEN c.version = ch.added THEN 1 ELSE -1 END AS sign
 				FROM ch JOIN chunks c ON c.document_id = ch.document_id AND c.version IN (ch.added, ch.removed)),
 			deltas AS (SELECT t.term, sum(r.sign) AS d FROM r, unnest(tsvector_to_array(r.keywords)) t(term)
 				GROUP BY t.term HAVING sum(r.sign) <> 0),
 			terms AS (INSERT INTO term_stats AS s (tenant_id, term, df) SELECT $1, term, d FROM deltas ORDER BY term
 				ON CONFLICT (tenant_id, term) DO UPDATE SET df = s.df + excluded.df
 				RETURNING s.term, s.df),
-			totals AS (INSERT INTO tenant_term_stats AS s (tenant_id, chunks, terms)
-				SELECT $1, coalesce(sum(sign), 0), coalesce(sum(sign * term_count), 0) FROM r
-				ON CONFLICT (tenant_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, terms = s.terms + excluded.terms)
+			totals AS (INSERT INTO tenant_term_stats AS s (tenant_id, chunks, terms, documents)
+				SELECT $1, coalesce(sum(sign), 0), coalesce(sum(sign * term_count), 0),
+					count(DISTINCT change) FILTER (WHERE sign = 1) - count(DISTINCT change) FILTER (WHERE sign = -1) FROM r
+				ON CONFLICT (tenant_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, terms = s.terms + excluded.terms,
+					documents = s.documents + excluded.documents)
 			SELECT (SELECT count(*) FROM ch), coalesce((SELECT array_agg(term) FROM terms WHERE df <= 0), '{}')`,
 			tenantID, foldBatch).Scan(&n, &zeroed)
 		if err != nil || len(zeroed) == 0 {
@@ -91,19 +94,20 @@ func (db *DB) foldTenant(ctx context.Context, tenantID string) (int, error) {
 
 // termStats are a tenant's statistics for the terms of one query.
 type termStats struct {
-	chunks int64   // searchable chunks
-	avgLen float64 // their average length in terms
-	df     []int64 // per query term
+	chunks    int64   // searchable chunks
+	documents int64   // the document versions they belong to
+	avgLen    float64 // their average length in terms
+	df        []int64 // per query term
 }
 
 // loadTermStats reads the tenant's statistics for terms.
 func (db *DB) loadTermStats(ctx context.Context, tenantID string, terms []string) (termStats, error) {
 	var st termStats
 	var total int64
-	err := db.pool.QueryRow(ctx, `SELECT coalesce(t.chunks, 0), coalesce(t.terms, 0),
+	err := db.pool.QueryRow(ctx, `SELECT coalesce(t.chunks, 0), coalesce(t.documents, 0), coalesce(t.terms, 0),
 			array(SELECT coalesce(s.df, 0) FROM unnest($2::text[]) WITH ORDINALITY q(term, i)
 				LEFT JOIN term_stats s ON s.tenant_id = $1 AND s.term = q.term ORDER BY q.i)
-		FROM (SELECT 1) one LEFT JOIN tenant_term_stats t ON t.tenant_id = $1`, tenantID, terms).Scan(&st.chunks, &total, &st.df)
+		FROM (SELECT 1) one LEFT JOIN tenant_term_stats t ON t.tenant_id = $1`, tenantID, terms).Scan(&st.chunks, &st.documents, &total, &st.df)
 	if err != nil {
 		return st, translate(err, "load term statistics")
 	}
@@ -131,8 +135,8 @@ func (db *DB) RecountTermStats(ctx context.Context, tenantID string) error {
 			SELECT $1, t.term, count(*) FROM chunks c JOIN documents d ON d.id = c.document_id
 				AND d.deleted_at IS NULL AND c.version = d.indexed_version, unnest(tsvector_to_array(c.keywords)) t(term)
 			WHERE c.tenant_id = $1 GROUP BY t.term`,
-			`INSERT INTO tenant_term_stats (tenant_id, chunks, terms)
-			SELECT $1, count(*), coalesce(sum(c.term_count), 0) FROM chunks c JOIN documents d ON d.id = c.document_id
+			`INSERT INTO tenant_term_stats (tenant_id, chunks, terms, documents)
+			SELECT $1, count(*), coalesce(sum(c.term_count), 0), count(DISTINCT c.document_id) FROM chunks c JOIN documents d ON d.id = c.document_id
 				AND d.deleted_at IS NULL AND c.version = d.indexed_version WHERE c.tenant_id = $1`,
 		} {
 			if _, err := tx.Exec(ctx, stmt, tenantID); err != nil {

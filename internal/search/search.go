@@ -262,6 +262,7 @@ func mergeExplain(a, b *protostar.SearchExplain) *protostar.SearchExplain {
 	}
 	a.VectorRank, a.VectorScore = cmp.Or(a.VectorRank, b.VectorRank), cmp.Or(a.VectorScore, b.VectorScore)
 	a.KeywordRank, a.KeywordScore = cmp.Or(a.KeywordRank, b.KeywordRank), cmp.Or(a.KeywordScore, b.KeywordScore)
+	a.PassageScore = cmp.Or(a.PassageScore, b.PassageScore)
 	if a.MatchedTerms == nil {
 		a.MatchedTerms = b.MatchedTerms
 	}

@@ -928,6 +928,8 @@ export interface components {
             /** Format: double */
             keyword_score?: number;
             matched_terms: string[];
+            /** Format: double */
+            passage_score?: number;
             /** Format: int64 */
             vector_rank?: number;
             /** Format: double */
