@@ -20,6 +20,7 @@ type explained struct {
 			VectorRank   int      `json:"vector_rank"`
 			KeywordRank  int      `json:"keyword_rank"`
 			KeywordScore float64  `json:"keyword_score"`
+			PassageScore float64  `json:"passage_score"`
 			FusedScore   float64  `json:"fused_score"`
 			MatchedTerms []string `json:"matched_terms"`
 		} `json:"explain"`
@@ -73,7 +74,9 @@ func TestSearchExplainAndRerank(t *testing.T) {
 	}
 	for _, h := range res.Results {
 		e := h.Explain
-		if e == nil || e.KeywordRank == 0 || e.KeywordScore <= 0 || e.FusedScore != h.Score || e.MatchedTerms == nil {
+		// A one-chunk document's passage is its chunk: half the keyword score.
+		if e == nil || e.KeywordRank == 0 || e.KeywordScore <= 0 || e.FusedScore != h.Score || e.MatchedTerms == nil ||
+			e.PassageScore <= 0 || e.PassageScore >= e.KeywordScore {
 			t.Fatalf("explain of %q = %+v", h.Text, e)
 		}
 	}
