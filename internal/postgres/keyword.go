@@ -39,8 +39,10 @@ import (
 // A round reads, per candidate, only its length and the positions of the
 // query's terms (the chunk's tsvector filtered in Postgres, stored inline:
 // migration 00024); the scores are computed here, by the same
-// protostar.BM25 the reference uses, and only the final k chunks' text is
-// read (keywordHits).
+// protostar.BM25 the reference uses, and only the final candidates' text
+// is read (keywordHits), in the statement that reads their passages: with
+// passage scores on, the best max(k, 10) chunks are read and reordered by
+// chunk plus passage score, and the best k of them returned.
 //
 // Each statement is planned for its actual query (QueryExecModeExec): a
 // cached generic plan cannot know how many chunks a tsquery matches.
@@ -60,10 +62,7 @@ func (db *DB) KeywordSearch(ctx context.Context, tenantID string, q protostar.Ke
 	if err != nil {
 		return nil, err
 	}
-	if top, err = db.addPassageScores(ctx, tenantID, p, top); err != nil {
-		return nil, err
-	}
-	return db.keywordHits(ctx, tenantID, p, top[:min(k, len(top))])
+	return db.keywordHits(ctx, tenantID, p, top, k)
 }
 
 // rankChunks returns the k best chunks by their own BM25 score (MaxScore
@@ -207,10 +206,9 @@ func (p keywordPlan) exact(e int, top []scoredChunk, k int) bool {
 // filtered to the query's terms, from which the final hits' matched terms
 // are read (matchedTerms): only k of the candidates need them.
 type scoredChunk struct {
-	id      int64
-	score   float64
-	passage float64 // the passage's share of score
-	vec     string
+	id    int64
+	score float64
+	vec   string
 }
 
 // keywordRound scores the chunks matching the tsquery cands (at most limit
@@ -307,10 +305,11 @@ func mergeTop(k int, top, more []scoredChunk) []scoredChunk {
 	return top[:min(k, len(top))]
 }
 
-// keywordHits reads the ranked chunks' documents, headings and text, in
-// rank order. A chunk whose document was deleted or replaced since it was
-// scored is left out.
-func (db *DB) keywordHits(ctx context.Context, tenantID string, p keywordPlan, top []scoredChunk) ([]protostar.SearchHit, error) {
+// keywordHits reads the ranked chunks' documents, headings and text, and
+// with passage scores on, their passages (see passageScore), and
+// returns the best k, best first. A chunk whose document was deleted or
+// replaced since it was scored is left out.
+func (db *DB) keywordHits(ctx context.Context, tenantID string, p keywordPlan, top []scoredChunk, k int) ([]protostar.SearchHit, error) {
 	if len(top) == 0 {
 		return nil, nil
 	}
@@ -318,31 +317,45 @@ func (db *DB) keywordHits(ctx context.Context, tenantID string, p keywordPlan, t
 	for i, c := range top {
 		ids[i] = c.id
 	}
-	rows, err := db.pool.Query(ctx, `SELECT c.id, c.document_id, d.key, c.heading_path, c.text
+	rows, err := db.pool.Query(ctx, `SELECT c.id, c.document_id, d.key, c.heading_path, c.text, coalesce(ps.len, 0), coalesce(ps.vec, '')
 		FROM chunks c JOIN documents d ON d.id = c.document_id
-		WHERE c.id = ANY($1) AND c.tenant_id = $2 AND d.deleted_at IS NULL AND c.version = d.indexed_version`, ids, tenantID)
+		LEFT JOIN LATERAL (SELECT sum(n.term_count)::bigint AS len,
+				string_agg(ts_filter(setweight(n.keywords, 'A', $3::text[]), '{a}')::text, ' ') AS vec
+			FROM chunks n WHERE $4::int >= 0 AND n.document_id = c.document_id AND n.version = c.version
+				AND n.ordinal BETWEEN c.ordinal - $4::int AND c.ordinal + $4::int AND n.tenant_id = $2) ps ON true
+		WHERE c.id = ANY($1) AND c.tenant_id = $2 AND d.deleted_at IS NULL AND c.version = d.indexed_version`,
+		ids, tenantID, p.terms, p.passageRadius())
 	if err != nil {
 		return nil, translate(err, "keyword search: read hits")
 	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (protostar.SearchHit, error) {
-		var h protostar.SearchHit
-		err := r.Scan(&h.ChunkID, &h.DocumentID, &h.Key, &h.HeadingPath, &h.Text)
-		return h, err
+	type row struct {
+		hit protostar.SearchHit
+		len int64  // the passage's length
+		vec string // its tsvectors filtered to the query's terms
+	}
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		err := r.Scan(&x.hit.ChunkID, &x.hit.DocumentID, &x.hit.Key, &x.hit.HeadingPath, &x.hit.Text, &x.len, &x.vec)
+		return x, err
 	})
 	if err != nil {
 		return nil, translate(err, "keyword search: read hits")
 	}
-	byID := make(map[int64]protostar.SearchHit, len(found))
-	for _, h := range found {
-		byID[h.ChunkID] = h
+	byID := make(map[int64]row, len(found))
+	for _, x := range found {
+		byID[x.hit.ChunkID] = x
 	}
 	hits := make([]protostar.SearchHit, 0, len(top))
 	for _, c := range top {
-		if h, ok := byID[c.id]; ok {
-			h.Score = c.score
-			h.Explain = &protostar.SearchExplain{KeywordScore: c.score, PassageScore: c.passage, MatchedTerms: p.matchedTerms(c.vec)}
-			hits = append(hits, h)
+		x, ok := byID[c.id]
+		if !ok {
+			continue
 		}
+		h, passage := x.hit, p.passageScore(x.len, x.vec)
+		h.Score = c.score + passage
+		h.Explain = &protostar.SearchExplain{KeywordScore: h.Score, PassageScore: passage, MatchedTerms: p.matchedTerms(c.vec)}
+		hits = append(hits, h)
 	}
-	return hits, nil
+	slices.SortStableFunc(hits, func(a, b protostar.SearchHit) int { return cmp.Compare(b.Score, a.Score) })
+	return hits[:min(k, len(hits))], nil
 }
