@@ -70,9 +70,7 @@ func newProviders(cfg config.Config, logger *slog.Logger, tel *telemetry.Telemet
 
 // searchConfig is the search service's ranking and rerank settings.
 func (a *app) searchConfig() search.Config {
-	sc := search.Config{BM25: protostar.BM25{K1: a.cfg.SearchBM25K1, B: a.cfg.SearchBM25B, LengthFloor: a.cfg.SearchBM25LengthFloor,
-		Passage: a.cfg.SearchBM25Passage},
-		VectorWeight: a.cfg.VectorWeight(), KeywordWeight: 1, RerankTopN: a.cfg.RerankTopN, Logger: a.logger}
+	sc := search.Config{BM25: a.cfg.BM25(), VectorWeight: a.cfg.VectorWeight(), KeywordWeight: 1, RerankTopN: a.cfg.RerankTopN, Logger: a.logger}
 	if a.cfg.RerankURL != "" {
 		sc.Reranker = rerank.New(rerank.Config{URL: a.cfg.RerankURL, Model: a.cfg.RerankModel, APIKey: a.cfg.RerankAPIKey,
 			Timeout: a.cfg.RerankTimeout}, nil)

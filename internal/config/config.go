@@ -174,6 +174,13 @@ func (c Config) VectorWeight() float64 {
 	return 1
 }
 
+// BM25 is keyword search's ranking (PROTOSTAR_SEARCH_BM25_*). Its
+// defaults are protostar.DefaultBM25, which the benchmark's raw keyword
+// side ranks with.
+func (c Config) BM25() protostar.BM25 {
+	return protostar.BM25{K1: c.SearchBM25K1, B: c.SearchBM25B, LengthFloor: c.SearchBM25LengthFloor, Passage: c.SearchBM25Passage}
+}
+
 // OfflineVectorWeight is the hash embedder's default vector weight.
 const OfflineVectorWeight = 0
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/protostar/protostar"
 )
 
 func setValid(t *testing.T) {
@@ -115,5 +117,19 @@ func TestEmbedSpecHashModel(t *testing.T) {
 		if got := c.EmbedSpec().Model; got != tt.want {
 			t.Errorf("EmbedSpec() with %s/%q: model %q, want %q", tt.provider, tt.model, got, tt.want)
 		}
+	}
+}
+
+// TestBM25DefaultsAreTheService: the ranking settings' defaults are
+// protostar.DefaultBM25, which the benchmark's raw keyword side ranks
+// with, so that its yardstick computes what the service does.
+func TestBM25DefaultsAreTheService(t *testing.T) {
+	setValid(t)
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.BM25(), protostar.DefaultBM25(); got != want {
+		t.Fatalf("BM25 defaults = %+v, want protostar.DefaultBM25() = %+v", got, want)
 	}
 }

@@ -143,7 +143,7 @@ type keywordPlan struct {
 	cum     []int64   // cum[i]: postings of terms[:i+1]
 	bm25    protostar.BM25
 	avgLen  float64
-	// avgPassage is the average passage length (see addPassageScores).
+	// avgPassage is the average passage length (see passageScore).
 	avgPassage float64
 }
 
@@ -238,19 +238,34 @@ func (db *DB) keywordRound(ctx context.Context, tenantID string, p keywordPlan, 
 		n     int
 		terms string
 	)
+	tf := make([]int, len(p.terms))
 	_, err = pgx.ForEachRow(rows, []any{&id, &n, &terms}, func() error {
-		out = append(out, p.score(id, n, terms))
+		out = append(out, p.score(id, n, terms, tf))
 		return nil
 	})
 	return out, translate(err, "keyword search")
 }
 
 // score is the BM25 score of chunk id, of length n, whose tsvector
-// filtered to the query's terms is vec (see eachTerm).
-func (p keywordPlan) score(id int64, n int, vec string) scoredChunk {
-	c := scoredChunk{id: id, vec: vec}
-	p.eachTerm(vec, func(i, tf int) { c.score += p.weights[i] * p.bm25.TF(tf, n, p.avgLen) })
-	return c
+// filtered to the query's terms is vec; tf is scratch space (see bm25Of).
+func (p keywordPlan) score(id int64, n int, vec string, tf []int) scoredChunk {
+	return scoredChunk{id: id, score: p.bm25Of(vec, n, p.avgLen, tf), vec: vec}
+}
+
+// bm25Of is the BM25 score of a text n terms long, normalised by the
+// average length avg, whose tsvectors filtered to the query's terms are
+// vec (see eachTerm): one chunk's, or a passage's, where a term's
+// frequencies in its chunks add up. tf is scratch space, len(p.terms).
+func (p keywordPlan) bm25Of(vec string, n int, avg float64, tf []int) float64 {
+	clear(tf)
+	p.eachTerm(vec, func(i, f int) { tf[i] += f })
+	s := 0.0
+	for i, f := range tf {
+		if f > 0 {
+			s += p.weights[i] * p.bm25.TF(f, n, avg)
+		}
+	}
+	return s
 }
 
 // matchedTerms are the query terms the filtered tsvector vec holds,
@@ -346,12 +361,13 @@ func (db *DB) keywordHits(ctx context.Context, tenantID string, p keywordPlan, t
 		byID[x.hit.ChunkID] = x
 	}
 	hits := make([]protostar.SearchHit, 0, len(top))
+	tf := make([]int, len(p.terms))
 	for _, c := range top {
 		x, ok := byID[c.id]
 		if !ok {
 			continue
 		}
-		h, passage := x.hit, p.passageScore(x.len, x.vec)
+		h, passage := x.hit, p.passageScore(x.len, x.vec, tf)
 		h.Score = c.score + passage
 		h.Explain = &protostar.SearchExplain{KeywordScore: h.Score, PassageScore: passage, MatchedTerms: p.matchedTerms(c.vec)}
 		hits = append(hits, h)

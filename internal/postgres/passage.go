@@ -30,22 +30,13 @@ func (p keywordPlan) passageRadius() int {
 // passageScore is Passage times the BM25 score of a hit's passage: the
 // chunk and up to protostar.PassageRadius chunks on either side of it in
 // the same document version, n terms long together, whose tsvectors
-// filtered to the query's terms are vec; their term frequencies are
-// summed and the length normalised by the tenant's average passage
-// length (avgPassage).
-func (p keywordPlan) passageScore(n int64, vec string) float64 {
+// filtered to the query's terms are vec, normalised by the tenant's
+// average passage length (avgPassage). tf is scratch space (see bm25Of).
+func (p keywordPlan) passageScore(n int64, vec string, tf []int) float64 {
 	if p.bm25.Passage <= 0 || vec == "" {
 		return 0
 	}
-	tf := make([]int, len(p.terms))
-	p.eachTerm(vec, func(i, f int) { tf[i] += f })
-	s := 0.0
-	for i, f := range tf {
-		if f > 0 {
-			s += p.weights[i] * p.bm25.TF(f, int(n), p.avgPassage)
-		}
-	}
-	return p.bm25.Passage * s
+	return p.bm25.Passage * p.bm25Of(vec, int(n), p.avgPassage, tf)
 }
 
 // avgPassageLen is the average length of a passage when chunks are avgLen

@@ -93,7 +93,7 @@ func TestScoreReadsFilteredTSVector(t *testing.T) {
 		{vec: "'index' 'other':3A", tf: map[string]int{"index": 1}, matched: []string{"index"}},
 	}
 	for _, tt := range tests {
-		got := p.score(7, 30, tt.vec)
+		got := p.score(7, 30, tt.vec, make([]int, len(p.terms)))
 		want := 0.0
 		for term, tf := range tt.tf {
 			i := p.index[term]
